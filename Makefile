@@ -1,0 +1,42 @@
+# Every target creates .venv on first use and installs what it needs into it.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# tensorflow-cpu installs much faster; use TF_EXTRA=gpu for the full tensorflow package.
+TF_EXTRA ?= cpu
+
+.PHONY: install demo test test-slow bench lint type format clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+install: $(PY)
+	$(PY) -m pip install --quiet -e ".[$(TF_EXTRA),tests,lint]"
+
+# The main job: train PPO on CartPole, save, then load in a new process and evaluate.
+demo: install
+	$(PY) -m stable_baselines_io train --algo ppo --env CartPole-v1 --timesteps 30000 --output agents/ppo-cartpole
+	$(PY) -m stable_baselines_io eval agents/ppo-cartpole.zip --episodes 10
+
+test: install
+	$(PY) -m pytest
+
+test-slow: install
+	$(PY) -m pytest -m slow
+
+bench: install
+	$(PY) -m pip install --quiet -e ".[benchmarks]"
+	$(PY) benchmarks/run_all.py
+
+lint: install
+	$(PY) -m ruff check stable_baselines_io tests benchmarks
+
+type: install
+	$(PY) -m mypy stable_baselines_io
+
+format: install
+	$(PY) -m ruff format stable_baselines_io tests benchmarks
+
+clean:
+	rm -rf $(VENV) agents build *.egg-info

@@ -1,0 +1,50 @@
+"""Packaging for stable-baselines-io.
+
+TensorFlow comes in two distributions that provide the same ``tensorflow`` module and must not
+be installed together: ``tensorflow`` (CPU + GPU, large) and ``tensorflow-cpu`` (CPU only,
+much faster to install). Pick one with an extra::
+
+    pip install "stable-baselines-io[cpu]"   # tensorflow-cpu
+    pip install "stable-baselines-io[gpu]"   # tensorflow (CUDA support on Linux)
+
+The format layer (reading, writing, inspecting and converting agent files) needs neither.
+"""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+here = Path(__file__).parent
+version = {}
+exec((here / "stable_baselines_io" / "version.py").read_text(), version)
+
+TENSORFLOW_VERSION = ">=2.16"
+
+setup(
+    name="stable-baselines-io",
+    version=version["__version__"],
+    description="Save, load and share TensorFlow 2 RL agents in the Stable Baselines zip format; PPO and DQN.",
+    long_description=(here / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["stable_baselines_io", "stable_baselines_io.*"]),
+    package_data={"stable_baselines_io": ["py.typed"]},
+    python_requires=">=3.10",
+    install_requires=[
+        "numpy>=1.24",
+        "gymnasium>=1.0",
+        "cloudpickle>=2.0",
+        "tqdm>=4.60",
+    ],
+    extras_require={
+        "cpu": [f"tensorflow-cpu{TENSORFLOW_VERSION}"],
+        "gpu": [f"tensorflow{TENSORFLOW_VERSION}"],
+        "tests": ["pytest>=7", "pytest-timeout>=2", "hypothesis>=6"],
+        "lint": ["ruff>=0.4", "mypy>=1.8"],
+        "benchmarks": ["safetensors>=0.4", "stable-baselines3>=2.3", "matplotlib>=3.7"],
+    },
+    entry_points={"console_scripts": ["sb-io=stable_baselines_io.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

@@ -1,0 +1,154 @@
+"""The ``sb-io`` command (also ``python -m stable_baselines_io``).
+
+- ``train``: train an algorithm on a gymnasium env and save the agent;
+- ``eval``: load an agent and print the mean and std of its episode returns;
+- ``inspect``: show what an agent file holds, without TensorFlow and without unpickling;
+- ``convert``: re-save a legacy or Stable Baselines 2 file in the current, pickle-free format.
+
+TensorFlow is imported only by the commands that build a model (``train``, ``eval``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+ALGORITHMS = ("ppo", "dqn")
+
+
+def _algorithm_class(name: str) -> Any:
+    if name.lower() == "ppo":
+        from stable_baselines_io.ppo import PPO
+
+        return PPO
+    if name.lower() == "dqn":
+        from stable_baselines_io.dqn import DQN
+
+        return DQN
+    raise SystemExit(f"unknown algorithm {name!r}: choose one of {', '.join(ALGORITHMS)}")
+
+
+def detect_algorithm(metadata: dict[str, Any], param_names: Sequence[str]) -> str | None:
+    """The algorithm of a file: from its metadata, else from its parameter names.
+
+    :param metadata: the file's ``metadata`` member (empty for Stable Baselines 2 files)
+    :param param_names: the parameter names
+    :return: ``"ppo"``, ``"dqn"`` or None when unknown
+    """
+    stored = str(metadata.get("algorithm", "")).lower()
+    if stored in ALGORITHMS:
+        return stored
+    if any(name.startswith("deepq/") for name in param_names):
+        return "dqn"
+    if any(name.startswith("model/") for name in param_names):
+        return "ppo"
+    return None
+
+
+def _parse_hyperparameters(pairs: Sequence[str]) -> dict[str, Any]:
+    hyperparameters = {}
+    for pair in pairs:
+        name, separator, text = pair.partition("=")
+        if not separator or not name:
+            raise SystemExit(f"expected NAME=VALUE, received {pair!r}")
+        try:
+            hyperparameters[name] = json.loads(text)
+        except ValueError:
+            hyperparameters[name] = text
+    return hyperparameters
+
+
+def train(arguments: argparse.Namespace) -> int:
+    """Train and save an agent.
+
+    :param arguments: parsed command line
+    :return: exit status
+    """
+    algorithm = _algorithm_class(arguments.algo)
+    hyperparameters = _parse_hyperparameters(arguments.hyperparameter)
+    model = algorithm("MlpPolicy", arguments.env, seed=arguments.seed, verbose=arguments.verbose,
+                      n_envs=arguments.n_envs, **hyperparameters)
+    model.learn(total_timesteps=arguments.timesteps, progress_bar=arguments.progress_bar)
+    output_dir = os.path.dirname(os.fspath(arguments.output))
+    if output_dir:
+        os.makedirs(output_dir, exist_ok=True)
+    model.save(arguments.output)
+    print(f"trained {type(model).__name__} on {arguments.env} for {model.num_timesteps} steps; saved to "
+          f"{arguments.output}")
+    return 0
+
+
+def evaluate(arguments: argparse.Namespace) -> int:
+    """Load an agent and print its mean and standard deviation of episode returns.
+
+    :param arguments: parsed command line
+    :return: exit status
+    """
+    from stable_baselines_io.common.evaluation import evaluate_policy
+    from stable_baselines_io.format.files import read_agent_file
+
+    header = read_agent_file(arguments.file, load_data=False)
+    params = header.params or {}
+    names = list(params) if isinstance(params, dict) else []
+    algo = arguments.algo or detect_algorithm(header.metadata, names)
+    if algo is None:
+        raise SystemExit(f"cannot tell the algorithm of {arguments.file}: pass --algo {{{','.join(ALGORITHMS)}}}")
+    env_id = arguments.env or header.metadata.get("env_id")
+    if not env_id:
+        raise SystemExit(f"{arguments.file} does not name its environment: pass --env ENV_ID")
+    model = _algorithm_class(algo).load(arguments.file, safe_mode=not arguments.unsafe)
+    mean_return, std_return, _ = evaluate_policy(model, env_id, n_eval_episodes=arguments.episodes,
+                                                 deterministic=not arguments.stochastic, seed=arguments.seed)
+    print(f"{env_id}: mean reward {mean_return:.2f} +/- {std_return:.2f} over {arguments.episodes} episodes")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser.
+
+    :return: the parser
+    """
+    parser = argparse.ArgumentParser(prog="sb-io", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train_parser = commands.add_parser("train", help="train an agent and save it")
+    train_parser.add_argument("--algo", choices=ALGORITHMS, default="ppo")
+    train_parser.add_argument("--env", default="CartPole-v1", help="gymnasium env id")
+    train_parser.add_argument("--timesteps", type=int, default=50_000)
+    train_parser.add_argument("--output", required=True, help="file to save to (.zip is appended)")
+    train_parser.add_argument("--seed", type=int, default=None)
+    train_parser.add_argument("--n-envs", type=int, default=1)
+    train_parser.add_argument("--verbose", type=int, default=0)
+    train_parser.add_argument("--no-progress-bar", dest="progress_bar", action="store_false")
+    train_parser.add_argument("--hyperparameter", "-p", action="append", default=[], metavar="NAME=VALUE",
+                              help="constructor argument, value parsed as JSON (repeatable)")
+    train_parser.set_defaults(handler=train)
+
+    eval_parser = commands.add_parser("eval", help="evaluate a saved agent")
+    eval_parser.add_argument("file")
+    eval_parser.add_argument("--episodes", type=int, default=10)
+    eval_parser.add_argument("--env", default=None, help="gymnasium env id (default: the one stored)")
+    eval_parser.add_argument("--algo", choices=ALGORITHMS, default=None)
+    eval_parser.add_argument("--seed", type=int, default=0, help="episode i is reset with seed + i")
+    eval_parser.add_argument("--stochastic", action="store_true", help="sample actions instead of greedy ones")
+    eval_parser.add_argument("--unsafe", action="store_true", help="allow unpickling (trusted files only)")
+    eval_parser.set_defaults(handler=evaluate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    :param argv: arguments (default: ``sys.argv[1:]``)
+    :return: exit status
+    """
+    arguments = build_parser().parse_args(argv)
+    return int(arguments.handler(arguments))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The model layer shared by every algorithm: base classes, policies, environments."""

@@ -1,0 +1,323 @@
+"""``BaseRLModel`` and the on-policy / off-policy bases every algorithm builds on."""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, TypeVar
+
+import gymnasium
+import numpy as np
+import tensorflow as tf
+
+from stable_baselines_io.common.save_load import SaveLoadMixin
+from stable_baselines_io.common.vec_env import EnvSpec, VecEnv, make_vec_env
+from stable_baselines_io.exceptions import (
+    AlgorithmMismatchError,
+    CorruptAgentFileError,
+    NoEnvironmentError,
+    ParameterMismatchError,
+    PolicyKwargsMismatchError,
+    SpaceMismatchError,
+    UnknownPolicyError,
+)
+from stable_baselines_io.type_aliases import DataDict, FileTarget
+
+SelfBaseRLModel = TypeVar("SelfBaseRLModel", bound="BaseRLModel")
+
+
+class BaseRLModel(SaveLoadMixin, ABC):
+    """The base of every RL model: environment handling, prediction, seeding, save and load.
+
+    :param policy: a policy class, or the name of one in ``policy_aliases`` (e.g. ``"MlpPolicy"``)
+    :param env: a gymnasium env, an env id, a gymnasium ``SyncVectorEnv``, a :class:`VecEnv`, or
+        None (a model that can only predict until :meth:`set_env` is called)
+    :param verbose: 0 silent, 1 training information
+    :param policy_kwargs: keyword arguments for the policy (e.g. ``net_arch``)
+    :param seed: seed for NumPy, TensorFlow, Python's ``random`` and the environments
+    :param n_envs: number of environment copies when ``env`` is an id
+    """
+
+    _save_attrs: ClassVar[tuple[str, ...]] = (
+        "policy",
+        "observation_space",
+        "action_space",
+        "n_envs",
+        "seed",
+        "verbose",
+        "policy_kwargs",
+        "_vectorize_action",
+    )
+    #: Policy names accepted instead of a class, e.g. ``{"MlpPolicy": MlpPolicy}``.
+    policy_aliases: ClassVar[Mapping[str, type]] = {}
+
+    def __init__(
+        self,
+        policy: type | str,
+        env: EnvSpec | None,
+        verbose: int = 0,
+        policy_kwargs: dict[str, Any] | None = None,
+        seed: int | None = None,
+        n_envs: int = 1,
+    ):
+        self.policy = self._resolve_policy(policy)
+        self.verbose = verbose
+        self.policy_kwargs = {} if policy_kwargs is None else dict(policy_kwargs)
+        self.seed = seed
+        self.n_envs = n_envs
+        self._vectorize_action = False
+        self._extra_data = {}
+        self.num_timesteps = 0
+        self.env: VecEnv | None = None
+        self.observation_space: gymnasium.Space | None = None
+        self.action_space: gymnasium.Space | None = None
+        if env is not None:
+            vec_env = make_vec_env(env, n_envs)
+            self.observation_space = vec_env.observation_space
+            self.action_space = vec_env.action_space
+            self._set_vec_env(vec_env)
+
+    @classmethod
+    def _resolve_policy(cls, policy: type | str) -> type:
+        if isinstance(policy, str):
+            if policy not in cls.policy_aliases:
+                raise UnknownPolicyError(
+                    f"{cls.__name__} has no policy named {policy!r}; known names: {sorted(cls.policy_aliases)}"
+                )
+            return cls.policy_aliases[policy]
+        if not isinstance(policy, type):
+            raise UnknownPolicyError(f"expected a policy class or name, received {policy!r}")
+        return policy
+
+    # --- to implement by each algorithm -------------------------------------------------------
+
+    @abstractmethod
+    def setup_model(self) -> None:
+        """Build the policy, its variables and the optimizer from the current attributes."""
+
+    @abstractmethod
+    def learn(
+        self: SelfBaseRLModel,
+        total_timesteps: int,
+        callback: Callable[[dict[str, Any], dict[str, Any]], bool | None] | None = None,
+        log_interval: int = 100,
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfBaseRLModel:
+        """Train for ``total_timesteps`` environment steps.
+
+        :param total_timesteps: number of environment steps (summed over environments)
+        :param callback: called as ``callback(locals(), globals())`` once per step (or rollout);
+            returning ``False`` stops training
+        :param log_interval: how often to log, in updates (on-policy) or episodes (off-policy)
+        :param reset_num_timesteps: restart the step counter (and schedules) from zero
+        :param progress_bar: show a tqdm progress bar
+        :return: the model
+        """
+
+    @abstractmethod
+    def _predict_actions(self, observations: np.ndarray, deterministic: bool) -> np.ndarray:
+        """Actions for a batch of observations (shape ``(batch, *observation_space.shape)``).
+
+        :param observations: the batch
+        :param deterministic: act greedily instead of sampling
+        :return: the batch of actions
+        """
+
+    # --- environment ------------------------------------------------------------------------
+
+    def get_env(self) -> VecEnv | None:
+        """The model's (vectorized) environment.
+
+        :return: the environment, or None
+        """
+        return self.env
+
+    def set_env(self, env: EnvSpec) -> None:
+        """Use a new environment, with the same observation and action spaces.
+
+        A different number of environments is accepted.
+
+        :param env: anything accepted by the constructor's ``env``
+        """
+        vec_env = make_vec_env(env, self.n_envs)
+        problems = []
+        if not _spaces_equal(vec_env.observation_space, self.observation_space):
+            problems.append(f"observation space: model {self.observation_space}, env {vec_env.observation_space}")
+        if not _spaces_equal(vec_env.action_space, self.action_space):
+            problems.append(f"action space: model {self.action_space}, env {vec_env.action_space}")
+        if problems:
+            raise SpaceMismatchError("the environment does not match the model: " + "; ".join(problems))
+        self._set_vec_env(vec_env)
+
+    def _set_vec_env(self, vec_env: VecEnv) -> None:
+        self.env = vec_env
+        self.n_envs = vec_env.num_envs
+        if self.seed is not None:
+            vec_env.seed(self.seed)
+        self._on_env_changed()
+
+    def _on_env_changed(self) -> None:
+        """Hook for algorithms that keep per-environment state (e.g. the last observation)."""
+
+    def _require_env(self) -> VecEnv:
+        if self.env is None:
+            raise NoEnvironmentError(
+                f"this {type(self).__name__} has no environment: call set_env(env) or "
+                f"{type(self).__name__}.load(path, env=env) before learn()"
+            )
+        return self.env
+
+    def set_random_seed(self, seed: int | None) -> None:
+        """Seed Python, NumPy, TensorFlow and the environment.
+
+        :param seed: the seed; None does nothing
+        """
+        if seed is None:
+            return
+        random.seed(seed)
+        np.random.seed(seed)
+        tf.random.set_seed(seed)
+        if self.action_space is not None:
+            self.action_space.seed(seed)
+        if self.env is not None:
+            self.env.seed(seed)
+
+    # --- prediction ---------------------------------------------------------------------------
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        mask: Any = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, Any]:
+        """The action for one observation, or actions for a batch of observations.
+
+        :param observation: one observation, or a batch (leading batch dimension)
+        :param state: recurrent state (unused by MLP policies, returned unchanged)
+        :param mask: episode-start mask for recurrent policies (unused)
+        :param deterministic: greedy action instead of a sample
+        :return: ``(action, state)``; Box actions are clipped to the action space bounds
+        """
+        if self.observation_space is None or self.action_space is None:
+            raise NoEnvironmentError("the model has no observation/action space: it was never set up")
+        observation = np.asarray(observation)
+        vectorized = _is_batched(observation, self.observation_space)
+        batch = observation.reshape((-1, *self.observation_space.shape)) if self.observation_space.shape else (
+            observation.reshape(-1)
+        )
+        actions = np.asarray(self._predict_actions(batch, deterministic))
+        if isinstance(self.action_space, gymnasium.spaces.Box):
+            actions = np.clip(actions, self.action_space.low, self.action_space.high)
+        if not vectorized:
+            actions = actions[0]
+        return actions, state
+
+    # --- loading ------------------------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls: type[SelfBaseRLModel],
+        load_path: FileTarget,
+        env: EnvSpec | None = None,
+        custom_objects: dict[str, Any] | None = None,
+        safe_mode: bool = True,
+        **kwargs: Any,
+    ) -> SelfBaseRLModel:
+        """Build a new model from an agent file.
+
+        :param load_path: path (``agent`` finds ``agent.zip``) or binary file object
+        :param env: the environment to continue training in (its spaces must match); None for a
+            model that can predict (call :meth:`set_env` before :meth:`learn`)
+        :param custom_objects: values that replace stored keys without decoding them
+        :param safe_mode: refuse to run code from the file (pickled functions, unknown classes);
+            set False only for files you trust
+        :param kwargs: attributes that override the stored ones
+        :return: the new model
+        """
+        data, params = cls._load_from_file(load_path, custom_objects=custom_objects, safe_mode=safe_mode)
+        if data is None:
+            raise CorruptAgentFileError("the file holds no data dictionary, so no model can be built from it",
+                                        path=_describe(load_path), member="data")
+        if "policy_kwargs" in kwargs and kwargs["policy_kwargs"] != data.get("policy_kwargs"):
+            raise PolicyKwargsMismatchError(
+                "the specified policy kwargs do not equal the stored policy kwargs: "
+                f"specified {kwargs['policy_kwargs']}, stored {data.get('policy_kwargs')}"
+            )
+        model = cls._from_data(data, env, kwargs)
+        if params is not None:
+            try:
+                model.load_parameters(params)
+            except ParameterMismatchError as error:
+                raise AlgorithmMismatchError(
+                    f"the file {_describe(load_path)!r} does not hold a {cls.__name__} agent of this "
+                    f"configuration: {error}"
+                ) from error
+        return model
+
+    @classmethod
+    def _from_data(cls: type[SelfBaseRLModel], data: DataDict, env: EnvSpec | None,
+                   overrides: dict[str, Any]) -> SelfBaseRLModel:
+        if "policy" not in data:
+            raise CorruptAgentFileError("the data dictionary has no 'policy' key", member="data")
+        model = cls(policy=data["policy"], env=None, _init_setup_model=False)  # type: ignore[call-arg]
+        model._restore_data(data)
+        for name, value in overrides.items():
+            setattr(model, name, value)
+        if env is not None:
+            model.set_env(env)
+        model.setup_model()
+        return model
+
+
+class ActorCriticRLModel(BaseRLModel):
+    """Base of on-policy actor-critic algorithms (PPO)."""
+
+    _save_attrs: ClassVar[tuple[str, ...]] = (*BaseRLModel._save_attrs, "gamma", "learning_rate")
+
+
+class OffPolicyRLModel(BaseRLModel):
+    """Base of off-policy algorithms with a replay buffer (DQN)."""
+
+    _save_attrs: ClassVar[tuple[str, ...]] = (
+        *BaseRLModel._save_attrs,
+        "gamma",
+        "learning_rate",
+        "buffer_size",
+        "learning_starts",
+        "train_freq",
+        "batch_size",
+    )
+
+
+def _is_batched(observation: np.ndarray, space: gymnasium.Space) -> bool:
+    expected = tuple(space.shape or ())
+    if observation.shape == expected:
+        return False
+    if observation.shape[1:] == expected:
+        return True
+    raise ValueError(
+        f"observation shape {observation.shape} matches neither the observation space shape {expected} "
+        f"nor a batch of it (n, {', '.join(map(str, expected))})"
+    )
+
+
+def _spaces_equal(left: gymnasium.Space | None, right: gymnasium.Space | None) -> bool:
+    if left is None or right is None:
+        return left is right
+    if type(left) is not type(right):
+        return False
+    if isinstance(left, gymnasium.spaces.Box):
+        return (
+            left.shape == right.shape
+            and left.dtype == right.dtype
+            and np.array_equal(left.low, right.low)
+            and np.array_equal(left.high, right.high)
+        )
+    return bool(left == right)
+
+
+def _describe(target: FileTarget) -> str:
+    return str(target) if isinstance(target, (str, bytes)) or hasattr(target, "__fspath__") else repr(target)

@@ -1,0 +1,71 @@
+"""Adam with named slot variables, so optimizer state can be saved by name and restored exactly.
+
+Slots are named as TensorFlow 1's ``tf.train.AdamOptimizer`` named them (``<var>/Adam:0`` for the
+first moment, ``<var>/Adam_1:0`` for the second), and the step counter is ``<name>/iterations:0``.
+The learning rate is a variable, so schedules change it without retracing ``tf.function``\\ s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import tensorflow as tf
+
+
+class Adam(tf.Module):
+    """The Adam optimizer (Kingma & Ba, 2015) over explicit ``tf.Variable``\\ s.
+
+    :param variables: the variables to optimize (slots are created for each, in this order)
+    :param learning_rate: initial learning rate (set ``optimizer.learning_rate`` to change it)
+    :param beta_1: decay of the first-moment estimate
+    :param beta_2: decay of the second-moment estimate
+    :param epsilon: added to the denominator for numerical stability
+    :param name: prefix of the optimizer's own variables
+    """
+
+    def __init__(
+        self,
+        variables: Sequence[tf.Variable],
+        learning_rate: float = 1e-3,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        name: str = "Adam",
+    ):
+        super().__init__(name=name)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.learning_rate = tf.Variable(learning_rate, dtype=tf.float32, trainable=False, name=f"{name}/learning_rate")
+        self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name=f"{name}/iterations")
+        self._variables = list(variables)
+        self._first_moments = [self._slot(variable, "Adam") for variable in self._variables]
+        self._second_moments = [self._slot(variable, "Adam_1") for variable in self._variables]
+
+    @staticmethod
+    def _slot(variable: tf.Variable, suffix: str) -> tf.Variable:
+        base_name = variable.name[:-2] if variable.name.endswith(":0") else variable.name
+        return tf.Variable(tf.zeros_like(variable), trainable=False, name=f"{base_name}/{suffix}")
+
+    def state_variables(self) -> list[tf.Variable]:
+        """Every variable holding optimizer state: step counter, learning rate, then the slots.
+
+        :return: the variables
+        """
+        return [self.iterations, self.learning_rate, *self._first_moments, *self._second_moments]
+
+    def apply_gradients(self, gradients: Sequence[tf.Tensor]) -> None:
+        """One Adam step; ``gradients[i]`` belongs to ``variables[i]`` of the constructor.
+
+        :param gradients: one gradient per variable
+        """
+        self.iterations.assign_add(1)
+        step = tf.cast(self.iterations, tf.float32)
+        correction = tf.sqrt(1.0 - tf.pow(self.beta_2, step)) / (1.0 - tf.pow(self.beta_1, step))
+        step_size = self.learning_rate * correction
+        for variable, gradient, first, second in zip(
+            self._variables, gradients, self._first_moments, self._second_moments
+        ):
+            first.assign(self.beta_1 * first + (1.0 - self.beta_1) * gradient)
+            second.assign(self.beta_2 * second + (1.0 - self.beta_2) * tf.square(gradient))
+            variable.assign_sub(step_size * first / (tf.sqrt(second) + self.epsilon))

@@ -1,0 +1,335 @@
+"""Actor-critic policies whose variables are named, shaped and ordered as in Stable Baselines 2.
+
+A Stable Baselines 2 ``MlpPolicy`` file maps onto :class:`MlpPolicy` name for name::
+
+    model/shared_fc{i}/w:0, model/shared_fc{i}/b:0     shared layers (net_arch ints)
+    model/pi_fc{i}/w:0, model/pi_fc{i}/b:0             policy layers  } interleaved by index
+    model/vf_fc{i}/w:0, model/vf_fc{i}/b:0             value layers   }
+    model/vf/w:0, model/vf/b:0                         value head (1 output)
+    model/pi/w:0, model/pi/b:0                         logits, or the Gaussian mean
+    model/pi/logstd:0                                  Box actions only, shape (1, action_dim)
+    model/q/w:0, model/q/b:0                           q head on the value latent (unused by PPO)
+
+Every layer computes ``act_fun(x @ w + b)``; heads are linear.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from itertools import zip_longest
+from typing import Any
+
+import gymnasium
+import numpy as np
+import tensorflow as tf
+
+from stable_baselines_io.common.distributions import (
+    CategoricalDistribution,
+    DiagGaussianDistribution,
+    Distribution,
+)
+from stable_baselines_io.common.preprocessing import (
+    check_observation_space,
+    flat_dim,
+    observation_spec,
+    preprocess_observations,
+)
+from stable_baselines_io.exceptions import UnsupportedSpaceError
+from stable_baselines_io.format.registry import register_serializable
+
+#: ``net_arch`` in Stable Baselines 2 form: shared layer sizes, then optionally ``dict(pi=[...], vf=[...])``.
+NetArch = Sequence[int | dict[str, Sequence[int]]]
+Activation = Callable[[tf.Tensor], tf.Tensor]
+
+#: Activation names accepted as ``act_fun`` (the name is what gets saved).
+ACTIVATIONS: dict[str, Activation] = {
+    "tanh": tf.tanh,
+    "relu": tf.nn.relu,
+    "elu": tf.nn.elu,
+    "sigmoid": tf.sigmoid,
+    "softplus": tf.nn.softplus,
+    "selu": tf.nn.selu,
+    "swish": tf.nn.silu,
+    "linear": tf.identity,
+    "identity": tf.identity,
+}
+
+DEFAULT_NET_ARCH: list[int | dict[str, list[int]]] = [dict(pi=[64, 64], vf=[64, 64])]
+HIDDEN_INIT_SCALE = float(np.sqrt(2.0))
+POLICY_INIT_SCALE = 0.01
+VALUE_INIT_SCALE = 1.0
+
+
+def get_activation(act_fun: str | Activation) -> Activation:
+    """The activation function for an ``act_fun`` policy kwarg.
+
+    :param act_fun: a name from :data:`ACTIVATIONS` or a TensorFlow function such as ``tf.nn.relu``
+    :return: the function
+    """
+    if isinstance(act_fun, str):
+        if act_fun not in ACTIVATIONS:
+            raise ValueError(f"unknown act_fun {act_fun!r}: expected one of {sorted(ACTIVATIONS)} or a function")
+        return ACTIVATIONS[act_fun]
+    if callable(act_fun):
+        return act_fun
+    raise TypeError(f"act_fun must be an activation name or a function, received {act_fun!r}")
+
+
+def split_net_arch(net_arch: NetArch) -> tuple[list[int], list[int], list[int]]:
+    """Split a Stable Baselines 2 ``net_arch`` into shared, policy-only and value-only layer sizes.
+
+    >>> split_net_arch([128, dict(pi=[64], vf=[32, 32])])
+    ([128], [64], [32, 32])
+
+    :param net_arch: shared layer sizes, optionally followed by one ``dict(pi=[...], vf=[...])``
+    :return: ``(shared, pi, vf)``
+    """
+    if isinstance(net_arch, (str, bytes, dict)) or not isinstance(net_arch, Sequence):
+        raise ValueError(f"net_arch must be a list of layer sizes and at most one dict, received {net_arch!r}")
+    shared: list[int] = []
+    pi: list[int] = []
+    vf: list[int] = []
+    for index, layer in enumerate(net_arch):
+        if isinstance(layer, dict):
+            unknown = sorted(set(layer) - {"pi", "vf"})
+            if unknown:
+                raise ValueError(f"net_arch[{index}] has unknown keys {unknown}: expected 'pi' and/or 'vf'")
+            if index != len(net_arch) - 1:
+                raise ValueError(f"net_arch[{index}] is a dict, so it must be the last entry: {net_arch!r}")
+            pi = [_layer_size(size, f"net_arch[{index}]['pi']") for size in layer.get("pi", [])]
+            vf = [_layer_size(size, f"net_arch[{index}]['vf']") for size in layer.get("vf", [])]
+        else:
+            shared.append(_layer_size(layer, f"net_arch[{index}]"))
+    return shared, pi, vf
+
+
+def _layer_size(size: Any, where: str) -> int:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
+        raise ValueError(f"{where} must be a positive layer size, received {size!r}")
+    return int(size)
+
+
+def orthogonal_init(shape: tuple[int, int], scale: float, generator: tf.random.Generator) -> np.ndarray:
+    """An orthogonal weight matrix times ``scale`` (Saxe et al. 2013), as Stable Baselines 2 drew it.
+
+    :param shape: ``(inputs, outputs)``
+    :param scale: the gain
+    :param generator: the source of randomness
+    :return: float32 array of ``shape``
+    """
+    normal = generator.normal(shape, dtype=tf.float64).numpy()
+    u, _, vt = np.linalg.svd(normal, full_matrices=False)
+    orthogonal = u if u.shape == shape else vt
+    return (scale * orthogonal).astype(np.float32)
+
+
+class Linear(tf.Module):
+    """A dense layer ``x @ w + b`` with variables ``{scope}/w:0`` and ``{scope}/b:0``.
+
+    :param scope: the variable name prefix, e.g. ``"model/pi_fc0"``
+    :param n_inputs: input features
+    :param n_outputs: output features
+    :param init_scale: gain of the orthogonal weight initialisation
+    :param generator: the source of randomness for the initialisation
+    """
+
+    def __init__(self, scope: str, n_inputs: int, n_outputs: int, init_scale: float, generator: tf.random.Generator):
+        super().__init__()
+        self.scope = scope
+        self.w = tf.Variable(orthogonal_init((n_inputs, n_outputs), init_scale, generator), name=f"{scope}/w")
+        self.b = tf.Variable(tf.zeros((n_outputs,), dtype=tf.float32), name=f"{scope}/b")
+
+    def __call__(self, inputs: tf.Tensor) -> tf.Tensor:
+        return tf.matmul(inputs, self.w) + self.b
+
+
+@register_serializable("actor_critic.MlpPolicy")
+class MlpPolicy(tf.Module):
+    """Actor-critic multi-layer perceptron: Stable Baselines 2's ``MlpPolicy``.
+
+    Discrete actions follow a categorical distribution over the ``pi`` logits; Box actions a
+    diagonal Gaussian with mean ``pi`` and a state-independent ``logstd``.
+
+    >>> import gymnasium
+    >>> policy = MlpPolicy(gymnasium.spaces.Box(-1, 1, (3,)), gymnasium.spaces.Discrete(2), net_arch=[8])
+    >>> [variable.name for variable in policy.get_parameter_list()][:2]
+    ['model/shared_fc0/w:0', 'model/shared_fc0/b:0']
+
+    :param observation_space: the observation space (Box, Discrete, MultiBinary, MultiDiscrete)
+    :param action_space: the action space (Discrete or Box)
+    :param generator: the source of randomness for initialisation and sampling (owned by the model)
+    :param net_arch: shared layer sizes, then optionally ``dict(pi=[...], vf=[...])``;
+        default ``[dict(pi=[64, 64], vf=[64, 64])]``
+    :param layers: deprecated Stable Baselines 2 kwarg, ``layers=[64, 64]`` means
+        ``net_arch=[dict(pi=[64, 64], vf=[64, 64])]``
+    :param act_fun: activation of the hidden layers: a name from :data:`ACTIVATIONS` or a function
+    """
+
+    def __init__(
+        self,
+        observation_space: gymnasium.Space,
+        action_space: gymnasium.Space,
+        *,
+        generator: tf.random.Generator | None = None,
+        net_arch: NetArch | None = None,
+        layers: Sequence[int] | None = None,
+        act_fun: str | Activation = "tanh",
+        **unknown_kwargs: Any,
+    ):
+        if unknown_kwargs:
+            raise TypeError(
+                f"{type(self).__name__} got unknown policy_kwargs {sorted(unknown_kwargs)}; "
+                "accepted: ['act_fun', 'layers', 'net_arch']"
+            )
+        super().__init__(name="model")
+        check_observation_space(observation_space)
+        if not isinstance(action_space, (gymnasium.spaces.Discrete, gymnasium.spaces.Box)):
+            raise UnsupportedSpaceError(
+                f"{type(self).__name__} supports Discrete and Box action spaces, received {action_space}"
+            )
+        if isinstance(action_space, gymnasium.spaces.Discrete) and int(action_space.start) != 0:
+            raise UnsupportedSpaceError(f"Discrete action spaces must start at 0, received {action_space}")
+        self.observation_space = observation_space
+        self.action_space = action_space
+        self.activation = get_activation(act_fun)
+        self.generator = tf.random.Generator.from_non_deterministic_state() if generator is None else generator
+        shared_sizes, pi_sizes, vf_sizes = split_net_arch(_resolve_net_arch(net_arch, layers))
+
+        latent_dim = flat_dim(observation_space)
+        self.shared_layers = []
+        for index, size in enumerate(shared_sizes):
+            self.shared_layers.append(
+                Linear(f"model/shared_fc{index}", latent_dim, size, HIDDEN_INIT_SCALE, self.generator)
+            )
+            latent_dim = size
+        self.pi_layers = []
+        self.vf_layers = []
+        # Creation order (pi_fc0, vf_fc0, pi_fc1, ...) is the parameter order of Stable Baselines 2.
+        self._separate_layers = []
+        pi_dim = vf_dim = latent_dim
+        for index, (pi_size, vf_size) in enumerate(zip_longest(pi_sizes, vf_sizes)):
+            if pi_size is not None:
+                layer = Linear(f"model/pi_fc{index}", pi_dim, pi_size, HIDDEN_INIT_SCALE, self.generator)
+                self.pi_layers.append(layer)
+                self._separate_layers.append(layer)
+                pi_dim = pi_size
+            if vf_size is not None:
+                layer = Linear(f"model/vf_fc{index}", vf_dim, vf_size, HIDDEN_INIT_SCALE, self.generator)
+                self.vf_layers.append(layer)
+                self._separate_layers.append(layer)
+                vf_dim = vf_size
+
+        self.vf = Linear("model/vf", vf_dim, 1, VALUE_INIT_SCALE, self.generator)
+        if isinstance(action_space, gymnasium.spaces.Discrete):
+            n_outputs = int(action_space.n)
+            self.action_spec = tf.TensorSpec((None,), tf.int64)
+        else:
+            n_outputs = int(np.prod(action_space.shape))
+            self.action_spec = tf.TensorSpec((None, n_outputs), tf.float32)
+        self.pi = Linear("model/pi", pi_dim, n_outputs, POLICY_INIT_SCALE, self.generator)
+        self.logstd = (
+            tf.Variable(tf.zeros((1, n_outputs), dtype=tf.float32), name="model/pi/logstd")
+            if isinstance(action_space, gymnasium.spaces.Box)
+            else None
+        )
+        self.q = Linear("model/q", vf_dim, n_outputs, VALUE_INIT_SCALE, self.generator)
+
+        self.observation_spec = observation_spec(observation_space)
+        self.step = tf.function(self._step, input_signature=[self.observation_spec])
+        self.value = tf.function(self._value, input_signature=[self.observation_spec])
+        self.deterministic_actions = tf.function(self._deterministic_actions, input_signature=[self.observation_spec])
+        self.sampled_actions = tf.function(self._sampled_actions, input_signature=[self.observation_spec])
+
+    # --- variables ----------------------------------------------------------------------------
+
+    def get_parameter_list(self) -> list[tf.Variable]:
+        """Every variable, in Stable Baselines 2 order (the order of its parameter files).
+
+        :return: shared layers, interleaved pi/vf layers, vf, pi, [pi/logstd], q
+        """
+        return [*self.actor_critic_parameters(), self.q.w, self.q.b]
+
+    def actor_critic_parameters(self) -> list[tf.Variable]:
+        """The variables the policy and value outputs depend on: all but the unused ``q`` head.
+
+        :return: the variables, in :meth:`get_parameter_list` order
+        """
+        variables = []
+        for layer in [*self.shared_layers, *self._separate_layers, self.vf, self.pi]:
+            variables += [layer.w, layer.b]
+        if self.logstd is not None:
+            variables.append(self.logstd)
+        return variables
+
+    # --- forward pass -------------------------------------------------------------------------
+
+    def latent(self, observations: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """The policy and value latents (outputs of the last pi / vf layers).
+
+        :param observations: a batch, as described by ``observation_spec``
+        :return: ``(pi_latent, vf_latent)``
+        """
+        features = preprocess_observations(observations, self.observation_space)
+        for layer in self.shared_layers:
+            features = self.activation(layer(features))
+        pi_latent = vf_latent = features
+        for layer in self.pi_layers:
+            pi_latent = self.activation(layer(pi_latent))
+        for layer in self.vf_layers:
+            vf_latent = self.activation(layer(vf_latent))
+        return pi_latent, vf_latent
+
+    def forward(self, observations: tf.Tensor) -> tuple[Distribution, tf.Tensor]:
+        """The action distribution and the value estimate of each observation.
+
+        :param observations: a batch, as described by ``observation_spec``
+        :return: ``(distribution, values)``, values of shape ``(batch,)``
+        """
+        pi_latent, vf_latent = self.latent(observations)
+        values = self.vf(vf_latent)[:, 0]
+        if self.logstd is None:
+            return CategoricalDistribution(self.pi(pi_latent)), values
+        return DiagGaussianDistribution(self.pi(pi_latent), self.logstd), values
+
+    def evaluate_actions(self, observations: tf.Tensor, actions: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """What the PPO loss needs for a minibatch (differentiable; call inside a gradient tape).
+
+        :param observations: a batch, as described by ``observation_spec``
+        :param actions: the actions taken, as described by ``action_spec``
+        :return: ``(neglogp, entropy, values)``, each of shape ``(batch,)``
+        """
+        distribution, values = self.forward(observations)
+        return distribution.neglogp(actions), distribution.entropy(), values
+
+    def _step(self, observations: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        distribution, values = self.forward(observations)
+        actions = distribution.sample(self.generator)
+        return actions, values, distribution.neglogp(actions)
+
+    def _value(self, observations: tf.Tensor) -> tf.Tensor:
+        _, vf_latent = self.latent(observations)
+        return self.vf(vf_latent)[:, 0]
+
+    def _deterministic_actions(self, observations: tf.Tensor) -> tf.Tensor:
+        distribution, _ = self.forward(observations)
+        return distribution.mode()
+
+    def _sampled_actions(self, observations: tf.Tensor) -> tf.Tensor:
+        distribution, _ = self.forward(observations)
+        return distribution.sample(self.generator)
+
+
+def _resolve_net_arch(net_arch: NetArch | None, layers: Sequence[int] | None) -> NetArch:
+    if layers is not None:
+        warnings.warn(
+            "Usage of the `layers` policy kwarg is deprecated: use net_arch instead "
+            "(layers=[64, 64] is net_arch=[dict(pi=[64, 64], vf=[64, 64])])",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        if net_arch is not None:
+            warnings.warn("net_arch overrides the deprecated `layers` policy kwarg", DeprecationWarning, stacklevel=3)
+            return net_arch
+        return [dict(pi=list(layers), vf=list(layers))]
+    return DEFAULT_NET_ARCH if net_arch is None else net_arch

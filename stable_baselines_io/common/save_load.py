@@ -1,0 +1,173 @@
+"""The save/load behaviour shared by every TensorFlow 2 model: one mixin, no per-algorithm code.
+
+A class gains ``save`` / ``load`` / ``get_parameters`` / ``load_parameters`` by mixing in
+:class:`SaveLoadMixin`, listing its ``tf.Variable``\\ s in ``get_parameter_list()`` and declaring
+the attributes that form its data dictionary in ``_save_attrs`` (extended by subclasses)::
+
+    class MyAlgorithm(BaseRLModel):
+        _save_attrs = (*BaseRLModel._save_attrs, "my_coefficient")
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import tensorflow as tf
+
+from stable_baselines_io.exceptions import ParameterMismatchError
+from stable_baselines_io.format.files import load_from_file, save_to_file
+from stable_baselines_io.type_aliases import DataDict, FileTarget, ParamDict
+
+SelfModel = TypeVar("SelfModel", bound="SaveLoadMixin")
+
+
+class SaveLoadMixin:
+    """Save, load and parameter access for any class that owns ``tf.Variable``\\ s.
+
+    Subclasses provide :meth:`get_parameter_list` and ``_save_attrs``; classes that are built from
+    a data dictionary on :meth:`load` also provide :meth:`_from_data`.
+    """
+
+    #: Attributes written to the ``data`` member. Extend in subclasses, never hand-write ``save``.
+    _save_attrs: ClassVar[tuple[str, ...]] = ()
+    #: Data keys read from a file that this class does not declare: kept and written back on save.
+    _extra_data: DataDict
+
+    _save_to_file = staticmethod(save_to_file)
+    _load_from_file = staticmethod(load_from_file)
+
+    def get_parameter_list(self) -> list[tf.Variable]:
+        """The model's variables, in a stable order (the order of list-form parameters).
+
+        :return: the variables
+        """
+        raise NotImplementedError
+
+    def get_parameters(self) -> ParamDict:
+        """Copies of the network weights, by variable name, in :meth:`get_parameter_list` order.
+
+        :return: ordered mapping name -> array
+        """
+        return OrderedDict((variable.name, variable.numpy()) for variable in self.get_parameter_list())
+
+    def load_parameters(
+        self, load_path_or_dict: FileTarget | Mapping[str, np.ndarray] | list[np.ndarray], exact_match: bool = True
+    ) -> None:
+        """Assign network weights from a mapping, a list, an agent file path or a file object.
+
+        Everything is checked before anything is assigned: on error the model is unchanged and
+        the error lists every problem (unknown names, missing names, shapes, dtypes).
+
+        :param load_path_or_dict: name -> array mapping; a list in :meth:`get_parameter_list`
+            order (deprecated); or an agent file (path or binary file object)
+        :param exact_match: require a value for every variable; if False, a subset is assigned
+        """
+        variables = self.get_parameter_list()
+        if isinstance(load_path_or_dict, list):
+            warnings.warn(
+                "Loading parameters from a list is deprecated: pass a mapping name -> array "
+                "(see get_parameters())",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            params: Mapping[str, Any] = self._list_to_params(load_path_or_dict, variables)
+        elif isinstance(load_path_or_dict, Mapping):
+            params = load_path_or_dict
+        else:
+            _, loaded = self._load_from_file(load_path_or_dict, load_data=False)
+            if loaded is None:
+                raise ParameterMismatchError(f"{load_path_or_dict!r} holds no parameters")
+            params = self._list_to_params(loaded, variables) if isinstance(loaded, list) else loaded
+        self._assign_parameters(variables, params, exact_match)
+
+    @staticmethod
+    def _list_to_params(values: list[Any], variables: list[tf.Variable]) -> ParamDict:
+        if len(values) != len(variables):
+            raise ParameterMismatchError(
+                f"received {len(values)} parameters as a list, the model has {len(variables)} variables: "
+                f"{[variable.name for variable in variables]}"
+            )
+        return OrderedDict((variable.name, value) for variable, value in zip(variables, values))
+
+    @staticmethod
+    def _assign_parameters(variables: list[tf.Variable], params: Mapping[str, Any], exact_match: bool) -> None:
+        by_name = {variable.name: variable for variable in variables}
+        problems = []
+        unknown = [name for name in params if name not in by_name]
+        if unknown:
+            problems.append(f"unknown parameter names {unknown}")
+        if exact_match:
+            missing = [name for name in by_name if name not in params]
+            if missing:
+                problems.append(f"missing parameter names {missing}")
+        updates = []
+        for name, value in params.items():
+            variable = by_name.get(name)
+            if variable is None:
+                continue
+            array = np.asarray(value)
+            expected_shape = tuple(variable.shape)
+            expected_dtype = np.dtype(variable.dtype.as_numpy_dtype)
+            if array.shape != expected_shape:
+                problems.append(f"{name!r}: expected shape {expected_shape}, received {array.shape}")
+            elif array.dtype != expected_dtype:
+                problems.append(f"{name!r}: expected dtype {expected_dtype}, received {array.dtype}")
+            else:
+                updates.append((variable, array))
+        if problems:
+            raise ParameterMismatchError(
+                "cannot load parameters, nothing was changed: " + "; ".join(problems)
+                + f". The model's variables: {list(by_name)}"
+            )
+        for variable, array in updates:
+            variable.assign(array)
+
+    def _get_save_data(self) -> DataDict:
+        """The data dictionary: kept unknown keys from a loaded file, then the declared attributes.
+
+        :return: attribute name -> value
+        """
+        data: DataDict = dict(getattr(self, "_extra_data", {}))
+        for name in self._save_attrs:
+            data[name] = getattr(self, name)
+        return data
+
+    def _get_save_metadata(self) -> dict[str, Any]:
+        """Facts about the writer stored beside the data (algorithm class, versions).
+
+        :return: JSON-able mapping
+        """
+        return {"algorithm": type(self).__name__}
+
+    def save(self, save_path: FileTarget, cloudpickle: bool = False) -> None:
+        """Write the agent (data dictionary and weights) to one file.
+
+        ``.zip`` is appended to a path without extension. The write is atomic: a crash never
+        leaves a half-written file at ``save_path``.
+
+        :param save_path: a path (``str`` or ``pathlib.Path``) or a binary file object, left open
+        :param cloudpickle: write the legacy cloudpickle format instead of the zip archive
+        """
+        self._save_to_file(
+            save_path,
+            data=self._get_save_data(),
+            params=self.get_parameters(),
+            cloudpickle=cloudpickle,
+            metadata=self._get_save_metadata(),
+        )
+
+    def _restore_data(self, data: DataDict) -> None:
+        """Set declared attributes from a data dictionary; keep the other keys for the next save.
+
+        :param data: the loaded data dictionary
+        """
+        self._extra_data = {}
+        for name, value in data.items():
+            if name in self._save_attrs:
+                setattr(self, name, value)
+            else:
+                self._extra_data[name] = value

@@ -1,0 +1,6 @@
+"""Deep Q-Network, file-compatible with Stable Baselines 2's ``DQN``."""
+
+from stable_baselines_io.dqn.dqn import DQN
+from stable_baselines_io.dqn.policies import LnMlpPolicy, MlpPolicy
+
+__all__ = ["DQN", "LnMlpPolicy", "MlpPolicy"]

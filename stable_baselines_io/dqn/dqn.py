@@ -1,0 +1,408 @@
+"""Deep Q-Network (Mnih et al., 2015) with Stable Baselines 2's extensions.
+
+Double Q-learning (van Hasselt et al., 2016), dueling networks (Wang et al., 2016, in the
+policy) and proportional prioritized replay (Schaul et al., 2016). Variables are named as in
+Stable Baselines 2, so its DQN files load into :class:`DQN` and back.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+import gymnasium
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from stable_baselines_io.common.base_class import OffPolicyRLModel
+from stable_baselines_io.common.buffers import PrioritizedReplayBuffer, ReplayBatch, ReplayBuffer
+from stable_baselines_io.common.optimizers import Adam
+from stable_baselines_io.common.preprocessing import observations_to_array
+from stable_baselines_io.common.vec_env import EnvSpec
+from stable_baselines_io.dqn.policies import LnMlpPolicy, MlpPolicy
+from stable_baselines_io.exceptions import NoEnvironmentError, UnsupportedFeatureError, UnsupportedSpaceError
+from stable_baselines_io.schedules import LinearSchedule, Schedule, get_schedule_fn
+
+SelfDQN = TypeVar("SelfDQN", bound="DQN")
+Callback = Callable[[dict[str, Any], dict[str, Any]], "bool | None"]
+
+
+def huber_loss(errors: tf.Tensor, delta: float = 1.0) -> tf.Tensor:
+    """Quadratic for ``|error| < delta``, linear beyond (elementwise).
+
+    :param errors: the TD errors
+    :param delta: where the loss turns linear
+    :return: the losses, same shape as ``errors``
+    """
+    absolute = tf.abs(errors)
+    return tf.where(absolute < delta, 0.5 * tf.square(errors), delta * (absolute - 0.5 * delta))
+
+
+class DQN(OffPolicyRLModel):
+    """Deep Q-Network, with the arguments and saved attributes of Stable Baselines 2's ``DQN``.
+
+    >>> model = DQN("MlpPolicy", "CartPole-v1", learning_starts=50, seed=0)
+    >>> model = model.learn(total_timesteps=100)
+    >>> action, _ = model.predict(np.zeros(4, dtype=np.float32), deterministic=True)
+
+    :param policy: ``"MlpPolicy"``, ``"LnMlpPolicy"`` or a policy class
+    :param env: the environment (see :class:`~stable_baselines_io.common.base_class.BaseRLModel`)
+    :param gamma: discount factor
+    :param learning_rate: Adam learning rate (a number or a schedule of the remaining progress)
+    :param buffer_size: replay buffer capacity, in transitions
+    :param exploration_fraction: fraction of training over which epsilon decays linearly
+    :param exploration_final_eps: epsilon after the decay
+    :param exploration_initial_eps: epsilon at the start of training
+    :param train_freq: train every ``train_freq`` environment steps
+    :param batch_size: minibatch size
+    :param double_q: pick the next action with the online network, value it with the target one
+    :param learning_starts: environment steps before training starts
+    :param target_network_update_freq: copy the online network to the target every this many steps
+    :param prioritized_replay: sample transitions in proportion to their TD error
+    :param prioritized_replay_alpha: how much prioritization is used (0: uniform)
+    :param prioritized_replay_beta0: initial importance-sampling exponent (annealed to 1)
+    :param prioritized_replay_beta_iters: steps over which beta reaches 1 (default: ``total_timesteps``)
+    :param prioritized_replay_eps: added to ``|td_error|`` so no priority is zero
+    :param param_noise: parameter-space noise exploration (not supported: must be False)
+    :param n_cpu_tf_sess: kept for Stable Baselines compatibility; TensorFlow 2 threads are set
+        process-wide with ``tf.config.threading``
+    :param verbose: 0 silent, 1 training information
+    :param _init_setup_model: build the networks now (``load`` builds them after restoring attributes)
+    :param policy_kwargs: ``layers``, ``dueling``, ``layer_norm``, ``act_fun``
+    :param seed: seed for the networks' initialisation, exploration, sampling and the environments
+    :param n_envs: number of environment copies when ``env`` is an id
+    :param gradient_steps: gradient steps each time training happens
+    :param max_grad_norm: clip the gradients' global norm to this (None: no clipping)
+    """
+
+    policy_aliases: ClassVar[dict[str, type]] = {"MlpPolicy": MlpPolicy, "LnMlpPolicy": LnMlpPolicy}
+    _save_attrs: ClassVar[tuple[str, ...]] = (
+        *OffPolicyRLModel._save_attrs,
+        "double_q",
+        "param_noise",
+        "prioritized_replay",
+        "prioritized_replay_eps",
+        "target_network_update_freq",
+        "prioritized_replay_alpha",
+        "prioritized_replay_beta0",
+        "prioritized_replay_beta_iters",
+        "exploration_final_eps",
+        "exploration_fraction",
+        "exploration_initial_eps",
+        "n_cpu_tf_sess",
+        "gradient_steps",
+        "max_grad_norm",
+    )
+
+    def __init__(
+        self,
+        policy: type | str,
+        env: EnvSpec | None,
+        gamma: float = 0.99,
+        learning_rate: float | Schedule = 5e-4,
+        buffer_size: int = 50000,
+        exploration_fraction: float = 0.1,
+        exploration_final_eps: float = 0.02,
+        exploration_initial_eps: float = 1.0,
+        train_freq: int = 1,
+        batch_size: int = 32,
+        double_q: bool = True,
+        learning_starts: int = 1000,
+        target_network_update_freq: int = 500,
+        prioritized_replay: bool = False,
+        prioritized_replay_alpha: float = 0.6,
+        prioritized_replay_beta0: float = 0.4,
+        prioritized_replay_beta_iters: int | None = None,
+        prioritized_replay_eps: float = 1e-6,
+        param_noise: bool = False,
+        n_cpu_tf_sess: int | None = None,
+        verbose: int = 0,
+        _init_setup_model: bool = True,
+        policy_kwargs: dict[str, Any] | None = None,
+        seed: int | None = None,
+        n_envs: int = 1,
+        gradient_steps: int = 1,
+        max_grad_norm: float | None = 10,
+    ):
+        super().__init__(policy, env, verbose=verbose, policy_kwargs=policy_kwargs, seed=seed, n_envs=n_envs)
+        self.gamma = gamma
+        self.learning_rate = learning_rate
+        self.buffer_size = buffer_size
+        self.exploration_fraction = exploration_fraction
+        self.exploration_final_eps = exploration_final_eps
+        self.exploration_initial_eps = exploration_initial_eps
+        self.train_freq = train_freq
+        self.batch_size = batch_size
+        self.double_q = double_q
+        self.learning_starts = learning_starts
+        self.target_network_update_freq = target_network_update_freq
+        self.prioritized_replay = prioritized_replay
+        self.prioritized_replay_alpha = prioritized_replay_alpha
+        self.prioritized_replay_beta0 = prioritized_replay_beta0
+        self.prioritized_replay_beta_iters = prioritized_replay_beta_iters
+        self.prioritized_replay_eps = prioritized_replay_eps
+        self.param_noise = param_noise
+        self.n_cpu_tf_sess = n_cpu_tf_sess
+        self.gradient_steps = gradient_steps
+        self.max_grad_norm = max_grad_norm
+
+        self.replay_buffer: ReplayBuffer | None = None
+        #: Returns of the last 100 finished episodes.
+        self.episode_returns: deque[float] = deque(maxlen=100)
+        self.num_episodes = 0
+        self._last_obs: np.ndarray | None = None
+        if _init_setup_model:
+            self.setup_model()
+
+    # --- networks -----------------------------------------------------------------------------
+
+    def setup_model(self) -> None:
+        """Build the online and target Q-networks, ``deepq/eps``, the optimizer and the compiled steps."""
+        if self.param_noise:
+            raise UnsupportedFeatureError(
+                "DQN(param_noise=True) is not supported: parameter-space noise exploration was not ported; "
+                "use epsilon-greedy exploration (param_noise=False)"
+            )
+        if self.observation_space is None or self.action_space is None:
+            raise NoEnvironmentError(
+                "DQN needs an environment (or a loaded file's observation and action spaces) to build its networks"
+            )
+        if not isinstance(self.action_space, gymnasium.spaces.Discrete):
+            raise UnsupportedSpaceError(f"DQN supports only Discrete action spaces, received {self.action_space}")
+        self.set_random_seed(self.seed)
+        init_seed, run_seed = np.random.SeedSequence(self.seed).spawn(2)
+        #: Draws exploration actions and minibatches; its ``bit_generator.state`` is plain data.
+        self.rng = np.random.default_rng(run_seed)
+        init_rng = np.random.default_rng(init_seed)
+
+        self.epsilon = tf.Variable(0.0, dtype=tf.float32, trainable=False, name="deepq/eps")
+        self.q_net = self.policy(self.observation_space, self.action_space, scope="deepq/model", rng=init_rng,
+                                 **self.policy_kwargs)
+        self.q_net_target = self.policy(self.observation_space, self.action_space,
+                                        scope="deepq/target_q_func/model", rng=init_rng, **self.policy_kwargs)
+        self.learning_rate_schedule = get_schedule_fn(self.learning_rate)
+        self.optimizer = Adam(self.q_net.get_parameter_list(), learning_rate=self.learning_rate_schedule(1.0),
+                              epsilon=1e-8)
+
+        observation_spec = self.q_net.observation_spec
+        minibatches_spec = tf.TensorSpec((None, *observation_spec.shape), observation_spec.dtype)
+        scalars_spec = tf.TensorSpec((None, None), tf.float32)
+        self._train_fn = tf.function(
+            self._train_minibatches,
+            input_signature=[minibatches_spec, tf.TensorSpec((None, None), tf.int64), scalars_spec,
+                             minibatches_spec, scalars_spec, scalars_spec],
+        )
+        self._greedy_actions_fn = tf.function(self._greedy_actions, input_signature=[observation_spec])
+        self._update_target_fn = tf.function(self._update_target, input_signature=[])
+        self._update_target_fn()
+
+    def get_parameter_list(self) -> list[tf.Variable]:
+        """``deepq/eps:0``, the online network's variables, then the target network's (Stable Baselines 2 order).
+
+        :return: the variables
+        """
+        return [self.epsilon, *self.q_net.get_parameter_list(), *self.q_net_target.get_parameter_list()]
+
+    def _update_target(self) -> None:
+        for target, online in zip(self.q_net_target.get_parameter_list(), self.q_net.get_parameter_list()):
+            target.assign(online)
+
+    def _greedy_actions(self, observations: tf.Tensor) -> tf.Tensor:
+        return tf.argmax(self.q_net(observations), axis=1)
+
+    def _train_minibatches(self, observations: tf.Tensor, actions: tf.Tensor, rewards: tf.Tensor,
+                           next_observations: tf.Tensor, dones: tf.Tensor,
+                           weights: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """One gradient step per minibatch, in order, in a single graph call.
+
+        Every argument has shape ``(n_minibatches, batch_size, ...)``.
+
+        :return: the loss of each minibatch and the TD errors of each transition
+        """
+        n_minibatches = tf.shape(observations)[0]
+        losses = tf.TensorArray(tf.float32, size=n_minibatches)
+        td_errors = tf.TensorArray(tf.float32, size=n_minibatches)
+        for index in tf.range(n_minibatches):
+            loss, minibatch_td_errors = self._gradient_step(
+                observations[index], actions[index], rewards[index], next_observations[index], dones[index],
+                weights[index],
+            )
+            losses = losses.write(index, loss)
+            td_errors = td_errors.write(index, minibatch_td_errors)
+        return losses.stack(), td_errors.stack()
+
+    def _gradient_step(self, observations: tf.Tensor, actions: tf.Tensor, rewards: tf.Tensor,
+                       next_observations: tf.Tensor, dones: tf.Tensor,
+                       weights: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        next_q_values_target = self.q_net_target(next_observations)
+        if self.double_q:
+            next_actions = tf.argmax(self.q_net(next_observations), axis=1)
+            next_q_values = tf.gather(next_q_values_target, next_actions, batch_dims=1)
+        else:
+            next_q_values = tf.reduce_max(next_q_values_target, axis=1)
+        td_target = rewards + self.gamma * (1.0 - dones) * next_q_values
+
+        parameters = self.q_net.get_parameter_list()
+        with tf.GradientTape() as tape:
+            q_values = tf.gather(self.q_net(observations), actions, batch_dims=1)
+            td_errors = q_values - td_target
+            loss = tf.reduce_mean(weights * huber_loss(td_errors))
+        gradients = tape.gradient(loss, parameters)
+        if self.max_grad_norm is not None:
+            gradients, _ = tf.clip_by_global_norm(gradients, self.max_grad_norm)
+        self.optimizer.apply_gradients(gradients)
+        return loss, td_errors
+
+    # --- acting -------------------------------------------------------------------------------
+
+    def _predict_actions(self, observations: np.ndarray, deterministic: bool) -> np.ndarray:
+        observations = observations_to_array(observations, self.observation_space)
+        if deterministic:
+            return self._greedy_actions_fn(observations).numpy()
+        return self._epsilon_greedy(observations, float(self.epsilon.numpy()))
+
+    def _epsilon_greedy(self, observations: np.ndarray, epsilon: float) -> np.ndarray:
+        n_observations = len(observations)
+        # Draw both every time, so the generator advances the same whatever the outcome.
+        explore = self.rng.random(n_observations) < epsilon
+        random_actions = self.rng.integers(self.action_space.n, size=n_observations)
+        if explore.all():
+            return random_actions
+        greedy_actions = self._greedy_actions_fn(observations).numpy()
+        return np.where(explore, random_actions, greedy_actions)
+
+    # --- learning -----------------------------------------------------------------------------
+
+    def _on_env_changed(self) -> None:
+        self._last_obs = None
+
+    def _make_replay_buffer(self) -> ReplayBuffer:
+        shape, dtype = self.observation_space.shape, self.observation_space.dtype
+        if self.prioritized_replay:
+            return PrioritizedReplayBuffer(self.buffer_size, shape, alpha=self.prioritized_replay_alpha,
+                                           observation_dtype=dtype)
+        return ReplayBuffer(self.buffer_size, shape, observation_dtype=dtype)
+
+    def learn(
+        self: SelfDQN,
+        total_timesteps: int,
+        callback: Callback | None = None,
+        log_interval: int = 100,
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfDQN:
+        """Collect ``total_timesteps`` environment steps with epsilon-greedy actions and train on replay.
+
+        A second call continues the running episodes and keeps the replay buffer. As in Stable
+        Baselines 2, schedules (epsilon, learning rate, beta) are functions of ``num_timesteps``
+        over this call's ``total_timesteps``, so after ``reset_num_timesteps=False`` epsilon
+        usually stays at its final value.
+
+        :param total_timesteps: environment steps to take (summed over environments)
+        :param callback: called as ``callback(locals(), globals())`` after each environment step;
+            returning ``False`` stops training
+        :param log_interval: with ``verbose=1``, print statistics every ``log_interval`` episodes
+        :param reset_num_timesteps: restart ``num_timesteps`` and the episode statistics from zero
+        :param progress_bar: show a tqdm progress bar
+        :return: the model
+        """
+        env = self._require_env()
+        if reset_num_timesteps:
+            self.num_timesteps = 0
+            self.num_episodes = 0
+            self.episode_returns.clear()
+        if self.replay_buffer is None:
+            self.replay_buffer = self._make_replay_buffer()
+        if self._last_obs is None:
+            self._last_obs = env.reset()
+        self.exploration = LinearSchedule(self.exploration_initial_eps, self.exploration_final_eps,
+                                          end_fraction=self.exploration_fraction)
+        beta_steps = self.prioritized_replay_beta_iters or total_timesteps
+        self.beta_schedule = LinearSchedule(self.prioritized_replay_beta0, 1.0)
+
+        start_timesteps = self.num_timesteps
+        with tqdm(total=total_timesteps, disable=not progress_bar) as progress:
+            while self.num_timesteps - start_timesteps < total_timesteps:
+                progress_remaining = 1.0 - self.num_timesteps / total_timesteps
+                epsilon = self.exploration(progress_remaining)
+                self.epsilon.assign(epsilon)
+                actions = self._epsilon_greedy(self._last_obs, epsilon)
+                new_observations, rewards, terminated, truncated, infos = env.step(actions)
+                previous_timesteps = self.num_timesteps
+                self.num_timesteps += env.num_envs
+                progress.update(env.num_envs)
+                if callback is not None and callback(locals(), globals()) is False:
+                    break
+
+                # A truncated episode did not end in the MDP: store its real last observation
+                # and bootstrap from it (done = terminated only).
+                next_observations = new_observations.copy()
+                for index in np.flatnonzero(terminated | truncated):
+                    next_observations[index] = infos[index]["terminal_observation"]
+                self.replay_buffer.extend(self._last_obs, actions, rewards, next_observations, terminated)
+                self._last_obs = new_observations
+                self._record_episodes(infos, log_interval)
+
+                if self.num_timesteps > self.learning_starts and self.replay_buffer.can_sample(self.batch_size):
+                    n_gradient_steps = self.gradient_steps * _crossings(previous_timesteps, self.num_timesteps,
+                                                                        self.train_freq)
+                    if n_gradient_steps > 0:
+                        beta = self.beta_schedule(1.0 - self.num_timesteps / beta_steps)
+                        self._train(n_gradient_steps, progress_remaining, beta)
+                    if _crossings(previous_timesteps, self.num_timesteps, self.target_network_update_freq):
+                        self._update_target_fn()
+        return self
+
+    def _train(self, n_gradient_steps: int, progress_remaining: float, beta: float) -> None:
+        """Run ``n_gradient_steps`` gradient steps on minibatches from the replay buffer.
+
+        :param n_gradient_steps: number of minibatches
+        :param progress_remaining: 1 at the start of ``learn``, 0 at the end (for the learning rate)
+        :param beta: importance-sampling exponent (prioritized replay)
+        """
+        self.optimizer.learning_rate.assign(self.learning_rate_schedule(min(max(progress_remaining, 0.0), 1.0)))
+        if not self.prioritized_replay:
+            self._train_fn(*_graph_inputs(self.replay_buffer.sample((n_gradient_steps, self.batch_size), self.rng)))
+            return
+        # Priorities change after every step, so each minibatch is drawn after the previous update.
+        for _ in range(n_gradient_steps):
+            batch = self.replay_buffer.sample((1, self.batch_size), self.rng, beta=beta)
+            _, td_errors = self._train_fn(*_graph_inputs(batch))
+            self.replay_buffer.update_priorities(batch.indices, np.abs(td_errors.numpy()) + self.prioritized_replay_eps)
+
+    def _record_episodes(self, infos: list[dict[str, Any]], log_interval: int) -> None:
+        for info in infos:
+            if "episode" not in info:
+                continue
+            self.episode_returns.append(info["episode"]["r"])
+            self.num_episodes += 1
+            if self.verbose >= 1 and log_interval and self.num_episodes % log_interval == 0:
+                _print_table({
+                    "% time spent exploring": int(100 * float(self.epsilon.numpy())),
+                    "episodes": self.num_episodes,
+                    "mean 100 episode reward": round(float(np.mean(self.episode_returns)), 1),
+                    "steps": self.num_timesteps,
+                })
+
+
+def _crossings(previous: int, current: int, every: int) -> int:
+    """How many multiples of ``every`` lie in ``(previous, current]``."""
+    return current // every - previous // every
+
+
+def _graph_inputs(batch: ReplayBatch) -> tuple[np.ndarray, ...]:
+    return (batch.observations, batch.actions.astype(np.int64), batch.rewards, batch.next_observations,
+            batch.dones, batch.weights)
+
+
+def _print_table(values: dict[str, Any]) -> None:
+    rows = [(key, str(value)) for key, value in values.items()]
+    key_width = max(len(key) for key, _ in rows)
+    value_width = max(len(value) for _, value in rows)
+    line = "-" * (key_width + value_width + 7)
+    print(line)
+    for key, value in rows:
+        print(f"| {key:<{key_width}} | {value:<{value_width}} |")
+    print(line, flush=True)

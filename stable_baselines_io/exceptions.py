@@ -1,0 +1,92 @@
+"""Every exception the library raises.
+
+Each class subclasses the builtin a caller would catch, and the one Stable Baselines raised in the
+same situation, so ``except ValueError`` / ``except RuntimeError`` clauses written for Stable
+Baselines keep working.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class StableBaselinesIOError(Exception):
+    """Base class of every error raised by stable-baselines-io."""
+
+
+class AgentFileError(StableBaselinesIOError):
+    """A problem with one agent file, or one member inside it.
+
+    :param message: what went wrong
+    :param path: the file (or a description of the file object) concerned
+    :param member: the archive member or data key concerned, when there is one
+    """
+
+    def __init__(self, message: str, path: str | os.PathLike[str] | None = None, member: str | None = None):
+        self.path = None if path is None else str(path)
+        self.member = member
+        where = []
+        if self.path is not None:
+            where.append(f"file {self.path!r}")
+        if member is not None:
+            where.append(f"member {member!r}")
+        text = f"{message} ({', '.join(where)})" if where else message
+        super().__init__(text)
+
+
+class AgentFileNotFoundError(AgentFileError, ValueError, FileNotFoundError):
+    """The file does not exist (Stable Baselines raised ``ValueError`` here)."""
+
+
+class CorruptAgentFileError(AgentFileError, ValueError):
+    """The file is not a readable agent file: empty, truncated, not a zip nor a pickle, a missing
+    member, invalid JSON, a CRC error, an implausible declared size (zip bomb)..."""
+
+
+class DeserializationError(AgentFileError, RuntimeError):
+    """A stored object could not be rebuilt (Stable Baselines raised ``RuntimeError`` here)."""
+
+
+class UnsafeObjectError(DeserializationError):
+    """Rebuilding a stored object would run code from the file, and the caller did not opt in."""
+
+
+class UnsupportedFormatVersionError(AgentFileError, ValueError):
+    """The file was written by a newer format version than this library reads."""
+
+
+class SerializationError(StableBaselinesIOError, TypeError):
+    """A value cannot be written to an agent file."""
+
+
+class ParameterMismatchError(StableBaselinesIOError, ValueError):
+    """Parameters given to ``load_parameters`` do not match the model's variables."""
+
+
+class SpaceMismatchError(StableBaselinesIOError, ValueError):
+    """An environment's observation or action space differs from the model's."""
+
+
+class PolicyKwargsMismatchError(StableBaselinesIOError, ValueError):
+    """``policy_kwargs`` given to ``load`` differ from the ones stored in the file."""
+
+
+class AlgorithmMismatchError(StableBaselinesIOError, ValueError):
+    """The file holds an agent of another algorithm than the class used to load it."""
+
+
+class NoEnvironmentError(StableBaselinesIOError, ValueError):
+    """An operation needs an environment and the model has none."""
+
+
+class UnknownPolicyError(StableBaselinesIOError, ValueError):
+    """A policy class (or alias) that this library cannot build."""
+
+
+class UnsupportedSpaceError(StableBaselinesIOError, ValueError, NotImplementedError):
+    """A policy cannot handle this observation or action space (Stable Baselines raised
+    ``NotImplementedError`` here)."""
+
+
+class UnsupportedFeatureError(StableBaselinesIOError, NotImplementedError):
+    """A Stable Baselines option this library does not implement (e.g. DQN ``param_noise=True``)."""

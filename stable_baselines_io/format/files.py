@@ -1,0 +1,171 @@
+"""Save and load agent files: the entry points the model layer and the tools use.
+
+>>> import io
+>>> buffer = io.BytesIO()
+>>> save_to_file(buffer, data={"gamma": 0.99}, params=None)
+>>> _ = buffer.seek(0)
+>>> load_from_file(buffer)
+({'gamma': 0.99}, None)
+"""
+
+from __future__ import annotations
+
+import datetime
+import platform
+import warnings
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import gymnasium
+import numpy as np
+
+from stable_baselines_io.exceptions import CorruptAgentFileError, UnsupportedFormatVersionError
+from stable_baselines_io.format.archive import read_archive, write_archive
+from stable_baselines_io.format.file_targets import atomic_write, describe_target, is_path, open_for_reading, \
+    resolve_save_path
+from stable_baselines_io.format.json_codec import data_to_json, json_to_data
+from stable_baselines_io.format.legacy import read_legacy, write_legacy
+from stable_baselines_io.type_aliases import DataDict, FileTarget, LoadedParams, ParamDict
+from stable_baselines_io.version import __version__
+
+#: The format version this library writes; files of a higher version are refused.
+FORMAT_VERSION = 1
+ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
+ZIP_FORMAT = "zip"
+LEGACY_FORMAT = "cloudpickle"
+
+
+@dataclass
+class AgentFile:
+    """Everything read from one agent file."""
+
+    data: DataDict | None
+    params: LoadedParams
+    metadata: dict[str, Any] = field(default_factory=dict)
+    file_format: str = ZIP_FORMAT
+
+
+def writer_metadata(extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``metadata`` member for a file written now: format version, versions, date.
+
+    :param extra: more entries from the caller (e.g. the algorithm and TensorFlow version)
+    :return: JSON-able mapping
+    """
+    return {
+        "format_version": FORMAT_VERSION,
+        "stable_baselines_io": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "gymnasium": gymnasium.__version__,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **(extra or {}),
+    }
+
+
+def save_to_file(
+    save_path: FileTarget,
+    data: DataDict | None = None,
+    params: ParamDict | None = None,
+    cloudpickle: bool = False,
+    metadata: dict[str, Any] | None = None,
+) -> None:
+    """Write an agent file: a zip archive, or the legacy cloudpickle stream on request.
+
+    A path without extension gets ``.zip``. Writing to a path is atomic (a temporary file beside
+    it is renamed over it on success). A file object is written from its current position and
+    left open.
+
+    :param save_path: a path (``str`` or ``pathlib.Path``) or a binary file object
+    :param data: the data dictionary, or None
+    :param params: ordered name -> array, or None
+    :param cloudpickle: write the legacy cloudpickle format
+    :param metadata: extra entries for the ``metadata`` member (zip only)
+    """
+    if cloudpickle:
+        def write(stream: IO[bytes]) -> None:
+            write_legacy(stream, data, params)
+    else:
+        data_json = None if data is None else data_to_json(data)
+
+        def write(stream: IO[bytes]) -> None:
+            write_archive(stream, data_json, params, writer_metadata(metadata))
+
+    if is_path(save_path):
+        with atomic_write(resolve_save_path(save_path)) as file:  # type: ignore[arg-type]
+            write(file)
+    else:
+        write(save_path)  # type: ignore[arg-type]
+
+
+def read_agent_file(
+    load_path: FileTarget,
+    load_data: bool = True,
+    custom_objects: dict[str, Any] | None = None,
+    safe_mode: bool = True,
+) -> AgentFile:
+    """Read an agent file, zip or legacy, with its metadata.
+
+    :param load_path: a path (``agent`` finds ``agent.zip``) or a binary file object (left open)
+    :param load_data: also decode the data dictionary
+    :param custom_objects: values that replace stored data keys, never decoded
+    :param safe_mode: never run code from the file; False allows unpickling (trusted files only)
+    :return: the file's contents
+    """
+    with open_for_reading(load_path) as (stream, source):
+        start = stream.tell()
+        signature = stream.read(4)
+        stream.seek(start)
+        if not signature:
+            raise CorruptAgentFileError("the file is empty", path=source)
+        if signature in ZIP_SIGNATURES:
+            contents = read_archive(stream, source, load_data=load_data)
+            _check_format_version(contents.metadata, source)
+            data = None
+            if load_data and contents.data_json is not None:
+                data = json_to_data(contents.data_json, custom_objects=custom_objects, safe_mode=safe_mode,
+                                    source=source)
+            return AgentFile(data, contents.params, contents.metadata, ZIP_FORMAT)
+        warnings.warn(
+            f"{source} is not a zip archive: reading it as a legacy cloudpickle file. This format is "
+            "deprecated; re-save the model (model.save(path)) to get a zip file",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        data, params = read_legacy(stream, source, custom_objects=custom_objects, safe_mode=safe_mode)
+        return AgentFile(data if load_data else None, params, {}, LEGACY_FORMAT)
+
+
+def load_from_file(
+    load_path: FileTarget,
+    load_data: bool = True,
+    custom_objects: dict[str, Any] | None = None,
+    safe_mode: bool = True,
+) -> tuple[DataDict | None, LoadedParams]:
+    """Read an agent file's data dictionary and parameters (Stable Baselines' ``_load_from_file``).
+
+    :param load_path: a path (``agent`` finds ``agent.zip``) or a binary file object (left open)
+    :param load_data: also decode the data dictionary (else ``data`` is None)
+    :param custom_objects: values that replace stored data keys, never decoded
+    :param safe_mode: never run code from the file; False allows unpickling (trusted files only)
+    :return: ``(data, params)``; ``params`` is an ordered mapping, a list for the oldest legacy
+        files, or None
+    """
+    agent_file = read_agent_file(load_path, load_data=load_data, custom_objects=custom_objects, safe_mode=safe_mode)
+    return agent_file.data, agent_file.params
+
+
+def _check_format_version(metadata: dict[str, Any], source: str) -> None:
+    version = metadata.get("format_version", FORMAT_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CorruptAgentFileError(f"format_version must be an integer, received {version!r}", path=source,
+                                    member="metadata")
+    if version > FORMAT_VERSION:
+        raise UnsupportedFormatVersionError(
+            f"the file was written in format version {version} (by stable-baselines-io "
+            f"{metadata.get('stable_baselines_io', '?')}); this stable-baselines-io {__version__} reads versions up "
+            f"to {FORMAT_VERSION}: upgrade it to load this file", path=source, member="metadata",
+        )
+
+
+__all__ = ["save_to_file", "load_from_file", "read_agent_file", "AgentFile", "writer_metadata", "describe_target",
+           "FORMAT_VERSION"]

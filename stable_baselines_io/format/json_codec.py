@@ -1,0 +1,455 @@
+"""The ``data`` member: the data dictionary <-> JSON, pickle-free for every standard value.
+
+Plain JSON values (``None``, bools, ints, finite floats, strings, lists, dicts with string keys)
+are written as they are. Other standard values are written as an object with a ``":type:"``
+(``str(type(value))``) and a ``":codec:"`` naming the encoding, plus the value's first-level
+fields as JSON (see ``docs/file-format.md``). Only values with no codec fall back to cloudpickle
+in ``":serialized:"`` (base64), with their first-level attributes beside it for people to read.
+
+Loading rebuilds codec values directly; ``":serialized:"`` values are rebuilt through the safe
+unpickler unless ``safe_mode=False``.
+
+>>> data = {"gamma": 0.99, "low": np.zeros(2, dtype=np.float32), "shape": (2,)}
+>>> json_to_data(data_to_json(data))["shape"]
+(2,)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import pickle
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import cloudpickle
+import gymnasium
+import numpy as np
+
+from stable_baselines_io.exceptions import CorruptAgentFileError, DeserializationError, SerializationError, UnsafeObjectError
+from stable_baselines_io.format import registry
+from stable_baselines_io.format.safe_pickle import describe_refused, find_refused, safe_loads
+from stable_baselines_io.type_aliases import DataDict
+
+TYPE_KEY = ":type:"
+CODEC_KEY = ":codec:"
+SERIALIZED_KEY = ":serialized:"
+
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_JSON_NUMBER_KINDS = {"b", "i", "u"}
+_JSON_FLOAT_DTYPES = {np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)}
+
+
+# --- public API -------------------------------------------------------------------------------
+
+
+def data_to_json(data: DataDict) -> str:
+    """Serialize the data dictionary to a JSON string.
+
+    :param data: attribute name -> value (string keys)
+    :return: the JSON text (strict JSON: no NaN or Infinity literals)
+    :raises SerializationError: when a key is not a string or a value cannot be written
+    """
+    if not isinstance(data, dict):
+        raise SerializationError(f"the data dictionary must be a dict, received {type(data).__name__}")
+    encoded = {}
+    for key, value in data.items():
+        if not isinstance(key, str):
+            raise SerializationError(f"data keys must be strings, received {key!r}")
+        try:
+            encoded[key] = encode_value(value)
+        except SerializationError as error:
+            raise SerializationError(f"cannot write data key {key!r}: {error}") from error
+    return json.dumps(encoded, indent=4, allow_nan=False)
+
+
+def json_to_data(
+    json_string: str | bytes,
+    custom_objects: dict[str, Any] | None = None,
+    safe_mode: bool = True,
+    source: str | None = None,
+) -> DataDict:
+    """Rebuild the data dictionary from :func:`data_to_json` output, or a Stable Baselines file's.
+
+    :param json_string: the JSON text
+    :param custom_objects: values that replace stored keys; the stored value is never decoded
+    :param safe_mode: refuse to unpickle anything that could run code (pickled functions,
+        classes not on the allow-list); False unpickles with cloudpickle (trusted files only)
+    :param source: the file, named in error messages
+    :return: attribute name -> value
+    :raises CorruptAgentFileError: the text is not a JSON object
+    :raises UnsafeObjectError: a key needs code execution and ``safe_mode`` is on
+    :raises DeserializationError: a stored object cannot be rebuilt
+    """
+    try:
+        stored = json.loads(json_string)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise CorruptAgentFileError(f"invalid JSON: {error}", path=source, member="data") from error
+    if not isinstance(stored, dict):
+        raise CorruptAgentFileError(
+            f"expected a JSON object, received a JSON {type(stored).__name__}", path=source, member="data"
+        )
+    custom_objects = custom_objects or {}
+    data: DataDict = {}
+    for key, value in stored.items():
+        if key in custom_objects:
+            data[key] = custom_objects[key]
+            continue
+        data[key] = decode_value(value, safe_mode=safe_mode, key=key, source=source)
+    return data
+
+
+# --- encoding ---------------------------------------------------------------------------------
+
+
+def encode_value(value: Any) -> Any:
+    """One value -> its JSON-able form (plain JSON, a codec object, or a pickle envelope).
+
+    :param value: any value
+    :return: a JSON-able object
+    """
+    value_type = type(value)
+    if value is None or value_type in (bool, str):
+        return value
+    if value_type is int:
+        return value
+    if value_type is float:
+        return value if math.isfinite(value) else _envelope(value, "float", value=_finite_or_name(value))
+    if value_type is list:
+        return [encode_value(item) for item in value]
+    if value_type is dict and all(isinstance(key, str) and not key.startswith(":") for key in value):
+        return {key: encode_value(item) for key, item in value.items()}
+    for codec in _CODECS:
+        if codec.matches(value):
+            return _envelope(value, codec.name, **codec.encode(value))
+    return _pickle_envelope(value)
+
+
+def _envelope(original: Any, codec_name: str, **fields: Any) -> dict[str, Any]:
+    return {TYPE_KEY: str(type(original)), CODEC_KEY: codec_name, **fields}
+
+
+def _pickle_envelope(value: Any) -> dict[str, Any]:
+    try:
+        serialized = base64.b64encode(cloudpickle.dumps(value)).decode("ascii")
+    except Exception as error:
+        raise SerializationError(f"{type(value).__name__} has no JSON codec and cannot be pickled: {error}") from error
+    envelope: dict[str, Any] = {TYPE_KEY: str(type(value)), SERIALIZED_KEY: serialized}
+    attributes = value if isinstance(value, dict) else getattr(value, "__dict__", {})
+    for name, attribute in dict(attributes).items():
+        if isinstance(name, str) and not name.startswith(":"):
+            envelope[name] = attribute if _is_plain_json(attribute) else str(attribute)
+    return envelope
+
+
+def _is_plain_json(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _finite_or_name(number: float) -> float | str:
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "Infinity" if number > 0 else "-Infinity"
+    return number
+
+
+def _array_fields(array: np.ndarray) -> dict[str, Any]:
+    dtype = array.dtype
+    fields: dict[str, Any] = {"dtype": np.lib.format.dtype_to_descr(dtype), "shape": list(array.shape)}
+    if dtype.kind in _JSON_NUMBER_KINDS or dtype.newbyteorder("=") in _JSON_FLOAT_DTYPES:
+        values = array.tolist()
+        fields["values"] = _map_floats(values, _finite_or_name) if dtype.kind == "f" else values
+    elif dtype.hasobject:
+        raise SerializationError("arrays of Python objects have no JSON codec")
+    else:
+        fields["bytes"] = base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
+    return fields
+
+
+def _map_floats(values: Any, function: Callable[[Any], Any]) -> Any:
+    if isinstance(values, list):
+        return [_map_floats(item, function) for item in values]
+    return function(values)
+
+
+class _Codec:
+    """How one kind of value is written and read back."""
+
+    def __init__(
+        self,
+        name: str,
+        matches: Callable[[Any], bool],
+        encode: Callable[[Any], dict[str, Any]],
+        decode: Callable[[dict[str, Any], Callable[[Any], Any]], Any],
+    ):
+        self.name = name
+        self.matches = matches
+        self.encode = encode
+        self.decode = decode
+
+
+def _items(values: Any) -> list[Any]:
+    return [encode_value(item) for item in values]
+
+
+def _space_fields(space: gymnasium.Space) -> dict[str, Any]:
+    if isinstance(space, gymnasium.spaces.Box):
+        return {"low": encode_value(space.low), "high": encode_value(space.high), "shape": list(space.shape),
+                "dtype": np.lib.format.dtype_to_descr(space.dtype)}
+    if isinstance(space, gymnasium.spaces.Discrete):
+        return {"n": int(space.n), "start": int(space.start)}
+    if isinstance(space, gymnasium.spaces.MultiDiscrete):
+        return {"nvec": encode_value(space.nvec), "start": encode_value(space.start),
+                "dtype": np.lib.format.dtype_to_descr(space.dtype)}
+    if isinstance(space, gymnasium.spaces.MultiBinary):
+        return {"n": space.n if isinstance(space.n, int) else [int(size) for size in space.n]}
+    if isinstance(space, gymnasium.spaces.Tuple):
+        return {"spaces": _items(space.spaces)}
+    if isinstance(space, gymnasium.spaces.Dict):
+        return {"spaces": [[encode_value(key), encode_value(item)] for key, item in space.spaces.items()]}
+    raise AssertionError(f"no space codec for {type(space).__name__}")
+
+
+_SPACE_TYPES = (
+    gymnasium.spaces.Box,
+    gymnasium.spaces.Discrete,
+    gymnasium.spaces.MultiDiscrete,
+    gymnasium.spaces.MultiBinary,
+    gymnasium.spaces.Tuple,
+    gymnasium.spaces.Dict,
+)
+
+
+def _decode_space(fields: dict[str, Any], decode: Callable[[Any], Any]) -> gymnasium.Space:
+    kind = fields["space"]
+    if kind == "Box":
+        dtype = np.lib.format.descr_to_dtype(fields["dtype"])
+        return gymnasium.spaces.Box(low=decode(fields["low"]), high=decode(fields["high"]),
+                                    shape=tuple(fields["shape"]), dtype=dtype)
+    if kind == "Discrete":
+        return gymnasium.spaces.Discrete(int(fields["n"]), start=int(fields.get("start", 0)))
+    if kind == "MultiDiscrete":
+        return gymnasium.spaces.MultiDiscrete(decode(fields["nvec"]), start=decode(fields["start"]),
+                                              dtype=np.lib.format.descr_to_dtype(fields["dtype"]))
+    if kind == "MultiBinary":
+        return gymnasium.spaces.MultiBinary(fields["n"])
+    if kind == "Tuple":
+        return gymnasium.spaces.Tuple(tuple(decode(item) for item in fields["spaces"]))
+    if kind == "Dict":
+        return gymnasium.spaces.Dict(OrderedDict((decode(key), decode(item)) for key, item in fields["spaces"]))
+    raise ValueError(f"unknown space kind {kind!r}")
+
+
+def _decode_array(fields: dict[str, Any], decode: Callable[[Any], Any]) -> np.ndarray:
+    dtype = np.lib.format.descr_to_dtype(fields["dtype"])
+    shape = tuple(fields["shape"])
+    if "bytes" in fields:
+        raw = base64.b64decode(fields["bytes"], validate=True)
+        return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+    values = fields["values"]
+    if dtype.kind == "f":
+        values = _map_floats(values, lambda item: _NON_FINITE.get(item, item) if isinstance(item, str) else item)
+    return np.array(values, dtype=dtype).reshape(shape)
+
+
+def _decode_scalar(fields: dict[str, Any], decode: Callable[[Any], Any]) -> np.generic:
+    return _decode_array({**fields, "shape": []}, decode)[()]
+
+
+def _random_state_fields(state: np.random.RandomState) -> dict[str, Any]:
+    name, keys, position, has_gauss, cached_gaussian = state.get_state(legacy=True)
+    return {"bit_generator": name, "keys": encode_value(keys), "pos": int(position), "has_gauss": int(has_gauss),
+            "cached_gaussian": _finite_or_name(float(cached_gaussian))}
+
+
+def _decode_random_state(fields: dict[str, Any], decode: Callable[[Any], Any]) -> np.random.RandomState:
+    random_state = np.random.RandomState()
+    cached = fields["cached_gaussian"]
+    random_state.set_state((fields["bit_generator"], decode(fields["keys"]), int(fields["pos"]),
+                            int(fields["has_gauss"]), _NON_FINITE.get(cached, cached)))
+    return random_state
+
+
+_BIT_GENERATORS = {cls.__name__: cls for cls in (np.random.MT19937, np.random.PCG64, np.random.PCG64DXSM,
+                                                  np.random.Philox, np.random.SFC64)}
+
+
+def _generator_fields(generator: np.random.Generator) -> dict[str, Any]:
+    return {"state": encode_value(generator.bit_generator.state)}
+
+
+def _decode_generator(fields: dict[str, Any], decode: Callable[[Any], Any]) -> np.random.Generator:
+    state = decode(fields["state"])
+    bit_generator_class = _BIT_GENERATORS.get(state.get("bit_generator"))
+    if bit_generator_class is None:
+        raise ValueError(f"unknown bit generator {state.get('bit_generator')!r}")
+    bit_generator = bit_generator_class()
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)
+
+
+def _registered_fields(instance: Any) -> dict[str, Any]:
+    return {"name": registry.registered_name(instance), "config": encode_value(instance.to_config())}
+
+
+def _decode_registered(fields: dict[str, Any], decode: Callable[[Any], Any]) -> Any:
+    cls = _resolve(fields["name"])
+    return cls.from_config(decode(fields["config"]))
+
+
+def _decode_registered_class(fields: dict[str, Any], decode: Callable[[Any], Any]) -> type:
+    return _resolve(fields["name"])
+
+
+def _resolve(name: str) -> type:
+    cls = registry.resolve_registered(name)
+    if cls is None:
+        raise LookupError(
+            f"no class is registered under the name {name!r}: import the module that defines it "
+            "(decorated with @register_serializable) before loading"
+        )
+    return cls
+
+
+def _is_registered_instance(value: Any) -> bool:
+    return not isinstance(value, type) and registry.registered_name(value) is not None and hasattr(value, "to_config")
+
+
+_CODECS: list[_Codec] = [
+    _Codec("float", lambda value: False, lambda value: {},
+           lambda fields, decode: float(_NON_FINITE.get(fields["value"], fields["value"]))),
+    _Codec("tuple", lambda value: type(value) is tuple, lambda value: {"items": _items(value)},
+           lambda fields, decode: tuple(decode(item) for item in fields["items"])),
+    _Codec("set", lambda value: type(value) is set, lambda value: {"items": _items(value)},
+           lambda fields, decode: {decode(item) for item in fields["items"]}),
+    _Codec("frozenset", lambda value: type(value) is frozenset, lambda value: {"items": _items(value)},
+           lambda fields, decode: frozenset(decode(item) for item in fields["items"])),
+    _Codec("dict", lambda value: type(value) is dict,
+           lambda value: {"items": [[encode_value(key), encode_value(item)] for key, item in value.items()]},
+           lambda fields, decode: {decode(key): decode(item) for key, item in fields["items"]}),
+    _Codec("OrderedDict", lambda value: type(value) is OrderedDict,
+           lambda value: {"items": [[encode_value(key), encode_value(item)] for key, item in value.items()]},
+           lambda fields, decode: OrderedDict((decode(key), decode(item)) for key, item in fields["items"])),
+    _Codec("bytes", lambda value: type(value) is bytes,
+           lambda value: {"base64": base64.b64encode(value).decode("ascii")},
+           lambda fields, decode: base64.b64decode(fields["base64"], validate=True)),
+    _Codec("complex", lambda value: type(value) is complex,
+           lambda value: {"real": _finite_or_name(value.real), "imag": _finite_or_name(value.imag)},
+           lambda fields, decode: complex(_NON_FINITE.get(fields["real"], fields["real"]),
+                                          _NON_FINITE.get(fields["imag"], fields["imag"]))),
+    _Codec("numpy.ndarray", lambda value: type(value) is np.ndarray and not value.dtype.hasobject,
+           _array_fields, _decode_array),
+    _Codec("numpy.scalar", lambda value: isinstance(value, np.generic) and not value.dtype.hasobject,
+           lambda value: {key: item for key, item in _array_fields(np.asarray(value)).items() if key != "shape"},
+           _decode_scalar),
+    _Codec("numpy.dtype", lambda value: isinstance(value, np.dtype) and not value.hasobject,
+           lambda value: {"dtype": np.lib.format.dtype_to_descr(value)},
+           lambda fields, decode: np.lib.format.descr_to_dtype(fields["dtype"])),
+    _Codec("numpy.RandomState", lambda value: type(value) is np.random.RandomState
+           and isinstance(value._bit_generator, np.random.MT19937), _random_state_fields, _decode_random_state),
+    _Codec("numpy.Generator", lambda value: type(value) is np.random.Generator
+           and type(value.bit_generator) in _BIT_GENERATORS.values(), _generator_fields, _decode_generator),
+    _Codec("gymnasium.space", lambda value: type(value) in _SPACE_TYPES,
+           lambda value: {"space": type(value).__name__, **_space_fields(value)}, _decode_space),
+    _Codec("registered", _is_registered_instance, _registered_fields, _decode_registered),
+    _Codec("registered_class", lambda value: isinstance(value, type) and registry.registered_name(value) is not None,
+           lambda value: {"name": registry.registered_name(value)}, _decode_registered_class),
+]
+_CODECS_BY_NAME = {codec.name: codec for codec in _CODECS}
+
+
+# --- decoding ---------------------------------------------------------------------------------
+
+
+def decode_value(stored: Any, safe_mode: bool = True, key: str = "?", source: str | None = None) -> Any:
+    """One stored JSON value -> the Python value.
+
+    :param stored: the JSON-decoded value
+    :param safe_mode: see :func:`json_to_data`
+    :param key: the data key, named in errors
+    :param source: the file, named in errors
+    :return: the value
+    """
+    def decode(item: Any) -> Any:
+        return decode_value(item, safe_mode=safe_mode, key=key, source=source)
+
+    if isinstance(stored, list):
+        return [decode(item) for item in stored]
+    if not isinstance(stored, dict):
+        return stored
+    if SERIALIZED_KEY in stored:
+        return _unpickle(stored, safe_mode, key, source)
+    if CODEC_KEY in stored:
+        codec = _CODECS_BY_NAME.get(stored[CODEC_KEY])
+        if codec is None:
+            raise DeserializationError(
+                f"data key {key!r} uses the codec {stored[CODEC_KEY]!r}, unknown to this version of "
+                "stable-baselines-io: upgrade it, or pass custom_objects={" + repr(key) + ": ...}",
+                path=source, member="data",
+            )
+        try:
+            return codec.decode(stored, decode)
+        except (DeserializationError, CorruptAgentFileError):
+            raise
+        except (KeyError, TypeError, ValueError, LookupError, binascii.Error, AttributeError) as error:
+            raise DeserializationError(
+                f"cannot rebuild data key {key!r} ({stored.get(TYPE_KEY)}, codec {codec.name!r}): {error!r}; "
+                f"pass custom_objects={{{key!r}: ...}} to replace it",
+                path=source, member="data",
+            ) from error
+    return {name: decode(item) for name, item in stored.items()}
+
+
+def _unpickle(stored: dict[str, Any], safe_mode: bool, key: str, source: str | None) -> Any:
+    try:
+        payload = base64.b64decode(stored[SERIALIZED_KEY], validate=True)
+    except (binascii.Error, TypeError, ValueError) as error:
+        raise CorruptAgentFileError(f"data key {key!r}: ':serialized:' is not valid base64", path=source,
+                                    member="data") from error
+    if not safe_mode:
+        try:
+            return cloudpickle.loads(payload)
+        except Exception as error:
+            raise DeserializationError(
+                f"could not deserialize data key {key!r} ({stored.get(TYPE_KEY)}): {error!r}. "
+                f"Consider using custom_objects={{{key!r}: ...}} to replace this object",
+                path=source, member="data",
+            ) from error
+    try:
+        value = safe_loads(payload)
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+            MemoryError, RecursionError) as error:
+        raise DeserializationError(
+            f"could not deserialize data key {key!r} ({stored.get(TYPE_KEY)}): {error!r}. "
+            f"Consider using custom_objects={{{key!r}: ...}} to replace this object",
+            path=source, member="data",
+        ) from error
+    refused = find_refused(value)
+    if refused is not None:
+        raise unsafe_object_error(key, refused, source, member="data")
+    return value
+
+
+def unsafe_object_error(key: str, refused: Any, source: str | None, member: str) -> UnsafeObjectError:
+    """The error for a data key that safe mode will not rebuild, with the two ways forward.
+
+    :param key: the data key
+    :param refused: the :class:`~stable_baselines_io.format.safe_pickle.RefusedObject`
+    :param source: the file
+    :param member: the archive member
+    :return: the exception (to raise)
+    """
+    return UnsafeObjectError(
+        f"data key {key!r} holds {describe_refused(refused)}, which safe mode does not rebuild because "
+        f"unpickling it could run code from the file. Pass custom_objects={{{key!r}: <value>}} to replace it "
+        "(e.g. a float for a learning rate), or safe_mode=False if you trust the file",
+        path=source, member=member,
+    )

@@ -1,0 +1,100 @@
+"""Names under which classes are written to agent files instead of being pickled.
+
+A registered *class* (a policy class) is stored as its name. An *instance* of a registered class
+(a schedule) is stored as its name plus ``to_config()``, and rebuilt with ``from_config()``.
+Loading resolves names only through this registry, so a file can never make the loader import
+an arbitrary module.
+
+The library's own classes are listed here by import path and imported on first use, so that this
+module (and the whole format layer) never imports TensorFlow or the model classes.
+
+>>> @register_serializable("my_project.Warmup")
+... class Warmup:
+...     def __init__(self, steps): self.steps = steps
+...     def __call__(self, progress_remaining): return 1.0
+...     def to_config(self): return {"steps": self.steps}
+...     @classmethod
+...     def from_config(cls, config): return cls(**config)
+>>> registered_name(Warmup(10))
+'my_project.Warmup'
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+ClassType = TypeVar("ClassType", bound=type)
+
+_BUILTIN_IMPORT_PATHS: dict[str, str] = {
+    "schedules.ConstantSchedule": "stable_baselines_io.schedules:ConstantSchedule",
+    "schedules.LinearSchedule": "stable_baselines_io.schedules:LinearSchedule",
+    "schedules.PiecewiseSchedule": "stable_baselines_io.schedules:PiecewiseSchedule",
+    "actor_critic.MlpPolicy": "stable_baselines_io.common.policies:MlpPolicy",
+    "dqn.MlpPolicy": "stable_baselines_io.dqn.policies:MlpPolicy",
+    "dqn.LnMlpPolicy": "stable_baselines_io.dqn.policies:LnMlpPolicy",
+}
+
+_name_to_class: dict[str, type] = {}
+_class_to_name: dict[type, str] = {}
+
+
+def register_serializable(name: str | None = None) -> Callable[[ClassType], ClassType]:
+    """Class decorator: write this class (or its instances) to agent files by name, without pickle.
+
+    Instances are stored as ``to_config()`` (a dict of JSON-able values) and rebuilt with the
+    classmethod ``from_config(config)``; a class without them can still be stored as a class
+    reference (as a policy class is).
+
+    :param name: the name written to files; default ``"<module>.<qualname>"``. Keep it stable.
+    :return: the decorator, which returns the class unchanged
+    """
+
+    def decorate(cls: ClassType) -> ClassType:
+        chosen = name or f"{cls.__module__}.{cls.__qualname__}"
+        existing = _name_to_class.get(chosen)
+        if existing is not None and existing is not cls and _qualified(existing) != _qualified(cls):
+            raise ValueError(f"the serializable name {chosen!r} is already registered for {_qualified(existing)}")
+        _name_to_class[chosen] = cls
+        _class_to_name[cls] = chosen
+        return cls
+
+    return decorate
+
+
+def registered_name(obj: Any) -> str | None:
+    """The registered name of a class, or of an instance's class; ``None`` when not registered.
+
+    :param obj: a class or an instance
+    :return: the name, or ``None``
+    """
+    cls = obj if isinstance(obj, type) else type(obj)
+    return _class_to_name.get(cls)
+
+
+def resolve_registered(name: str) -> type | None:
+    """The class registered under ``name`` (importing the library's own module if needed).
+
+    :param name: a registered name read from a file
+    :return: the class, or ``None`` when nothing is registered under that name
+    """
+    if name not in _name_to_class and name in _BUILTIN_IMPORT_PATHS:
+        module_name, _, attribute = _BUILTIN_IMPORT_PATHS[name].partition(":")
+        cls = getattr(importlib.import_module(module_name), attribute)
+        _name_to_class.setdefault(name, cls)
+        _class_to_name.setdefault(cls, name)
+    return _name_to_class.get(name)
+
+
+def is_builtin_name(name: str) -> bool:
+    """Whether ``name`` is one of the library's own registered names.
+
+    :param name: a registered name
+    :return: True for the library's own classes
+    """
+    return name in _BUILTIN_IMPORT_PATHS
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"

@@ -1,0 +1,6 @@
+"""Proximal Policy Optimization: Stable Baselines 2's ``PPO2``."""
+
+from stable_baselines_io.common.policies import MlpPolicy
+from stable_baselines_io.ppo.ppo import PPO
+
+__all__ = ["PPO", "MlpPolicy"]

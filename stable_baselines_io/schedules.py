@@ -1,0 +1,121 @@
+"""Schedules for hyperparameters such as ``learning_rate`` or ``cliprange``.
+
+A schedule maps the remaining training progress (1.0 at the start of ``learn``, 0.0 at the end,
+as in Stable Baselines) to a value. Schedules are plain data: they are written to agent files as
+JSON (type + parameters) and never pickled. No TensorFlow here.
+
+>>> schedule = LinearSchedule(initial_value=3e-4, final_value=0.0)
+>>> schedule(1.0), schedule(0.5)
+(0.0003, 0.00015)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Union
+
+from stable_baselines_io.format.registry import register_serializable
+
+
+@register_serializable("schedules.ConstantSchedule")
+@dataclass(frozen=True)
+class ConstantSchedule:
+    """The same value throughout training.
+
+    :param value: the constant value
+    """
+
+    value: float
+
+    def __call__(self, progress_remaining: float) -> float:
+        return self.value
+
+    def to_config(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> ConstantSchedule:
+        return cls(**config)
+
+
+@register_serializable("schedules.LinearSchedule")
+@dataclass(frozen=True)
+class LinearSchedule:
+    """Linear interpolation from ``initial_value`` (start of training) to ``final_value``.
+
+    :param initial_value: value when ``progress_remaining`` is 1
+    :param final_value: value when ``progress_remaining`` is 0 or less
+    :param end_fraction: fraction of training after which ``final_value`` is held
+    """
+
+    initial_value: float
+    final_value: float = 0.0
+    end_fraction: float = 1.0
+
+    def __call__(self, progress_remaining: float) -> float:
+        elapsed = 1.0 - progress_remaining
+        if elapsed >= self.end_fraction:
+            return self.final_value
+        return self.initial_value + (elapsed / self.end_fraction) * (self.final_value - self.initial_value)
+
+    def to_config(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> LinearSchedule:
+        return cls(**config)
+
+
+@register_serializable("schedules.PiecewiseSchedule")
+@dataclass(frozen=True)
+class PiecewiseSchedule:
+    """Piecewise-linear schedule over elapsed progress (0 at the start, 1 at the end).
+
+    :param endpoints: ``(elapsed_progress, value)`` pairs, sorted by progress
+    :param outside_value: value outside the endpoints (default: the nearest endpoint's value)
+    """
+
+    endpoints: tuple[tuple[float, float], ...]
+    outside_value: float | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        points = tuple((float(p), float(v)) for p, v in self.endpoints)
+        if not points:
+            raise ValueError("PiecewiseSchedule needs at least one endpoint")
+        if list(points) != sorted(points):
+            raise ValueError(f"PiecewiseSchedule endpoints must be sorted by progress, received {points}")
+        object.__setattr__(self, "endpoints", points)
+
+    def __call__(self, progress_remaining: float) -> float:
+        elapsed = 1.0 - progress_remaining
+        for (left_t, left_v), (right_t, right_v) in zip(self.endpoints[:-1], self.endpoints[1:]):
+            if left_t <= elapsed < right_t:
+                alpha = (elapsed - left_t) / (right_t - left_t)
+                return left_v + alpha * (right_v - left_v)
+        if self.outside_value is not None:
+            return self.outside_value
+        return self.endpoints[0][1] if elapsed < self.endpoints[0][0] else self.endpoints[-1][1]
+
+    def to_config(self) -> dict[str, Any]:
+        return {"endpoints": [list(point) for point in self.endpoints], "outside_value": self.outside_value}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> PiecewiseSchedule:
+        return cls(endpoints=tuple(tuple(point) for point in config["endpoints"]), outside_value=config["outside_value"])
+
+
+Schedule = Union[ConstantSchedule, LinearSchedule, PiecewiseSchedule, Callable[[float], float]]
+
+
+def get_schedule_fn(value_or_schedule: float | Schedule) -> Callable[[float], float]:
+    """Turn a number into a :class:`ConstantSchedule`; return a schedule (any callable) unchanged.
+
+    :param value_or_schedule: a float, an int or a callable of the remaining progress
+    :return: a callable of the remaining progress
+    """
+    if callable(value_or_schedule):
+        return value_or_schedule
+    if isinstance(value_or_schedule, (int, float)) and not isinstance(value_or_schedule, bool):
+        return ConstantSchedule(float(value_or_schedule))
+    raise TypeError(f"expected a number or a schedule callable, received {value_or_schedule!r}")
