@@ -215,7 +215,14 @@ class BaseRLModel(SaveLoadMixin, ABC):
             actions = actions[0]
         return actions, state
 
-    # --- loading ------------------------------------------------------------------------------
+    # --- saving and loading -------------------------------------------------------------------
+
+    def _get_save_metadata(self) -> dict[str, Any]:
+        metadata = {**super()._get_save_metadata(), "tensorflow": tf.__version__}
+        spec = getattr(self.env.envs[0], "spec", None) if self.env is not None else None
+        if spec is not None and spec.id:
+            metadata["env_id"] = spec.id
+        return metadata
 
     @classmethod
     def load(
@@ -234,10 +241,12 @@ class BaseRLModel(SaveLoadMixin, ABC):
         :param custom_objects: values that replace stored keys without decoding them
         :param safe_mode: refuse to run code from the file (pickled functions, unknown classes);
             set False only for files you trust
-        :param kwargs: attributes that override the stored ones
+        :param kwargs: attributes that override the stored ones (the stored value of such a key is
+            never decoded, so ``policy=MyPolicy`` also replaces a policy class that cannot load)
         :return: the new model
         """
-        data, params = cls._load_from_file(load_path, custom_objects=custom_objects, safe_mode=safe_mode)
+        replaced = {**(custom_objects or {}), **{key: value for key, value in kwargs.items() if key != "policy_kwargs"}}
+        data, params = cls._load_from_file(load_path, custom_objects=replaced, safe_mode=safe_mode)
         if data is None:
             raise CorruptAgentFileError("the file holds no data dictionary, so no model can be built from it",
                                         path=_describe(load_path), member="data")
@@ -262,7 +271,17 @@ class BaseRLModel(SaveLoadMixin, ABC):
                    overrides: dict[str, Any]) -> SelfBaseRLModel:
         if "policy" not in data:
             raise CorruptAgentFileError("the data dictionary has no 'policy' key", member="data")
-        model = cls(policy=data["policy"], env=None, _init_setup_model=False)  # type: ignore[call-arg]
+        policy = data["policy"]
+        if cls.policy_aliases and not (
+            isinstance(policy, type) and any(issubclass(policy, base) for base in cls.policy_aliases.values())
+        ):
+            raise AlgorithmMismatchError(
+                f"the file's policy {getattr(policy, '__qualname__', policy)!r} (module "
+                f"{getattr(policy, '__module__', '?')}) is not one {cls.__name__} uses "
+                f"({', '.join(sorted(cls.policy_aliases))}): the file was probably saved by another algorithm. "
+                "Load it with that algorithm's class, or pass policy=... to use another policy class"
+            )
+        model = cls(policy=policy, env=None, _init_setup_model=False)  # type: ignore[call-arg]
         model._restore_data(data)
         for name, value in overrides.items():
             setattr(model, name, value)

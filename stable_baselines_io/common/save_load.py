@@ -52,7 +52,7 @@ class SaveLoadMixin:
 
         :return: ordered mapping name -> array
         """
-        return OrderedDict((variable.name, variable.numpy()) for variable in self.get_parameter_list())
+        return OrderedDict((variable.name, np.array(variable.numpy())) for variable in self.get_parameter_list())
 
     def load_parameters(
         self, load_path_or_dict: FileTarget | Mapping[str, np.ndarray] | list[np.ndarray], exact_match: bool = True

@@ -194,7 +194,10 @@ class DQN(OffPolicyRLModel):
             input_signature=[minibatches_spec, tf.TensorSpec((None, None), tf.int64), scalars_spec,
                              minibatches_spec, scalars_spec, scalars_spec],
         )
-        self._greedy_actions_fn = tf.function(self._greedy_actions, input_signature=[observation_spec])
+        # A concrete function skips tf.function's argument binding: acting runs once per env step.
+        self._greedy_actions_fn = tf.function(
+            self._greedy_actions, input_signature=[observation_spec]
+        ).get_concrete_function()
         self._update_target_fn = tf.function(self._update_target, input_signature=[])
         self._update_target_fn()
 
@@ -380,7 +383,7 @@ class DQN(OffPolicyRLModel):
             self.num_episodes += 1
             if self.verbose >= 1 and log_interval and self.num_episodes % log_interval == 0:
                 _print_table({
-                    "% time spent exploring": int(100 * float(self.epsilon.numpy())),
+                    "% time spent exploring": round(100 * float(self.epsilon.numpy())),
                     "episodes": self.num_episodes,
                     "mean 100 episode reward": round(float(np.mean(self.episode_returns)), 1),
                     "steps": self.num_timesteps,

@@ -82,9 +82,11 @@ def _check_params(params: Any, source: str) -> LoadedParams:
     if params is None:
         return None
     values = params.values() if isinstance(params, dict) else params
-    if not isinstance(params, (dict, list, tuple)) or not all(isinstance(value, np.ndarray) for value in values):
+    if not isinstance(params, (dict, list, tuple)) or not all(
+        isinstance(value, (np.ndarray, np.generic)) for value in values
+    ):
         raise CorruptAgentFileError("the parameters are not a list or mapping of NumPy arrays", path=source,
                                     member="params")
     if isinstance(params, dict):
-        return OrderedDict(params)
-    return list(params)
+        return OrderedDict((name, np.asarray(value)) for name, value in params.items())
+    return [np.asarray(value) for value in params]

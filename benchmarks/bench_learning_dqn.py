@@ -1,0 +1,104 @@
+"""Learning benchmark: DQN on CartPole-v1 must reach a mean reward of 475 within 50k steps.
+
+Hyperparameters follow the RL Zoo's tuned CartPole DQN (many gradient steps on rare, large
+training phases, a frequently refreshed target network). The trained agent is evaluated
+deterministically on 20 episodes of a fresh environment reset with seeds 0..19.
+
+Run::
+
+    PYTHONPATH=. python benchmarks/bench_learning_dqn.py --timesteps 50000 --seed 0 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+import gymnasium
+import numpy as np
+
+from stable_baselines_io.dqn import DQN
+
+ENV_ID = "CartPole-v1"
+TARGET_MEAN_REWARD = 475.0
+N_EVAL_EPISODES = 20
+
+HYPERPARAMETERS: dict[str, Any] = {
+    "learning_rate": 2.3e-3,
+    "batch_size": 64,
+    "buffer_size": 100000,
+    "learning_starts": 1000,
+    "gamma": 0.99,
+    "target_network_update_freq": 10,
+    "train_freq": 256,
+    "gradient_steps": 128,
+    "exploration_fraction": 0.16,
+    "exploration_final_eps": 0.04,
+    "policy_kwargs": {"layers": [256, 256]},
+}
+
+
+def evaluate(model: DQN, n_episodes: int = N_EVAL_EPISODES) -> list[float]:
+    """Undiscounted returns of greedy episodes in a fresh environment reset with seeds ``0 .. n - 1``.
+
+    :param model: the agent
+    :param n_episodes: number of episodes
+    :return: the return of each episode
+    """
+    env = gymnasium.make(ENV_ID)
+    returns = []
+    for seed in range(n_episodes):
+        observation, _ = env.reset(seed=seed)
+        episode_return, done = 0.0, False
+        while not done:
+            action, _ = model.predict(observation, deterministic=True)
+            observation, reward, terminated, truncated, _ = env.step(int(action))
+            episode_return += float(reward)
+            done = terminated or truncated
+        returns.append(episode_return)
+    env.close()
+    return returns
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--timesteps", type=int, default=50000, help="training environment steps")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the model and the training environment")
+    parser.add_argument("--json", metavar="PATH", help="also write the results to this JSON file")
+    parser.add_argument("--verbose", type=int, default=0, help="DQN verbosity (1: training table)")
+    args = parser.parse_args()
+
+    model = DQN("MlpPolicy", ENV_ID, seed=args.seed, verbose=args.verbose, **HYPERPARAMETERS)
+    start = time.perf_counter()
+    model.learn(total_timesteps=args.timesteps, log_interval=50)
+    wall_time = time.perf_counter() - start
+    returns = evaluate(model)
+
+    results = {
+        "env": ENV_ID,
+        "seed": args.seed,
+        "timesteps": model.num_timesteps,
+        "wall_time_s": round(wall_time, 2),
+        "env_steps_per_s": round(model.num_timesteps / wall_time, 1),
+        "mean_reward": float(np.mean(returns)),
+        "std_reward": float(np.std(returns)),
+        "min_reward": float(np.min(returns)),
+        "target_mean_reward": TARGET_MEAN_REWARD,
+        "passed": bool(np.mean(returns) >= TARGET_MEAN_REWARD),
+        "hyperparameters": HYPERPARAMETERS,
+    }
+    print(f"timesteps:        {results['timesteps']}")
+    print(f"wall time:        {results['wall_time_s']} s")
+    print(f"env steps/s:      {results['env_steps_per_s']}")
+    print(f"mean reward:      {results['mean_reward']:.2f} +/- {results['std_reward']:.2f} "
+          f"(min {results['min_reward']:.0f}, target {TARGET_MEAN_REWARD})")
+    print("PASSED" if results["passed"] else "FAILED")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as file:
+            json.dump(results, file, indent=2)
+
+
+if __name__ == "__main__":
+    main()
