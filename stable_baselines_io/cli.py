@@ -17,7 +17,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-ALGORITHMS = ("ppo", "dqn")
+from stable_baselines_io.interop import ALGORITHMS, detect_algorithm
+
 
 
 def _algorithm_class(name: str) -> Any:
@@ -32,24 +33,7 @@ def _algorithm_class(name: str) -> Any:
     raise SystemExit(f"unknown algorithm {name!r}: choose one of {', '.join(ALGORITHMS)}")
 
 
-def detect_algorithm(metadata: dict[str, Any], param_names: Sequence[str]) -> str | None:
-    """The algorithm of a file: from its metadata, else from its parameter names.
-
-    :param metadata: the file's ``metadata`` member (empty for Stable Baselines 2 files)
-    :param param_names: the parameter names
-    :return: ``"ppo"``, ``"dqn"`` or None when unknown
-    """
-    stored = str(metadata.get("algorithm", "")).lower()
-    if stored in ALGORITHMS:
-        return stored
-    if any(name.startswith("deepq/") for name in param_names):
-        return "dqn"
-    if any(name.startswith("model/") for name in param_names):
-        return "ppo"
-    return None
-
-
-def _parse_hyperparameters(pairs: Sequence[str]) -> dict[str, Any]:
+def _parse_assignments(pairs: Sequence[str]) -> dict[str, Any]:
     hyperparameters = {}
     for pair in pairs:
         name, separator, text = pair.partition("=")
@@ -69,7 +53,7 @@ def train(arguments: argparse.Namespace) -> int:
     :return: exit status
     """
     algorithm = _algorithm_class(arguments.algo)
-    hyperparameters = _parse_hyperparameters(arguments.hyperparameter)
+    hyperparameters = _parse_assignments(arguments.hyperparameter)
     model = algorithm("MlpPolicy", arguments.env, seed=arguments.seed, verbose=arguments.verbose,
                       n_envs=arguments.n_envs, **hyperparameters)
     model.learn(total_timesteps=arguments.timesteps, progress_bar=arguments.progress_bar)
@@ -107,6 +91,32 @@ def evaluate(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def inspect(arguments: argparse.Namespace) -> int:
+    """Print what an agent file holds.
+
+    :param arguments: parsed command line
+    :return: exit status
+    """
+    from stable_baselines_io.inspection import inspect_file
+
+    print(inspect_file(arguments.file))
+    return 0
+
+
+def convert(arguments: argparse.Namespace) -> int:
+    """Re-save a legacy or Stable Baselines 2 file in the current, pickle-free format.
+
+    :param arguments: parsed command line
+    :return: exit status
+    """
+    from stable_baselines_io.conversion import convert_file
+
+    custom_objects = _parse_assignments(arguments.custom_object)
+    convert_file(arguments.source, arguments.destination, custom_objects=custom_objects)
+    print(f"converted {arguments.source} -> {arguments.destination} (zip, no pickle)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser.
 
@@ -137,6 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
     eval_parser.add_argument("--stochastic", action="store_true", help="sample actions instead of greedy ones")
     eval_parser.add_argument("--unsafe", action="store_true", help="allow unpickling (trusted files only)")
     eval_parser.set_defaults(handler=evaluate)
+
+    inspect_parser = commands.add_parser("inspect", help="show what an agent file holds (no TensorFlow, no pickle)")
+    inspect_parser.add_argument("file")
+    inspect_parser.set_defaults(handler=inspect)
+
+    convert_parser = commands.add_parser("convert", help="re-save a legacy / Stable Baselines 2 file without pickle")
+    convert_parser.add_argument("source")
+    convert_parser.add_argument("destination")
+    convert_parser.add_argument("--custom-object", "-c", action="append", default=[], metavar="KEY=VALUE",
+                                help="replace a stored key that safe mode cannot rebuild; value parsed as JSON")
+    convert_parser.set_defaults(handler=convert)
     return parser
 
 

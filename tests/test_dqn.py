@@ -158,7 +158,7 @@ def test_continuous_actions_are_refused():
 
 
 def test_param_noise_is_refused():
-    with pytest.raises(UnsupportedFeatureError, match="param_noise=True is not supported"):
+    with pytest.raises(UnsupportedFeatureError, match=r"param_noise=True\) is not supported"):
         DQN("MlpPolicy", "CartPole-v1", param_noise=True)
     with pytest.raises(NotImplementedError):
         DQN("MlpPolicy", "CartPole-v1", param_noise=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
@@ -143,12 +144,16 @@ class BaseRLModel(SaveLoadMixin, ABC):
         """
         vec_env = make_vec_env(env, self.n_envs)
         problems = []
-        if not _spaces_equal(vec_env.observation_space, self.observation_space):
-            problems.append(f"observation space: model {self.observation_space}, env {vec_env.observation_space}")
-        if not _spaces_equal(vec_env.action_space, self.action_space):
-            problems.append(f"action space: model {self.action_space}, env {vec_env.action_space}")
+        for label, model_space, env_space in (("observation space", self.observation_space, vec_env.observation_space),
+                                              ("action space", self.action_space, vec_env.action_space)):
+            if not _same_structure(model_space, env_space):
+                problems.append(f"{label}: model {model_space}, env {env_space}")
+            elif not _same_bounds(model_space, env_space):
+                warnings.warn(f"the {label} bounds differ: model {model_space}, env {env_space}; using the env's",
+                              UserWarning, stacklevel=2)
         if problems:
             raise SpaceMismatchError("the environment does not match the model: " + "; ".join(problems))
+        self.observation_space, self.action_space = vec_env.observation_space, vec_env.action_space
         self._set_vec_env(vec_env)
 
     def _set_vec_env(self, vec_env: VecEnv) -> None:
@@ -242,7 +247,8 @@ class BaseRLModel(SaveLoadMixin, ABC):
         :param safe_mode: refuse to run code from the file (pickled functions, unknown classes);
             set False only for files you trust
         :param kwargs: attributes that override the stored ones (the stored value of such a key is
-            never decoded, so ``policy=MyPolicy`` also replaces a policy class that cannot load)
+            never decoded, so ``policy=MlpPolicy`` also replaces a policy class that cannot load).
+            ``policy_kwargs`` must equal the stored ones, unless the policy is replaced too
         :return: the new model
         """
         replaced = {**(custom_objects or {}), **{key: value for key, value in kwargs.items() if key != "policy_kwargs"}}
@@ -250,7 +256,8 @@ class BaseRLModel(SaveLoadMixin, ABC):
         if data is None:
             raise CorruptAgentFileError("the file holds no data dictionary, so no model can be built from it",
                                         path=_describe(load_path), member="data")
-        if "policy_kwargs" in kwargs and kwargs["policy_kwargs"] != data.get("policy_kwargs"):
+        policy_replaced = "policy" in replaced
+        if not policy_replaced and "policy_kwargs" in kwargs and kwargs["policy_kwargs"] != data.get("policy_kwargs"):
             raise PolicyKwargsMismatchError(
                 "the specified policy kwargs do not equal the stored policy kwargs: "
                 f"specified {kwargs['policy_kwargs']}, stored {data.get('policy_kwargs')}"
@@ -323,19 +330,28 @@ def _is_batched(observation: np.ndarray, space: gymnasium.Space) -> bool:
     )
 
 
-def _spaces_equal(left: gymnasium.Space | None, right: gymnasium.Space | None) -> bool:
+def _same_structure(left: gymnasium.Space | None, right: gymnasium.Space | None) -> bool:
+    """Same kind of space, shape and dtype (and size, for discrete spaces); bounds aside."""
     if left is None or right is None:
         return left is right
     if type(left) is not type(right):
         return False
     if isinstance(left, gymnasium.spaces.Box):
-        return (
-            left.shape == right.shape
-            and left.dtype == right.dtype
-            and np.array_equal(left.low, right.low)
-            and np.array_equal(left.high, right.high)
-        )
+        return left.shape == right.shape and left.dtype == right.dtype
     return bool(left == right)
+
+
+def _same_bounds(left: gymnasium.Space | None, right: gymnasium.Space | None) -> bool:
+    """Equal Box bounds, where +-float32 max (old ``gym``) counts as +-infinity (gymnasium)."""
+    if not isinstance(left, gymnasium.spaces.Box) or not isinstance(right, gymnasium.spaces.Box):
+        return True
+    return all(np.array_equal(_widen(a), _widen(b)) for a, b in ((left.low, right.low), (left.high, right.high)))
+
+
+def _widen(bounds: np.ndarray) -> np.ndarray:
+    limit = np.finfo(np.float32).max
+    values = np.asarray(bounds, dtype=np.float64)
+    return np.where(values >= limit, np.inf, np.where(values <= -limit, -np.inf, values))
 
 
 def _describe(target: FileTarget) -> str:

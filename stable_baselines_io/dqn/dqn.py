@@ -261,7 +261,7 @@ class DQN(OffPolicyRLModel):
     # --- acting -------------------------------------------------------------------------------
 
     def _predict_actions(self, observations: np.ndarray, deterministic: bool) -> np.ndarray:
-        observations = observations_to_array(observations, self.observation_space)
+        observations = observations_to_array(observations, self.q_net.observation_space)
         if deterministic:
             return self._greedy_actions_fn(observations).numpy()
         return self._epsilon_greedy(observations, float(self.epsilon.numpy()))
@@ -270,7 +270,7 @@ class DQN(OffPolicyRLModel):
         n_observations = len(observations)
         # Draw both every time, so the generator advances the same whatever the outcome.
         explore = self.rng.random(n_observations) < epsilon
-        random_actions = self.rng.integers(self.action_space.n, size=n_observations)
+        random_actions = self.rng.integers(self.q_net.n_actions, size=n_observations)
         if explore.all():
             return random_actions
         greedy_actions = self._greedy_actions_fn(observations).numpy()
@@ -282,7 +282,8 @@ class DQN(OffPolicyRLModel):
         self._last_obs = None
 
     def _make_replay_buffer(self) -> ReplayBuffer:
-        shape, dtype = self.observation_space.shape, self.observation_space.dtype
+        space = self.q_net.observation_space
+        shape, dtype = tuple(space.shape or ()), np.dtype(space.dtype)
         if self.prioritized_replay:
             return PrioritizedReplayBuffer(self.buffer_size, shape, alpha=self.prioritized_replay_alpha,
                                            observation_dtype=dtype)
@@ -318,6 +319,7 @@ class DQN(OffPolicyRLModel):
             self.episode_returns.clear()
         if self.replay_buffer is None:
             self.replay_buffer = self._make_replay_buffer()
+        replay_buffer = self.replay_buffer
         if self._last_obs is None:
             self._last_obs = env.reset()
         self.exploration = LinearSchedule(self.exploration_initial_eps, self.exploration_final_eps,
@@ -326,11 +328,14 @@ class DQN(OffPolicyRLModel):
         self.beta_schedule = LinearSchedule(self.prioritized_replay_beta0, 1.0)
 
         start_timesteps = self.num_timesteps
+        previous_epsilon = None
         with tqdm(total=total_timesteps, disable=not progress_bar) as progress:
             while self.num_timesteps - start_timesteps < total_timesteps:
                 progress_remaining = 1.0 - self.num_timesteps / total_timesteps
                 epsilon = self.exploration(progress_remaining)
-                self.epsilon.assign(epsilon)
+                if epsilon != previous_epsilon:
+                    self.epsilon.assign(epsilon)
+                    previous_epsilon = epsilon
                 actions = self._epsilon_greedy(self._last_obs, epsilon)
                 new_observations, rewards, terminated, truncated, infos = env.step(actions)
                 previous_timesteps = self.num_timesteps
@@ -344,36 +349,38 @@ class DQN(OffPolicyRLModel):
                 next_observations = new_observations.copy()
                 for index in np.flatnonzero(terminated | truncated):
                     next_observations[index] = infos[index]["terminal_observation"]
-                self.replay_buffer.extend(self._last_obs, actions, rewards, next_observations, terminated)
+                replay_buffer.extend(self._last_obs, actions, rewards, next_observations, terminated)
                 self._last_obs = new_observations
                 self._record_episodes(infos, log_interval)
 
-                if self.num_timesteps > self.learning_starts and self.replay_buffer.can_sample(self.batch_size):
+                if self.num_timesteps > self.learning_starts and replay_buffer.can_sample(self.batch_size):
                     n_gradient_steps = self.gradient_steps * _crossings(previous_timesteps, self.num_timesteps,
                                                                         self.train_freq)
                     if n_gradient_steps > 0:
                         beta = self.beta_schedule(1.0 - self.num_timesteps / beta_steps)
-                        self._train(n_gradient_steps, progress_remaining, beta)
+                        self._train(replay_buffer, n_gradient_steps, progress_remaining, beta)
                     if _crossings(previous_timesteps, self.num_timesteps, self.target_network_update_freq):
                         self._update_target_fn()
         return self
 
-    def _train(self, n_gradient_steps: int, progress_remaining: float, beta: float) -> None:
+    def _train(self, replay_buffer: ReplayBuffer, n_gradient_steps: int, progress_remaining: float,
+               beta: float) -> None:
         """Run ``n_gradient_steps`` gradient steps on minibatches from the replay buffer.
 
+        :param replay_buffer: where minibatches come from
         :param n_gradient_steps: number of minibatches
         :param progress_remaining: 1 at the start of ``learn``, 0 at the end (for the learning rate)
         :param beta: importance-sampling exponent (prioritized replay)
         """
         self.optimizer.learning_rate.assign(self.learning_rate_schedule(min(max(progress_remaining, 0.0), 1.0)))
-        if not self.prioritized_replay:
-            self._train_fn(*_graph_inputs(self.replay_buffer.sample((n_gradient_steps, self.batch_size), self.rng)))
+        if not isinstance(replay_buffer, PrioritizedReplayBuffer):
+            self._train_fn(*_graph_inputs(replay_buffer.sample((n_gradient_steps, self.batch_size), self.rng)))
             return
         # Priorities change after every step, so each minibatch is drawn after the previous update.
         for _ in range(n_gradient_steps):
-            batch = self.replay_buffer.sample((1, self.batch_size), self.rng, beta=beta)
+            batch = replay_buffer.sample((1, self.batch_size), self.rng, beta=beta)
             _, td_errors = self._train_fn(*_graph_inputs(batch))
-            self.replay_buffer.update_priorities(batch.indices, np.abs(td_errors.numpy()) + self.prioritized_replay_eps)
+            replay_buffer.update_priorities(batch.indices, np.abs(td_errors.numpy()) + self.prioritized_replay_eps)
 
     def _record_episodes(self, infos: list[dict[str, Any]], log_interval: int) -> None:
         for info in infos:

@@ -108,7 +108,8 @@ class MlpStream(tf.Module):
         self.hidden_layers = []
         self.norms = []
         for index, size in enumerate(layers):
-            self.hidden_layers.append(FullyConnected(f"{scope}/{_numbered('fully_connected', index)}", n_inputs, size, rng))
+            layer_scope = f"{scope}/{_numbered('fully_connected', index)}"
+            self.hidden_layers.append(FullyConnected(layer_scope, n_inputs, size, rng))
             if layer_norm:
                 self.norms.append(LayerNorm(f"{scope}/{_numbered('LayerNorm', index)}", size))
             n_inputs = size

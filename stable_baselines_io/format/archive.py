@@ -17,16 +17,15 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from stable_baselines_io.exceptions import CorruptAgentFileError
-from stable_baselines_io.format.params_codec import ZIP64_THRESHOLD, read_params, write_params
+from stable_baselines_io.format.params_codec import MAX_COMPRESSION_RATIO, ZIP64_THRESHOLD, read_params, write_params
 from stable_baselines_io.type_aliases import ParamDict
 
 DATA_MEMBER = "data"
 PARAMETER_LIST_MEMBER = "parameter_list"
 PARAMETERS_MEMBER = "parameters"
 METADATA_MEMBER = "metadata"
+AGENT_MEMBERS = frozenset({DATA_MEMBER, PARAMETER_LIST_MEMBER, PARAMETERS_MEMBER, METADATA_MEMBER})
 
-#: Deflate cannot expand data more than about 1032 times; a larger declared ratio is a zip bomb.
-MAX_COMPRESSION_RATIO = 1100
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _LOCAL_HEADER_SIGNATURE = b"PK\x03\x04"
 
@@ -83,6 +82,12 @@ def read_archive(stream: IO[bytes], source: str, load_data: bool = True) -> Arch
         raise CorruptAgentFileError(f"not a valid zip archive (truncated or damaged?): {error}", path=source) from error
     with archive:
         members = {info.filename: info for info in archive.infolist()}
+        if members and not members.keys() & AGENT_MEMBERS:
+            # e.g. a file cut after the nested .npz, whose own end record zipfile then finds
+            raise CorruptAgentFileError(
+                f"the archive holds none of the members {sorted(AGENT_MEMBERS)} but {sorted(members)[:5]} "
+                "(truncated, or not an agent file?)", path=source,
+            )
         for info in members.values():
             _check_declared_size(info, file_size, source)
         contents = ArchiveContents()
@@ -133,7 +138,8 @@ def _check_declared_size(info: zipfile.ZipInfo, file_size: int, source: str) -> 
 def _read_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> bytes:
     try:
         return archive.read(info)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as error:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as error:
+        # RuntimeError: an encrypted member
         raise CorruptAgentFileError(f"cannot read the member: {error}", path=source, member=info.filename) from error
 
 

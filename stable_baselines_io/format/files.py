@@ -131,8 +131,9 @@ def read_agent_file(
             DeprecationWarning,
             stacklevel=3,
         )
-        data, params = read_legacy(stream, source, custom_objects=custom_objects, safe_mode=safe_mode)
-        return AgentFile(data if load_data else None, params, {}, LEGACY_FORMAT)
+        data, params = read_legacy(stream, source, custom_objects=custom_objects, safe_mode=safe_mode,
+                                   load_data=load_data)
+        return AgentFile(data, params, {}, LEGACY_FORMAT)
 
 
 def load_from_file(

@@ -20,7 +20,6 @@ import base64
 import binascii
 import json
 import math
-import pickle
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -86,7 +85,7 @@ def json_to_data(
     """
     try:
         stored = json.loads(json_string)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise CorruptAgentFileError(f"invalid JSON: {error}", path=source, member="data") from error
     if not isinstance(stored, dict):
         raise CorruptAgentFileError(
@@ -98,7 +97,10 @@ def json_to_data(
         if key in custom_objects:
             data[key] = custom_objects[key]
             continue
-        data[key] = decode_value(value, safe_mode=safe_mode, key=key, source=source)
+        try:
+            data[key] = decode_value(value, safe_mode=safe_mode, key=key, source=source)
+        except RecursionError as error:
+            raise DeserializationError(f"data key {key!r} is nested too deeply", path=source, member="data") from error
     return data
 
 
@@ -129,7 +131,8 @@ def encode_value(value: Any) -> Any:
 
 
 def _envelope(original: Any, codec_name: str, **fields: Any) -> dict[str, Any]:
-    return {TYPE_KEY: str(type(original)), CODEC_KEY: codec_name, **fields}
+    type_name = "<class 'type'>" if isinstance(original, registry.ClassReference) else str(type(original))
+    return {TYPE_KEY: type_name, CODEC_KEY: codec_name, **fields}
 
 
 def _pickle_envelope(value: Any) -> dict[str, Any]:
@@ -305,11 +308,11 @@ def _decode_registered(fields: dict[str, Any], decode: Callable[[Any], Any]) -> 
     return cls.from_config(decode(fields["config"]))
 
 
-def _decode_registered_class(fields: dict[str, Any], decode: Callable[[Any], Any]) -> type:
+def _decode_registered_class(fields: dict[str, Any], decode: Callable[[Any], Any]) -> type | registry.ClassReference:
     return _resolve(fields["name"])
 
 
-def _resolve(name: str) -> type:
+def _resolve(name: str) -> Any:
     cls = registry.resolve_registered(name)
     if cls is None:
         raise LookupError(
@@ -320,7 +323,8 @@ def _resolve(name: str) -> type:
 
 
 def _is_registered_instance(value: Any) -> bool:
-    return not isinstance(value, type) and registry.registered_name(value) is not None and hasattr(value, "to_config")
+    return not isinstance(value, (type, registry.ClassReference)) and registry.registered_name(value) is not None \
+        and hasattr(value, "to_config")
 
 
 _CODECS: list[_Codec] = [
@@ -360,7 +364,8 @@ _CODECS: list[_Codec] = [
     _Codec("gymnasium.space", lambda value: type(value) in _SPACE_TYPES,
            lambda value: {"space": type(value).__name__, **_space_fields(value)}, _decode_space),
     _Codec("registered", _is_registered_instance, _registered_fields, _decode_registered),
-    _Codec("registered_class", lambda value: isinstance(value, type) and registry.registered_name(value) is not None,
+    _Codec("registered_class", lambda value: isinstance(value, (type, registry.ClassReference))
+           and registry.registered_name(value) is not None,
            lambda value: {"name": registry.registered_name(value)}, _decode_registered_class),
 ]
 _CODECS_BY_NAME = {codec.name: codec for codec in _CODECS}
@@ -399,7 +404,8 @@ def decode_value(stored: Any, safe_mode: bool = True, key: str = "?", source: st
             return codec.decode(stored, decode)
         except (DeserializationError, CorruptAgentFileError):
             raise
-        except (KeyError, TypeError, ValueError, LookupError, binascii.Error, AttributeError) as error:
+        except (KeyError, TypeError, ValueError, LookupError, binascii.Error, AttributeError, OverflowError,
+                MemoryError) as error:
             raise DeserializationError(
                 f"cannot rebuild data key {key!r} ({stored.get(TYPE_KEY)}, codec {codec.name!r}): {error!r}; "
                 f"pass custom_objects={{{key!r}: ...}} to replace it",
@@ -425,8 +431,7 @@ def _unpickle(stored: dict[str, Any], safe_mode: bool, key: str, source: str | N
             ) from error
     try:
         value = safe_loads(payload)
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
-            MemoryError, RecursionError) as error:
+    except Exception as error:  # any error from a damaged or hostile pickle (LookupError, OverflowError...)
         raise DeserializationError(
             f"could not deserialize data key {key!r} ({stored.get(TYPE_KEY)}): {error!r}. "
             f"Consider using custom_objects={{{key!r}: ...}} to replace this object",
@@ -447,9 +452,11 @@ def unsafe_object_error(key: str, refused: Any, source: str | None, member: str)
     :param member: the archive member
     :return: the exception (to raise)
     """
+    example = "a policy class of this library, e.g. MlpPolicy; or policy=MlpPolicy to load()" if key == "policy" \
+        else "e.g. a float for a learning rate"
     return UnsafeObjectError(
         f"data key {key!r} holds {describe_refused(refused)}, which safe mode does not rebuild because "
         f"unpickling it could run code from the file. Pass custom_objects={{{key!r}: <value>}} to replace it "
-        "(e.g. a float for a learning rate), or safe_mode=False if you trust the file",
+        f"({example}), or safe_mode=False if you trust the file and have its code installed",
         path=source, member=member,
     )

@@ -38,6 +38,7 @@ def read_legacy(
     source: str,
     custom_objects: dict[str, Any] | None = None,
     safe_mode: bool = True,
+    load_data: bool = True,
 ) -> tuple[DataDict | None, LoadedParams]:
     """Read a legacy cloudpickle agent file.
 
@@ -45,6 +46,8 @@ def read_legacy(
     :param source: the file, named in errors
     :param custom_objects: values that replace stored data keys
     :param safe_mode: see :func:`~stable_baselines_io.format.json_codec.json_to_data`
+    :param load_data: return the data dictionary (False returns None for it and does not check
+        its objects, so parameters load from a file whose data safe mode would refuse)
     :return: ``(data, params)``; ``params`` is a list for the oldest files
     """
     try:
@@ -60,6 +63,8 @@ def read_legacy(
     data, params = loaded
     if data is not None and not isinstance(data, dict):
         raise CorruptAgentFileError(f"the data dictionary is a {type(data).__name__}", path=source, member="data")
+    if not load_data:
+        data = None
     if data is not None:
         data = _apply_custom_objects(data, custom_objects or {}, source)
     return data, _check_params(params, source)

@@ -26,6 +26,8 @@ NPY_SUFFIX = ".npy"
 READ_CHUNK_BYTES = 16 * 1024 * 1024
 #: Sizes above this are written with zip64 headers (zip's 32-bit limit, with room for headers).
 ZIP64_THRESHOLD = 2**31
+#: Deflate cannot expand data more than about 1032 times; a larger declared ratio is a zip bomb.
+MAX_COMPRESSION_RATIO = 1100
 
 
 def params_to_bytes(params: Mapping[str, np.ndarray]) -> bytes:
@@ -102,7 +104,8 @@ def read_params(stream: IO[bytes], param_list: Iterable[str] | None, source: str
         for name in names:
             info = members[name + NPY_SUFFIX]
             member = member_prefix + info.filename
-            if limit_bytes is not None and info.file_size > limit_bytes:
+            plausible_size = _plausible_size(info, limit_bytes)
+            if plausible_size is not None and info.file_size > plausible_size:
                 raise CorruptAgentFileError(
                     f"declared size {info.file_size} bytes is impossible inside {limit_bytes} bytes (zip bomb?)",
                     path=source, member=member,
@@ -110,9 +113,20 @@ def read_params(stream: IO[bytes], param_list: Iterable[str] | None, source: str
             try:
                 with archive.open(info) as file:
                     params[name] = read_array(file, info.file_size)
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as error:
+                # RuntimeError: an encrypted member; NotImplementedError: an unknown compression method
                 raise CorruptAgentFileError(f"cannot read the array: {error}", path=source, member=member) from error
         return params
+
+
+def _plausible_size(info: zipfile.ZipInfo, limit_bytes: int | None) -> int | None:
+    """The largest uncompressed size a member can have inside ``limit_bytes`` bytes; None: no limit."""
+    if limit_bytes is None:
+        return None
+    if info.compress_type == zipfile.ZIP_STORED:
+        return limit_bytes
+    # a compressed .npz (np.savez_compressed) can be larger than its archive, within deflate's ratio
+    return min(max(info.compress_size, 1), limit_bytes) * MAX_COMPRESSION_RATIO
 
 
 def read_array(file: IO[bytes], member_size: int) -> np.ndarray:

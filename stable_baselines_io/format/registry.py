@@ -21,8 +21,11 @@ module (and the whole format layer) never imports TensorFlow or the model classe
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 ClassType = TypeVar("ClassType", bound=type)
@@ -38,6 +41,54 @@ _BUILTIN_IMPORT_PATHS: dict[str, str] = {
 
 _name_to_class: dict[str, type] = {}
 _class_to_name: dict[type, str] = {}
+_imports_deferred: contextvars.ContextVar[bool] = contextvars.ContextVar("imports_deferred", default=False)
+
+
+@dataclass(frozen=True)
+class ClassReference:
+    """A registered class named by a file, not imported (see :func:`deferred_imports`).
+
+    Written back to files exactly as the class itself would be.
+
+    :param name: the registered name
+    """
+
+    name: str
+
+    def resolve(self) -> type:
+        """Import and return the class.
+
+        :return: the class
+        """
+        with _imports_allowed():
+            cls = resolve_registered(self.name)
+        if not isinstance(cls, type):
+            raise LookupError(f"no class is registered under the name {self.name!r}")
+        return cls
+
+
+@contextlib.contextmanager
+def deferred_imports() -> Iterator[None]:
+    """Within this block, the library's own classes that are not imported yet resolve to
+    :class:`ClassReference`\\ s instead of being imported: tools such as ``inspect`` and
+    ``convert`` read and rewrite files without importing TensorFlow.
+
+    :return: a context manager
+    """
+    token = _imports_deferred.set(True)
+    try:
+        yield
+    finally:
+        _imports_deferred.reset(token)
+
+
+@contextlib.contextmanager
+def _imports_allowed() -> Iterator[None]:
+    token = _imports_deferred.set(False)
+    try:
+        yield
+    finally:
+        _imports_deferred.reset(token)
 
 
 def register_serializable(name: str | None = None) -> Callable[[ClassType], ClassType]:
@@ -69,17 +120,22 @@ def registered_name(obj: Any) -> str | None:
     :param obj: a class or an instance
     :return: the name, or ``None``
     """
+    if isinstance(obj, ClassReference):
+        return obj.name
     cls = obj if isinstance(obj, type) else type(obj)
     return _class_to_name.get(cls)
 
 
-def resolve_registered(name: str) -> type | None:
+def resolve_registered(name: str) -> type | ClassReference | None:
     """The class registered under ``name`` (importing the library's own module if needed).
 
     :param name: a registered name read from a file
-    :return: the class, or ``None`` when nothing is registered under that name
+    :return: the class (a :class:`ClassReference` inside :func:`deferred_imports` when its
+        module is not imported yet), or ``None`` when nothing is registered under that name
     """
     if name not in _name_to_class and name in _BUILTIN_IMPORT_PATHS:
+        if _imports_deferred.get():
+            return ClassReference(name)
         module_name, _, attribute = _BUILTIN_IMPORT_PATHS[name].partition(":")
         cls = getattr(importlib.import_module(module_name), attribute)
         _name_to_class.setdefault(name, cls)

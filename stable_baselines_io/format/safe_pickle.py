@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import numbers
 import pickle
+import types
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -110,7 +111,8 @@ def _numpy_global(module: str, name: str) -> Any:
     """``numpy.core.*`` (NumPy 1 pickles) and ``numpy._core.*`` (NumPy 2) name the same objects."""
     import importlib
 
-    for candidate in (module, module.replace("numpy.core", "numpy._core"), module.replace("numpy._core", "numpy.core")):
+    # the NumPy 2 path first: NumPy 2 warns when its numpy.core aliases are imported
+    for candidate in (module.replace("numpy.core", "numpy._core"), module.replace("numpy._core", "numpy.core")):
         try:
             return getattr(importlib.import_module(candidate), name)
         except (ImportError, AttributeError):
@@ -169,15 +171,34 @@ SB2_POLICY_NAMES: dict[tuple[str, str], str] = {
     ("stable_baselines.deepq.policies", "LnMlpPolicy"): "dqn.LnMlpPolicy",
 }
 
+#: TensorFlow activation functions that Stable Baselines 2 users pass as ``act_fun`` in
+#: ``policy_kwargs``; a pickle naming one is read as the activation's name.
+TENSORFLOW_ACTIVATIONS = {"relu", "tanh", "sigmoid", "elu", "selu", "softplus", "softsign", "relu6", "swish",
+                          "leaky_relu", "identity"}
+
 _SPACE_MODULES = ("gym.spaces", "gymnasium.spaces")
 _SPACE_NAMES = {"Box", "Discrete", "MultiDiscrete", "MultiBinary", "Tuple", "Dict"}
 
 
-class SafeUnpickler(pickle.Unpickler):
+class SafeUnpickler(pickle._Unpickler):
     """An unpickler that never imports or calls anything outside the allow-list.
+
+    It extends the pure-Python unpickler, whose opcode table can be changed: ``BUILD`` on a class
+    or a function would set attributes on it (``ConstantSchedule.__call__ = ...``) for the whole
+    process, so it is refused; ``BUILD`` on instances restores their state as usual.
 
     :param file: the pickle stream
     """
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def load_build(self) -> None:
+        target = self.stack[-2]
+        if isinstance(target, (type, types.FunctionType, types.BuiltinFunctionType)):
+            raise pickle.UnpicklingError(f"the pickle sets attributes of {target!r}, which safe mode refuses")
+        super().load_build()
+
+    dispatch[pickle.BUILD[0]] = load_build
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _NUMPY_ALLOWED:
@@ -194,6 +215,8 @@ class SafeUnpickler(pickle.Unpickler):
             return allowed
         if module.startswith(_SPACE_MODULES) and name in _SPACE_NAMES:
             return _space_class(module, name)
+        if module.split(".")[0] == "tensorflow" and name in TENSORFLOW_ACTIVATIONS:
+            return name
         if (module, name) in SB2_POLICY_NAMES:
             policy = registry.resolve_registered(SB2_POLICY_NAMES[(module, name)])
             if policy is not None:
@@ -207,7 +230,7 @@ class SafeUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError("persistent ids are not supported in safe mode")
 
 
-def _registered_class_at(module: str, name: str) -> type | None:
+def _registered_class_at(module: str, name: str) -> type | registry.ClassReference | None:
     """A class registered for serialization that lives at ``module.name`` (this library's or the user's)."""
     for registered_name, import_path in registry._BUILTIN_IMPORT_PATHS.items():
         if import_path == f"{module}:{name}":
@@ -262,14 +285,15 @@ def rebuild_known_objects(value: Any, depth: int = 0) -> Any:
     return value
 
 
-def find_refused(value: Any, depth: int = 0) -> RefusedObject | None:
+def find_refused(value: Any, depth: int = 0) -> RefusedObject | type[RefusedObject] | None:
     """The first :class:`RefusedObject` inside a rebuilt object graph, if any.
 
     :param value: the object graph
     :param depth: current nesting
-    :return: a refused stand-in, or None when everything was rebuilt
+    :return: a refused stand-in (an instance, or the stand-in class itself when the pickle named a
+        function or class without calling it), or None when everything was rebuilt
     """
-    if isinstance(value, RefusedObject):
+    if isinstance(value, RefusedObject) or (isinstance(value, type) and issubclass(value, RefusedObject)):
         return value
     if depth > MAX_NESTING:
         return None
@@ -286,12 +310,14 @@ def find_refused(value: Any, depth: int = 0) -> RefusedObject | None:
     return None
 
 
-def describe_refused(refused: RefusedObject) -> str:
+def describe_refused(refused: RefusedObject | type[RefusedObject]) -> str:
     """A human description of a refused object, naming the function's qualified name when known.
 
-    :param refused: the stand-in
+    :param refused: the stand-in, or a stand-in class (a function or class pickled by reference)
     :return: e.g. ``"a pickled function 'linear_schedule.<locals>.func' (module utils)"``
     """
+    if isinstance(refused, type):
+        return f"a reference to {refused.refused_module}.{refused.refused_name}"
     function = _function_description(refused)
     if function is not None:
         qualname, module = function

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from stable_baselines_io.common.base_class import ActorCriticRLModel
 from stable_baselines_io.common.optimizers import Adam
-from stable_baselines_io.common.policies import MlpPolicy
+from stable_baselines_io.common.policies import CompiledFunction, MlpPolicy
 from stable_baselines_io.common.preprocessing import observations_to_array
 from stable_baselines_io.common.vec_env import EnvSpec, VecEnv
 from stable_baselines_io.exceptions import NoEnvironmentError
@@ -160,9 +160,9 @@ class PPO(ActorCriticRLModel):
         )
         sample_spec = tf.TensorSpec((None,), tf.float32)
         scalar_spec = tf.TensorSpec((), tf.float32)
-        self._train_step = tf.function(
+        self._train_step = CompiledFunction(
             self._train_minibatch,
-            input_signature=[
+            [
                 self.policy_net.observation_spec,
                 self.policy_net.action_spec,
                 sample_spec,  # advantages
@@ -347,6 +347,7 @@ class PPO(ActorCriticRLModel):
         """
         n_batch = len(rollout.advantages)
         batch_size = n_batch // self.nminibatches
+        # Tensors, not Python floats: a schedule changes them without retracing the training step.
         cliprange_tensor = tf.constant(cliprange, dtype=tf.float32)
         cliprange_vf_tensor = tf.constant(cliprange_vf, dtype=tf.float32)
         statistics = []

@@ -1,0 +1,91 @@
+"""``convert``: re-save a legacy or Stable Baselines 2 file in the current, pickle-free format.
+
+Runs without TensorFlow. The file is read in safe mode (nothing from it is executed): spaces,
+policy classes and constant schedules are rebuilt and written back as JSON. Parameters stored as
+a bare list get their Stable Baselines 2 names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import OrderedDict
+from typing import Any
+
+import gymnasium
+
+from stable_baselines_io.exceptions import SerializationError
+from stable_baselines_io.format.files import read_agent_file, save_to_file
+from stable_baselines_io.format.json_codec import SERIALIZED_KEY, data_to_json
+from stable_baselines_io.format.registry import ClassReference, deferred_imports, registered_name
+from stable_baselines_io.interop import actor_critic_parameter_names, detect_algorithm, dqn_parameter_names
+from stable_baselines_io.type_aliases import DataDict, FileTarget, LoadedParams, ParamDict
+
+
+def convert_file(
+    source: FileTarget,
+    destination: FileTarget,
+    custom_objects: dict[str, Any] | None = None,
+) -> list[str]:
+    """Read ``source`` in safe mode and write it to ``destination`` as a pickle-free zip file.
+
+    :param source: a legacy cloudpickle or zip agent file
+    :param destination: where to write (``.zip`` appended to a path without extension)
+    :param custom_objects: values for keys that safe mode cannot rebuild (e.g. a learning rate)
+    :return: the data keys that were pickled in ``source`` and are now JSON
+    :raises SerializationError: a value would still need pickle
+    """
+    with deferred_imports():
+        agent_file = read_agent_file(source, custom_objects=custom_objects, safe_mode=True)
+        data = agent_file.data or {}
+        params = _named_params(agent_file.params, data)
+        data_json = data_to_json(data)
+    still_pickled = [key for key, value in json.loads(data_json).items()
+                     if isinstance(value, dict) and SERIALIZED_KEY in value]
+    if still_pickled:
+        raise SerializationError(
+            f"these data keys have no pickle-free encoding: {still_pickled}; pass custom_objects for them"
+        )
+    algorithm = detect_algorithm(agent_file.metadata, list(params or {}))
+    metadata = {"converted_from": os.path.basename(str(getattr(source, "name", source))),
+                "converted_from_format": agent_file.file_format}
+    if algorithm is not None:
+        metadata["algorithm"] = algorithm.upper()
+    save_to_file(destination, data=data, params=params, metadata=metadata)
+    return sorted(data)
+
+
+def _named_params(params: LoadedParams, data: DataDict) -> ParamDict | None:
+    if params is None or isinstance(params, dict):
+        return params
+    names = list_parameter_names(data, len(params))
+    return OrderedDict(zip(names, params))
+
+
+def list_parameter_names(data: DataDict, count: int) -> list[str]:
+    """Stable Baselines 2 names for parameters stored as a list, from the file's policy.
+
+    :param data: the file's data dictionary (``policy``, ``policy_kwargs``, ``action_space``)
+    :param count: how many parameters the list holds
+    :return: the names, in list order
+    :raises SerializationError: the policy is unknown or the count does not match
+    """
+    policy = data.get("policy")
+    policy_name = registered_name(policy) if isinstance(policy, (type, ClassReference)) else None
+    policy_kwargs = data.get("policy_kwargs") or {}
+    if policy_name == "actor_critic.MlpPolicy":
+        continuous = isinstance(data.get("action_space"), gymnasium.spaces.Box)
+        names = actor_critic_parameter_names(policy_kwargs, continuous)
+    elif policy_name in {"dqn.MlpPolicy", "dqn.LnMlpPolicy"}:
+        names = dqn_parameter_names(policy_kwargs, layer_norm_default=policy_name == "dqn.LnMlpPolicy")
+    else:
+        raise SerializationError(
+            f"the parameters are a bare list and the policy {policy!r} is not one whose parameter names are "
+            "known: pass custom_objects={'policy': ...} naming an equivalent policy class"
+        )
+    if len(names) != count:
+        raise SerializationError(
+            f"the list holds {count} parameters but policy {policy_name} with policy_kwargs {policy_kwargs} has "
+            f"{len(names)}: {names}"
+        )
+    return names
