@@ -16,8 +16,8 @@ install: $(PY)
 
 # The main job: train PPO on CartPole, save, then load in a new process and evaluate.
 demo: install
-	$(PY) -m stable_baselines_io train --algo ppo --env CartPole-v1 --timesteps 30000 --output agents/ppo-cartpole
-	$(PY) -m stable_baselines_io eval agents/ppo-cartpole.zip --episodes 10
+	$(VENV)/bin/sb-io train --algo ppo --env CartPole-v1 --timesteps 30000 --seed 0 --output agents/ppo-cartpole
+	$(VENV)/bin/sb-io eval agents/ppo-cartpole.zip --episodes 10
 
 test: install
 	$(PY) -m pytest

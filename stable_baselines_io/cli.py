@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from stable_baselines_io.exceptions import StableBaselinesIOError
 from stable_baselines_io.interop import ALGORITHMS, detect_algorithm
 
 
@@ -168,7 +169,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     :return: exit status
     """
     arguments = build_parser().parse_args(argv)
-    return int(arguments.handler(arguments))
+    try:
+        return int(arguments.handler(arguments))
+    except StableBaselinesIOError as error:
+        print(f"sb-io {arguments.command}: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

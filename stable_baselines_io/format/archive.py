@@ -78,7 +78,7 @@ def read_archive(stream: IO[bytes], source: str, load_data: bool = True) -> Arch
     stream.seek(0)
     try:
         archive = zipfile.ZipFile(stream)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as error:  # "zip file version"
         raise CorruptAgentFileError(f"not a valid zip archive (truncated or damaged?): {error}", path=source) from error
     with archive:
         members = {info.filename: info for info in archive.infolist()}

@@ -85,7 +85,7 @@ def read_params(stream: IO[bytes], param_list: Iterable[str] | None, source: str
     member_prefix = "parameters/"
     try:
         archive = zipfile.ZipFile(stream)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as error:  # "zip file version"
         raise CorruptAgentFileError(f"the parameters are not a valid .npz archive: {error}", path=source,
                                     member="parameters") from error
     with archive:

@@ -1,0 +1,64 @@
+"""The ``sb-io`` command: train, then load and evaluate in a new process; errors are one clear line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "stable_baselines_io", *arguments], capture_output=True, text=True,
+                          cwd=PROJECT_ROOT, timeout=300)
+
+
+@pytest.mark.parametrize("algo", ["ppo", "dqn"])
+def test_train_then_eval_in_a_new_process(tmp_path: Path, algo: str) -> None:
+    output = tmp_path / "agents" / f"{algo}-cartpole"
+    trained = run_cli("train", "--algo", algo, "--env", "CartPole-v1", "--timesteps", "256", "--seed", "0",
+                      "--output", str(output), "--no-progress-bar", "-p", "learning_starts=64" if algo == "dqn"
+                      else "n_steps=64")
+    assert trained.returncode == 0, trained.stderr
+    assert (tmp_path / "agents" / f"{algo}-cartpole.zip").is_file()
+    evaluated = run_cli("eval", str(output) + ".zip", "--episodes", "3")
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "CartPole-v1: mean reward" in evaluated.stdout and "over 3 episodes" in evaluated.stdout
+
+
+def test_errors_are_reported_without_a_traceback(tmp_path: Path) -> None:
+    missing = run_cli("eval", str(tmp_path / "missing.zip"))
+    assert missing.returncode == 1
+    assert "sb-io eval: error: the file could not be found" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    (tmp_path / "bad.zip").write_bytes(b"PK\x03\x04 truncated")
+    corrupt = run_cli("inspect", str(tmp_path / "bad.zip"))
+    assert corrupt.returncode == 1 and "not a valid zip archive" in corrupt.stderr
+
+
+def test_readme_commands_are_the_ones_make_demo_runs() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    demo_commands = [line.strip().replace("$(VENV)/bin/", "") for line in makefile.split("demo: install")[1].split(
+        "\n\n")[0].splitlines()[1:]]
+    assert demo_commands and all(command.startswith("sb-io ") for command in demo_commands)
+    for command in demo_commands:
+        assert command in readme
+    assert "make demo" in readme and "make test" in readme
+    ci_script = (PROJECT_ROOT / ".ci" / "run").read_text()
+    assert "make test" in ci_script and "make demo" in ci_script
+
+
+def test_readme_python_example_runs(tmp_path: Path) -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    example = readme.split("```python\n")[1].split("```")[0]
+    fast_example = example.replace("total_timesteps=30_000", "total_timesteps=256").replace(
+        "total_timesteps=10_000", "total_timesteps=256")
+    assert fast_example != example
+    result = subprocess.run([sys.executable, "-c", fast_example], capture_output=True, text=True, cwd=tmp_path,
+                            timeout=300, env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "agent.zip").is_file()
