@@ -229,7 +229,7 @@ def test_newer_format_version_is_refused(tmp_path):
         "data": json.dumps({"gamma": 0.9}),
         "metadata": json.dumps({"format_version": FORMAT_VERSION + 1, "stable_baselines_io": "9.0"}),
     })
-    with pytest.raises(UnsupportedFormatVersionError, match=r"format version 2.*9\.0.*upgrade") as error:
+    with pytest.raises(UnsupportedFormatVersionError, match=rf"format version {FORMAT_VERSION + 1}.*9\.0.*upgrade") as error:
         load_from_file(path)
     assert error.value.path == str(path)
     assert error.value.member == "metadata"

@@ -58,7 +58,6 @@ ACTIVATIONS: dict[str, Activation] = {
     "identity": tf.identity,
 }
 
-DEFAULT_NET_ARCH: list[int | dict[str, list[int]]] = [dict(pi=[64, 64], vf=[64, 64])]
 HIDDEN_INIT_SCALE = float(np.sqrt(2.0))
 POLICY_INIT_SCALE = 0.01
 VALUE_INIT_SCALE = 1.0
@@ -363,4 +362,6 @@ def _resolve_net_arch(net_arch: NetArch | None, layers: Sequence[int] | None) ->
             warnings.warn("net_arch overrides the deprecated `layers` policy kwarg", DeprecationWarning, stacklevel=3)
             return net_arch
         return [dict(pi=list(layers), vf=list(layers))]
-    return DEFAULT_NET_ARCH if net_arch is None else net_arch
+    if net_arch is None:
+        return [dict(pi=[64, 64], vf=[64, 64])]
+    return net_arch

@@ -53,7 +53,7 @@ def observation_spec(space: gymnasium.Space) -> tf.TensorSpec:
     :return: the tensor spec
     """
     check_observation_space(space)
-    return tf.TensorSpec((None, *space.shape), tf.as_dtype(space.dtype))
+    return tf.TensorSpec((None, *_shape(space)), tf.as_dtype(space.dtype))
 
 
 def observations_to_array(observations: np.ndarray, space: gymnasium.Space) -> np.ndarray:
@@ -63,7 +63,7 @@ def observations_to_array(observations: np.ndarray, space: gymnasium.Space) -> n
     :param space: the observation space
     :return: the batch, in the space's dtype
     """
-    return np.asarray(observations, dtype=space.dtype).reshape((-1, *space.shape))
+    return np.asarray(observations, dtype=space.dtype).reshape((-1, *_shape(space)))
 
 
 def flat_dim(space: gymnasium.Space) -> int:
@@ -77,7 +77,7 @@ def flat_dim(space: gymnasium.Space) -> int:
         return int(space.n)
     if isinstance(space, gymnasium.spaces.MultiDiscrete):
         return int(np.sum(space.nvec))
-    return int(np.prod(space.shape))
+    return int(np.prod(_shape(space)))
 
 
 def preprocess_observations(observations: tf.Tensor, space: gymnasium.Space) -> tf.Tensor:
@@ -96,3 +96,7 @@ def preprocess_observations(observations: tf.Tensor, space: gymnasium.Space) -> 
         indices = tf.reshape(tf.cast(observations, tf.int32), (-1, len(nvec))) - starts.astype(np.int32)
         return tf.concat([tf.one_hot(indices[:, i], int(n), dtype=tf.float32) for i, n in enumerate(nvec)], axis=-1)
     return tf.reshape(tf.cast(observations, tf.float32), (-1, flat_dim(space)))
+
+
+def _shape(space: gymnasium.Space) -> tuple[int, ...]:
+    return tuple(space.shape or ())

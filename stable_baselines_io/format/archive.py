@@ -24,6 +24,13 @@ DATA_MEMBER = "data"
 PARAMETER_LIST_MEMBER = "parameter_list"
 PARAMETERS_MEMBER = "parameters"
 METADATA_MEMBER = "metadata"
+#: Training state (counters, random generator states, last observations...): JSON like ``data``.
+TRAINING_STATE_MEMBER = "training_state"
+#: Arrays of the training state: optimizer slots and other state variables, by name (an .npz).
+TRAINING_ARRAYS_MEMBER = "training_arrays"
+#: The replay buffer's arrays (an .npz), when the caller includes it.
+REPLAY_BUFFER_MEMBER = "replay_buffer"
+STATE_ARRAY_MEMBERS = (TRAINING_ARRAYS_MEMBER, REPLAY_BUFFER_MEMBER)
 AGENT_MEMBERS = frozenset({DATA_MEMBER, PARAMETER_LIST_MEMBER, PARAMETERS_MEMBER, METADATA_MEMBER})
 
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
@@ -38,6 +45,8 @@ class ArchiveContents:
     parameter_list: list[str] | None = None
     params: ParamDict | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    state_json: str | None = None
+    state_arrays: dict[str, ParamDict] = field(default_factory=dict)
 
 
 def write_archive(
@@ -45,6 +54,8 @@ def write_archive(
     data_json: str | None,
     params: ParamDict | None,
     metadata: dict[str, Any] | None,
+    state_json: str | None = None,
+    state_arrays: dict[str, ParamDict] | None = None,
 ) -> None:
     """Write a zip agent file into ``stream`` (which need not be seekable).
 
@@ -52,25 +63,38 @@ def write_archive(
     :param data_json: the ``data`` member's JSON, or None to omit it
     :param params: ordered parameters, or None to omit ``parameter_list`` and ``parameters``
     :param metadata: the ``metadata`` member's content, or None to omit it
+    :param state_json: the ``training_state`` member's JSON, or None to omit it
+    :param state_arrays: arrays for the members named in :data:`STATE_ARRAY_MEMBERS`
     """
     with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         if data_json is not None:
             archive.writestr(DATA_MEMBER, data_json)
         if params is not None:
             archive.writestr(PARAMETER_LIST_MEMBER, json.dumps(list(params), indent=4))
-            total_bytes = sum(getattr(value, "nbytes", 0) + 4096 for value in params.values())
-            with archive.open(PARAMETERS_MEMBER, "w", force_zip64=total_bytes > ZIP64_THRESHOLD) as member:
-                write_params(member, params)
+            _write_arrays(archive, PARAMETERS_MEMBER, params)
         if metadata is not None:
             archive.writestr(METADATA_MEMBER, json.dumps(metadata, indent=4, allow_nan=False))
+        if state_json is not None:
+            archive.writestr(TRAINING_STATE_MEMBER, state_json)
+        for member_name, arrays in (state_arrays or {}).items():
+            if member_name not in STATE_ARRAY_MEMBERS:
+                raise ValueError(f"unknown state member {member_name!r}: expected one of {STATE_ARRAY_MEMBERS}")
+            _write_arrays(archive, member_name, arrays)
 
 
-def read_archive(stream: IO[bytes], source: str, load_data: bool = True) -> ArchiveContents:
+def _write_arrays(archive: zipfile.ZipFile, member_name: str, arrays: ParamDict) -> None:
+    total_bytes = sum(getattr(value, "nbytes", 0) + 4096 for value in arrays.values())
+    with archive.open(member_name, "w", force_zip64=total_bytes > ZIP64_THRESHOLD) as member:
+        write_params(member, arrays)
+
+
+def read_archive(stream: IO[bytes], source: str, load_data: bool = True, load_state: bool = False) -> ArchiveContents:
     """Read a zip agent file from a seekable stream.
 
     :param stream: seekable binary stream
     :param source: the file, named in errors
     :param load_data: read the ``data`` member (False skips it)
+    :param load_state: also read the training state members
     :return: the members' contents
     :raises CorruptAgentFileError: for every way the archive can be bad
     """
@@ -109,7 +133,17 @@ def read_archive(stream: IO[bytes], source: str, load_data: bool = True) -> Arch
             with _open_member(archive, stream, info, source) as parameters_stream:
                 contents.params = read_params(parameters_stream, contents.parameter_list, source,
                                               limit_bytes=info.file_size)
-        elif contents.parameter_list:
+        if load_state:
+            if TRAINING_STATE_MEMBER in members:
+                contents.state_json = _read_text(archive, members[TRAINING_STATE_MEMBER], source)
+            for member_name in STATE_ARRAY_MEMBERS:
+                if member_name in members:
+                    info = members[member_name]
+                    with _open_member(archive, stream, info, source) as arrays_stream:
+                        contents.state_arrays[member_name] = read_params(arrays_stream, None, source,
+                                                                         limit_bytes=info.file_size,
+                                                                         member_prefix=member_name)
+        if PARAMETERS_MEMBER not in members and contents.parameter_list:
             raise CorruptAgentFileError(
                 f"parameter_list names {len(contents.parameter_list)} parameters but the archive has no "
                 "parameters member", path=source, member=PARAMETERS_MEMBER,

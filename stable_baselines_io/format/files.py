@@ -29,7 +29,8 @@ from stable_baselines_io.type_aliases import DataDict, FileTarget, LoadedParams,
 from stable_baselines_io.version import __version__
 
 #: The format version this library writes; files of a higher version are refused.
-FORMAT_VERSION = 1
+#: 1: data, parameter_list, parameters, metadata. 2: adds the training state members.
+FORMAT_VERSION = 2
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
 ZIP_FORMAT = "zip"
 LEGACY_FORMAT = "cloudpickle"
@@ -43,6 +44,12 @@ class AgentFile:
     params: LoadedParams
     metadata: dict[str, Any] = field(default_factory=dict)
     file_format: str = ZIP_FORMAT
+    #: The training state (counters, random generator states...), when read and present.
+    training_state: DataDict | None = None
+    #: State arrays by member (``training_arrays``, ``replay_buffer``), when read and present.
+    state_arrays: dict[str, ParamDict] = field(default_factory=dict)
+    #: The format version the file was written in.
+    format_version: int = 1
 
 
 def writer_metadata(extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -68,6 +75,8 @@ def save_to_file(
     params: ParamDict | None = None,
     cloudpickle: bool = False,
     metadata: dict[str, Any] | None = None,
+    training_state: DataDict | None = None,
+    state_arrays: dict[str, ParamDict] | None = None,
 ) -> None:
     """Write an agent file: a zip archive, or the legacy cloudpickle stream on request.
 
@@ -80,15 +89,22 @@ def save_to_file(
     :param params: ordered name -> array, or None
     :param cloudpickle: write the legacy cloudpickle format
     :param metadata: extra entries for the ``metadata`` member (zip only)
+    :param training_state: the ``training_state`` member, encoded like ``data`` (zip only)
+    :param state_arrays: arrays by member name (``training_arrays``, ``replay_buffer``; zip only)
     """
     if cloudpickle:
+        if training_state is not None or state_arrays:
+            warnings.warn("the legacy cloudpickle format holds only data and parameters: the training state is "
+                          "not saved (save without cloudpickle=True to keep it)", UserWarning, stacklevel=3)
+
         def write(stream: IO[bytes]) -> None:
             write_legacy(stream, data, params)
     else:
         data_json = None if data is None else data_to_json(data)
+        state_json = None if training_state is None else data_to_json(training_state)
 
         def write(stream: IO[bytes]) -> None:
-            write_archive(stream, data_json, params, writer_metadata(metadata))
+            write_archive(stream, data_json, params, writer_metadata(metadata), state_json, state_arrays)
 
     if is_path(save_path):
         with atomic_write(resolve_save_path(save_path)) as file:  # type: ignore[arg-type]
@@ -102,6 +118,7 @@ def read_agent_file(
     load_data: bool = True,
     custom_objects: dict[str, Any] | None = None,
     safe_mode: bool = True,
+    load_state: bool = False,
 ) -> AgentFile:
     """Read an agent file, zip or legacy, with its metadata.
 
@@ -109,6 +126,7 @@ def read_agent_file(
     :param load_data: also decode the data dictionary
     :param custom_objects: values that replace stored data keys, never decoded
     :param safe_mode: never run code from the file; False allows unpickling (trusted files only)
+    :param load_state: also read the training state members
     :return: the file's contents
     """
     with open_for_reading(load_path) as (stream, source):
@@ -118,13 +136,17 @@ def read_agent_file(
         if not signature:
             raise CorruptAgentFileError("the file is empty", path=source)
         if signature in ZIP_SIGNATURES:
-            contents = read_archive(stream, source, load_data=load_data)
-            _check_format_version(contents.metadata, source)
+            contents = read_archive(stream, source, load_data=load_data, load_state=load_state)
+            version = stored_format_version(contents.metadata, source)
             data = None
             if load_data and contents.data_json is not None:
                 data = json_to_data(contents.data_json, custom_objects=custom_objects, safe_mode=safe_mode,
                                     source=source)
-            return AgentFile(data, contents.params, contents.metadata, ZIP_FORMAT)
+            training_state = None
+            if contents.state_json is not None:
+                training_state = json_to_data(contents.state_json, safe_mode=True, source=source)
+            return upgrade(AgentFile(data, contents.params, contents.metadata, ZIP_FORMAT, training_state,
+                                     contents.state_arrays, version))
         warnings.warn(
             f"{source} is not a zip archive: reading it as a legacy cloudpickle file. This format is "
             "deprecated; re-save the model (model.save(path)) to get a zip file",
@@ -155,17 +177,46 @@ def load_from_file(
     return agent_file.data, agent_file.params
 
 
-def _check_format_version(metadata: dict[str, Any], source: str) -> None:
-    version = metadata.get("format_version", FORMAT_VERSION)
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise CorruptAgentFileError(f"format_version must be an integer, received {version!r}", path=source,
-                                    member="metadata")
+def stored_format_version(metadata: dict[str, Any], source: str) -> int:
+    """The format version of a file: ``metadata["format_version"]``, or 1 without metadata.
+
+    :param metadata: the file's ``metadata`` member (possibly empty)
+    :param source: the file, named in errors
+    :return: the version
+    :raises UnsupportedFormatVersionError: the file is of a newer version than this library reads
+    """
+    version = metadata.get("format_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise CorruptAgentFileError(f"format_version must be an integer of at least 1, received {version!r}",
+                                    path=source, member="metadata")
     if version > FORMAT_VERSION:
         raise UnsupportedFormatVersionError(
             f"the file was written in format version {version} (by stable-baselines-io "
             f"{metadata.get('stable_baselines_io', '?')}); this stable-baselines-io {__version__} reads versions up "
             f"to {FORMAT_VERSION}: upgrade it to load this file", path=source, member="metadata",
         )
+    return version
+
+
+def upgrade(agent_file: AgentFile) -> AgentFile:
+    """Bring a file read from an older format version to :data:`FORMAT_VERSION`, step by step.
+
+    :param agent_file: the contents as read
+    :return: the contents in the current version's terms (``format_version`` keeps what was read)
+    """
+    for version in range(agent_file.format_version, FORMAT_VERSION):
+        agent_file = _UPGRADES[version](agent_file)
+    return agent_file
+
+
+def _upgrade_1_to_2(agent_file: AgentFile) -> AgentFile:
+    """Version 1 has no training state members: the model keeps fresh optimizer and counters."""
+    agent_file.training_state = None
+    agent_file.state_arrays = {}
+    return agent_file
+
+
+_UPGRADES = {1: _upgrade_1_to_2}
 
 
 __all__ = ["save_to_file", "load_from_file", "read_agent_file", "AgentFile", "writer_metadata", "describe_target",

@@ -71,23 +71,23 @@ def write_params(stream: IO[bytes], params: Mapping[str, np.ndarray]) -> None:
 
 
 def read_params(stream: IO[bytes], param_list: Iterable[str] | None, source: str | None,
-                limit_bytes: int | None = None) -> ParamDict:
+                limit_bytes: int | None = None, member_prefix: str = "parameters") -> ParamDict:
     """Read an ``.npz`` archive from a seekable stream into ordered parameters.
 
     :param stream: seekable binary stream positioned anywhere
     :param param_list: names in order; None keeps the archive's order
     :param source: the file, named in errors
     :param limit_bytes: the size the stream can hold at most (declared sizes above it are refused)
+    :param member_prefix: the archive member holding the stream, named in errors
     :return: ordered name -> array
     :raises CorruptAgentFileError: a missing array, a bad archive, a CRC error, a truncated or
         implausible array
     """
-    member_prefix = "parameters/"
     try:
         archive = zipfile.ZipFile(stream)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as error:  # "zip file version"
-        raise CorruptAgentFileError(f"the parameters are not a valid .npz archive: {error}", path=source,
-                                    member="parameters") from error
+        raise CorruptAgentFileError(f"not a valid .npz archive: {error}", path=source,
+                                    member=member_prefix) from error
     with archive:
         members = {info.filename: info for info in archive.infolist()}
         if param_list is None:
@@ -98,12 +98,12 @@ def read_params(stream: IO[bytes], param_list: Iterable[str] | None, source: str
             if missing:
                 raise CorruptAgentFileError(
                     f"parameter_list names arrays that the parameters archive does not hold: {missing}",
-                    path=source, member=member_prefix + missing[0] + NPY_SUFFIX,
+                    path=source, member=f"{member_prefix}/{missing[0]}{NPY_SUFFIX}",
                 )
         params: ParamDict = OrderedDict()
         for name in names:
             info = members[name + NPY_SUFFIX]
-            member = member_prefix + info.filename
+            member = f"{member_prefix}/{info.filename}"
             plausible_size = _plausible_size(info, limit_bytes)
             if plausible_size is not None and info.file_size > plausible_size:
                 raise CorruptAgentFileError(

@@ -50,7 +50,10 @@ class PPO(ActorCriticRLModel):
     """Proximal Policy Optimization with the names and defaults of Stable Baselines 2's ``PPO2``.
 
     >>> model = PPO("MlpPolicy", "CartPole-v1", n_steps=64, seed=0).learn(total_timesteps=128)
-    >>> action, _ = model.predict(model.get_env().reset()[0], deterministic=True)
+    >>> observation, _ = gymnasium.make("CartPole-v1").reset(seed=0)
+    >>> action, _ = model.predict(observation, deterministic=True)
+    >>> int(action) in (0, 1)
+    True
 
     :param policy: the policy class, or ``"MlpPolicy"``
     :param env: a gymnasium env, an env id, a vectorized env, or None (predict-only model)
@@ -74,6 +77,12 @@ class PPO(ActorCriticRLModel):
     """
 
     policy_aliases: ClassVar[dict[str, type]] = {"MlpPolicy": MlpPolicy}
+    #: Built by :meth:`setup_model`.
+    optimizer: Adam
+    #: Draws the initial weights and the sampled actions.
+    random_generator: tf.random.Generator
+    #: Shuffles the rollout into minibatches.
+    shuffle_rng: np.random.Generator
     _save_attrs: ClassVar[tuple[str, ...]] = (
         *ActorCriticRLModel._save_attrs,
         "n_steps",
@@ -121,9 +130,6 @@ class PPO(ActorCriticRLModel):
         self.cliprange_vf = cliprange_vf
 
         self.policy_net: MlpPolicy | None = None
-        self.optimizer: Adam | None = None
-        self.random_generator: tf.random.Generator | None = None
-        self.shuffle_rng: np.random.Generator | None = None
         self.ep_info_buf: deque[dict[str, float]] = deque(maxlen=EPISODE_INFO_BUFFER_SIZE)
         self._last_obs: np.ndarray | None = None
         self._episode_starts: np.ndarray | None = None
@@ -193,9 +199,9 @@ class PPO(ActorCriticRLModel):
 
     def _predict_actions(self, observations: np.ndarray, deterministic: bool) -> np.ndarray:
         policy = self._require_policy()
-        batch = observations_to_array(observations, self.observation_space)
+        batch = observations_to_array(observations, policy.observation_space)
         actions = policy.deterministic_actions(batch) if deterministic else policy.sampled_actions(batch)
-        return actions.numpy().reshape((-1, *self.action_space.shape))
+        return actions.numpy().reshape((-1, *(policy.action_space.shape or ())))
 
     # --- training -----------------------------------------------------------------------------
 
@@ -238,7 +244,7 @@ class PPO(ActorCriticRLModel):
         if reset_num_timesteps:
             self.num_timesteps = 0
         if self._last_obs is None:
-            self._last_obs = observations_to_array(env.reset(), self.observation_space)
+            self._last_obs = observations_to_array(env.reset(), policy.observation_space)
             self._episode_starts = np.ones(self.n_envs, dtype=bool)
         learning_rate_fn = get_schedule_fn(self.learning_rate)
         cliprange_fn = get_schedule_fn(self.cliprange)
@@ -283,23 +289,27 @@ class PPO(ActorCriticRLModel):
         :param policy: the policy that acts
         :return: the flattened rollout
         """
+        if self._last_obs is None or self._episode_starts is None:
+            raise RuntimeError("the environment has not been reset: learn() starts rollouts")
         n_steps, n_envs = self.n_steps, self.n_envs
-        observations = np.zeros((n_steps, *self._last_obs.shape), dtype=self._last_obs.dtype)
-        actions = np.zeros((n_steps, n_envs, *policy.action_spec.shape[1:]), dtype=policy.action_spec.dtype.as_numpy_dtype)
+        last_obs, last_episode_starts = self._last_obs, self._episode_starts
+        observations = np.zeros((n_steps, *last_obs.shape), dtype=last_obs.dtype)
+        action_shape, action_dtype = policy.action_spec.shape[1:], policy.action_spec.dtype.as_numpy_dtype
+        actions = np.zeros((n_steps, n_envs, *action_shape), dtype=action_dtype)
         rewards = np.zeros((n_steps, n_envs), dtype=np.float32)
         episode_starts = np.zeros((n_steps, n_envs), dtype=bool)
         values = np.zeros((n_steps, n_envs), dtype=np.float32)
         neglogps = np.zeros((n_steps, n_envs), dtype=np.float32)
 
         for step in range(n_steps):
-            observations[step] = self._last_obs
-            episode_starts[step] = self._episode_starts
-            step_actions, step_values, step_neglogps = policy.step(self._last_obs)
+            observations[step] = last_obs
+            episode_starts[step] = last_episode_starts
+            step_actions, step_values, step_neglogps = policy.step(last_obs)
             actions[step] = step_actions.numpy()
             values[step] = step_values.numpy()
             neglogps[step] = step_neglogps.numpy()
 
-            next_obs, step_rewards, terminated, truncated, infos = env.step(self._to_env_actions(actions[step]))
+            next_obs, step_rewards, terminated, truncated, infos = env.step(self._to_env_actions(actions[step], policy))
             self.num_timesteps += n_envs
             for info in infos:
                 if "episode" in info:
@@ -308,15 +318,17 @@ class PPO(ActorCriticRLModel):
             truncated_only = np.flatnonzero(truncated & ~terminated)
             if truncated_only.size:
                 terminal_obs = np.stack([infos[index]["terminal_observation"] for index in truncated_only])
-                terminal_values = policy.value(observations_to_array(terminal_obs, self.observation_space)).numpy()
+                terminal_values = policy.value(observations_to_array(terminal_obs, policy.observation_space)).numpy()
                 step_rewards[truncated_only] += self.gamma * terminal_values
             rewards[step] = step_rewards
-            self._last_obs = observations_to_array(next_obs, self.observation_space)
-            self._episode_starts = terminated | truncated
+            last_obs = observations_to_array(next_obs, policy.observation_space)
+            last_episode_starts = terminated | truncated
+            # Kept on the model, so that the next rollout (even in the next learn()) continues these episodes.
+            self._last_obs, self._episode_starts = last_obs, last_episode_starts
 
-        last_values = policy.value(self._last_obs).numpy()
+        last_values = policy.value(last_obs).numpy()
         advantages, returns = compute_gae(
-            rewards, values, episode_starts, last_values, self._episode_starts, self.gamma, self.lam
+            rewards, values, episode_starts, last_values, last_episode_starts, self.gamma, self.lam
         )
 
         def flat(array: np.ndarray) -> np.ndarray:
@@ -331,10 +343,11 @@ class PPO(ActorCriticRLModel):
             returns=flat(returns),
         )
 
-    def _to_env_actions(self, actions: np.ndarray) -> np.ndarray:
-        if isinstance(self.action_space, gymnasium.spaces.Box):
-            actions = np.clip(actions.reshape((-1, *self.action_space.shape)), self.action_space.low,
-                              self.action_space.high)
+    @staticmethod
+    def _to_env_actions(actions: np.ndarray, policy: MlpPolicy) -> np.ndarray:
+        space = policy.action_space
+        if isinstance(space, gymnasium.spaces.Box):
+            return np.clip(actions.reshape((-1, *space.shape)), space.low, space.high)
         return actions
 
     def _train_on_rollout(self, rollout: Rollout, cliprange: float, cliprange_vf: float) -> dict[str, float]:
@@ -381,9 +394,10 @@ class PPO(ActorCriticRLModel):
         cliprange: tf.Tensor,
         cliprange_vf: tf.Tensor,
     ) -> tf.Tensor:
+        policy = self._require_policy()
         advantages = (advantages - tf.reduce_mean(advantages)) / (tf.math.reduce_std(advantages) + 1e-8)
         with tf.GradientTape() as tape:
-            neglogps, entropy, values = self.policy_net.evaluate_actions(observations, actions)
+            neglogps, entropy, values = policy.evaluate_actions(observations, actions)
             ratio = tf.exp(old_neglogps - neglogps)
             pg_losses = -advantages * ratio
             pg_losses_clipped = -advantages * tf.clip_by_value(ratio, 1.0 - cliprange, 1.0 + cliprange)
