@@ -117,13 +117,16 @@ def test_round_trip_gives_same_parameters_and_actions(trained: tuple[str, BaseRL
                                                        target: str, legacy: bool) -> None:
     kind, model = trained
     algorithm = type(model)
-    if target == "bytesio":
-        destination: Any = io.BytesIO()
+    destination: Any = io.BytesIO() if target == "bytesio" else tmp_path / "agent"
+    if target == "str":
+        destination = str(destination)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         model.save(destination, cloudpickle=legacy)
+    assert any("training state is not saved" in str(warning.message) for warning in caught) == legacy
+    if target == "bytesio":
         destination.seek(0)
     else:
-        destination = str(tmp_path / "agent") if target == "str" else tmp_path / "agent"
-        model.save(destination, cloudpickle=legacy)
         assert (tmp_path / "agent.zip").is_file()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)

@@ -23,6 +23,8 @@ from stable_baselines_io.exceptions import (
     SpaceMismatchError,
     UnknownPolicyError,
 )
+from stable_baselines_io.format.archive import TRAINING_ARRAYS_MEMBER
+from stable_baselines_io.format.files import read_agent_file, writer_metadata
 from stable_baselines_io.type_aliases import DataDict, FileTarget
 
 SelfBaseRLModel = TypeVar("SelfBaseRLModel", bound="BaseRLModel")
@@ -50,6 +52,7 @@ class BaseRLModel(SaveLoadMixin, ABC):
         "policy_kwargs",
         "_vectorize_action",
     )
+    _state_attrs: ClassVar[tuple[str, ...]] = ("num_timesteps", "_space_random_states")
     #: Policy names accepted instead of a class, e.g. ``{"MlpPolicy": MlpPolicy}``.
     policy_aliases: ClassVar[Mapping[str, type]] = {}
 
@@ -174,6 +177,19 @@ class BaseRLModel(SaveLoadMixin, ABC):
             )
         return self.env
 
+    @property
+    def _space_random_states(self) -> dict[str, Any]:
+        """The bit-generator states of the spaces' samplers (``space.sample()``)."""
+        spaces = {"observation_space": self.observation_space, "action_space": self.action_space}
+        return {name: space.np_random.bit_generator.state for name, space in spaces.items() if space is not None}
+
+    @_space_random_states.setter
+    def _space_random_states(self, states: dict[str, Any]) -> None:
+        for name, state in states.items():
+            space = getattr(self, name, None)
+            if space is not None:
+                space.np_random.bit_generator.state = state
+
     def set_random_seed(self, seed: int | None) -> None:
         """Seed Python, NumPy, TensorFlow and the environment.
 
@@ -236,9 +252,11 @@ class BaseRLModel(SaveLoadMixin, ABC):
         env: EnvSpec | None = None,
         custom_objects: dict[str, Any] | None = None,
         safe_mode: bool = True,
+        force_reset: bool = True,
+        print_system_info: bool = False,
         **kwargs: Any,
     ) -> SelfBaseRLModel:
-        """Build a new model from an agent file.
+        """Build a new model from an agent file, with its training state when the file has one.
 
         :param load_path: path (``agent`` finds ``agent.zip``) or binary file object
         :param env: the environment to continue training in (its spaces must match); None for a
@@ -246,13 +264,19 @@ class BaseRLModel(SaveLoadMixin, ABC):
         :param custom_objects: values that replace stored keys without decoding them
         :param safe_mode: refuse to run code from the file (pickled functions, unknown classes);
             set False only for files you trust
+        :param force_reset: reset the environment at the next ``learn``; False continues ``env``
+            from the stored last observation (pass the same environment object, in the same state)
+        :param print_system_info: print the versions the file was saved with beside the current ones
         :param kwargs: attributes that override the stored ones (the stored value of such a key is
             never decoded, so ``policy=MlpPolicy`` also replaces a policy class that cannot load).
             ``policy_kwargs`` must equal the stored ones, unless the policy is replaced too
         :return: the new model
         """
         replaced = {**(custom_objects or {}), **{key: value for key, value in kwargs.items() if key != "policy_kwargs"}}
-        data, params = cls._load_from_file(load_path, custom_objects=replaced, safe_mode=safe_mode)
+        agent_file = read_agent_file(load_path, custom_objects=replaced, safe_mode=safe_mode, load_state=True)
+        if print_system_info:
+            print(system_info_table(agent_file.metadata))
+        data, params = agent_file.data, agent_file.params
         if data is None:
             raise CorruptAgentFileError("the file holds no data dictionary, so no model can be built from it",
                                         path=_describe(load_path), member="data")
@@ -271,7 +295,20 @@ class BaseRLModel(SaveLoadMixin, ABC):
                     f"the file {_describe(load_path)!r} does not hold a {cls.__name__} agent of this "
                     f"configuration: {error}"
                 ) from error
+        model._set_training_state(agent_file.training_state, agent_file.state_arrays.get(TRAINING_ARRAYS_MEMBER))
+        model._set_extra_state_arrays(agent_file.state_arrays)
+        if force_reset:
+            model._forget_last_observation()
         return model
+
+    def _set_extra_state_arrays(self, state_arrays: dict[str, Any]) -> None:
+        """Restore array members beyond the training arrays (off-policy models: the replay buffer).
+
+        :param state_arrays: member name -> arrays, as read
+        """
+
+    def _forget_last_observation(self) -> None:
+        """Make the next ``learn`` reset the environment (``load(..., force_reset=True)``)."""
 
     @classmethod
     def _from_data(cls: type[SelfBaseRLModel], data: DataDict, env: EnvSpec | None,
@@ -316,6 +353,19 @@ class OffPolicyRLModel(BaseRLModel):
         "train_freq",
         "batch_size",
     )
+
+
+def system_info_table(saved: dict[str, Any]) -> str:
+    """The versions an agent file was saved with, beside the ones running now.
+
+    :param saved: the file's metadata
+    :return: a small table
+    """
+    current = writer_metadata({"tensorflow": tf.__version__})
+    keys = ["format_version", "stable_baselines_io", "python", "tensorflow", "numpy", "gymnasium", "date"]
+    rows = [("", "saved", "current")] + [(key, str(saved.get(key, "-")), str(current.get(key, "-"))) for key in keys]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
 
 
 def _is_batched(observation: np.ndarray, space: gymnasium.Space) -> bool:

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from stable_baselines_io.exceptions import ParameterMismatchError
+from stable_baselines_io.format.archive import TRAINING_ARRAYS_MEMBER
 from stable_baselines_io.format.files import load_from_file, save_to_file
 from stable_baselines_io.type_aliases import DataDict, FileTarget, ParamDict
 
@@ -82,7 +83,7 @@ class SaveLoadMixin:
             if loaded is None:
                 raise ParameterMismatchError(f"{load_path_or_dict!r} holds no parameters")
             params = self._list_to_params(loaded, variables) if isinstance(loaded, list) else loaded
-        self._assign_parameters(variables, params, exact_match)
+        self._assign_by_name(OrderedDict((variable.name, variable) for variable in variables), params, exact_match)
 
     @staticmethod
     def _list_to_params(values: list[Any], variables: list[tf.Variable]) -> ParamDict:
@@ -94,8 +95,8 @@ class SaveLoadMixin:
         return OrderedDict((variable.name, value) for variable, value in zip(variables, values))
 
     @staticmethod
-    def _assign_parameters(variables: list[tf.Variable], params: Mapping[str, Any], exact_match: bool) -> None:
-        by_name = {variable.name: variable for variable in variables}
+    def _assign_by_name(by_name: Mapping[str, tf.Variable], params: Mapping[str, Any], exact_match: bool,
+                        what: str = "parameters") -> None:
         problems = []
         unknown = [name for name in params if name not in by_name]
         if unknown:
@@ -120,7 +121,7 @@ class SaveLoadMixin:
                 updates.append((variable, array))
         if problems:
             raise ParameterMismatchError(
-                "cannot load parameters, nothing was changed: " + "; ".join(problems)
+                f"cannot load {what}, nothing was changed: " + "; ".join(problems)
                 + f". The model's variables: {list(by_name)}"
             )
         for variable, array in updates:
@@ -143,21 +144,66 @@ class SaveLoadMixin:
         """
         return {"algorithm": type(self).__name__}
 
-    def save(self, save_path: FileTarget, cloudpickle: bool = False) -> None:
-        """Write the agent (data dictionary and weights) to one file.
+    # --- training state: what exact resume needs beyond the weights ------------------------------
+
+    #: Attributes forming the training state (counters, NumPy generators, last observations...),
+    #: written to the ``training_state`` member like the data dictionary. Extend in subclasses.
+    _state_attrs: ClassVar[tuple[str, ...]] = ()
+
+    def get_state_variables(self) -> OrderedDict[str, tf.Variable]:
+        """Variables of the training state that are not network weights (optimizer slots and step
+        counter, TensorFlow random generator state), by a stable name.
+
+        :return: ordered mapping name -> variable
+        """
+        return OrderedDict()
+
+    def _get_training_state(self) -> tuple[DataDict, OrderedDict[str, np.ndarray]]:
+        state = {name: getattr(self, name) for name in self._state_attrs}
+        arrays = OrderedDict((name, np.array(variable.numpy())) for name, variable in self.get_state_variables().items())
+        return state, arrays
+
+    def _set_training_state(self, state: DataDict | None, arrays: Mapping[str, np.ndarray] | None) -> None:
+        """Restore what :meth:`_get_training_state` saved; absent parts are left as they are.
+
+        :param state: the ``training_state`` member, or None
+        :param arrays: the ``training_arrays`` member, or None
+        """
+        if arrays:
+            self._assign_by_name(self.get_state_variables(), arrays, exact_match=False, what="the training state")
+        for name, value in (state or {}).items():
+            if name in self._state_attrs:
+                setattr(self, name, value)
+
+    def _get_extra_state_arrays(self, include_replay_buffer: bool) -> dict[str, OrderedDict[str, np.ndarray]]:
+        """More array members for the file (off-policy models add ``replay_buffer``).
+
+        :param include_replay_buffer: whether the caller asked for the replay buffer
+        :return: member name -> arrays
+        """
+        if include_replay_buffer:
+            raise ValueError(f"{type(self).__name__} has no replay buffer to include")
+        return {}
+
+    def save(self, save_path: FileTarget, cloudpickle: bool = False, include_replay_buffer: bool = False) -> None:
+        """Write the agent to one file: data dictionary, weights and training state.
 
         ``.zip`` is appended to a path without extension. The write is atomic: a crash never
         leaves a half-written file at ``save_path``.
 
         :param save_path: a path (``str`` or ``pathlib.Path``) or a binary file object, left open
-        :param cloudpickle: write the legacy cloudpickle format instead of the zip archive
+        :param cloudpickle: write the legacy cloudpickle format (data and weights only)
+        :param include_replay_buffer: also store the replay buffer (off-policy models)
         """
+        state, state_arrays = self._get_training_state()
         self._save_to_file(
             save_path,
             data=self._get_save_data(),
             params=self.get_parameters(),
             cloudpickle=cloudpickle,
             metadata=self._get_save_metadata(),
+            training_state=state,
+            state_arrays={TRAINING_ARRAYS_MEMBER: state_arrays, **self._get_extra_state_arrays(include_replay_buffer)},
         )
 
     def _restore_data(self, data: DataDict) -> None:

@@ -144,8 +144,10 @@ class PPO(ActorCriticRLModel):
     def setup_model(self) -> None:
         """Build the policy, the optimizer and the compiled training step from the attributes.
 
-        ``gamma``, ``ent_coef``, ``vf_coef`` and ``max_grad_norm`` are read here (as Stable
-        Baselines 2 read them into its graph): call ``setup_model()`` again after changing them.
+        ``ent_coef``, ``vf_coef`` and ``max_grad_norm`` become constants of the training step when
+        it is first traced (as Stable Baselines 2 built them into its graph): set them before the
+        first :meth:`learn` (or pass them to ``load``). Schedules and every other hyperparameter
+        are read at each update.
         """
         if self.observation_space is None or self.action_space is None:
             raise NoEnvironmentError(
