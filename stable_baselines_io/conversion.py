@@ -7,7 +7,6 @@ a bare list get their Stable Baselines 2 names.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import OrderedDict
 from typing import Any
@@ -16,7 +15,6 @@ import gymnasium
 
 from stable_baselines_io.exceptions import SerializationError
 from stable_baselines_io.format.files import read_agent_file, save_to_file
-from stable_baselines_io.format.json_codec import SERIALIZED_KEY, data_to_json
 from stable_baselines_io.format.registry import ClassReference, deferred_imports, registered_name
 from stable_baselines_io.interop import actor_critic_parameter_names, detect_algorithm, dqn_parameter_names
 from stable_baselines_io.type_aliases import DataDict, FileTarget, LoadedParams, ParamDict
@@ -32,26 +30,19 @@ def convert_file(
     :param source: a legacy cloudpickle or zip agent file
     :param destination: where to write (``.zip`` appended to a path without extension)
     :param custom_objects: values for keys that safe mode cannot rebuild (e.g. a learning rate)
-    :return: the data keys that were pickled in ``source`` and are now JSON
-    :raises SerializationError: a value would still need pickle
+    :return: the data keys written
+    :raises SerializationError: a value would still need pickle (pass ``custom_objects`` for it)
     """
     with deferred_imports():
         agent_file = read_agent_file(source, custom_objects=custom_objects, safe_mode=True)
         data = agent_file.data or {}
         params = _named_params(agent_file.params, data)
-        data_json = data_to_json(data)
-    still_pickled = [key for key, value in json.loads(data_json).items()
-                     if isinstance(value, dict) and SERIALIZED_KEY in value]
-    if still_pickled:
-        raise SerializationError(
-            f"these data keys have no pickle-free encoding: {still_pickled}; pass custom_objects for them"
-        )
-    algorithm = detect_algorithm(agent_file.metadata, list(params or {}))
-    metadata = {"converted_from": os.path.basename(str(getattr(source, "name", source))),
-                "converted_from_format": agent_file.file_format}
-    if algorithm is not None:
-        metadata["algorithm"] = algorithm.upper()
-    save_to_file(destination, data=data, params=params, metadata=metadata)
+        algorithm = detect_algorithm(agent_file.metadata, list(params or {}))
+        metadata = {"converted_from": os.path.basename(str(getattr(source, "name", source))),
+                    "converted_from_format": agent_file.file_format}
+        if algorithm is not None:
+            metadata["algorithm"] = algorithm.upper()
+        save_to_file(destination, data=data, params=params, metadata=metadata, allow_pickle=False)
     return sorted(data)
 
 

@@ -77,6 +77,7 @@ def save_to_file(
     metadata: dict[str, Any] | None = None,
     training_state: DataDict | None = None,
     state_arrays: dict[str, ParamDict] | None = None,
+    allow_pickle: bool = True,
 ) -> None:
     """Write an agent file: a zip archive, or the legacy cloudpickle stream on request.
 
@@ -91,6 +92,8 @@ def save_to_file(
     :param metadata: extra entries for the ``metadata`` member (zip only)
     :param training_state: the ``training_state`` member, encoded like ``data`` (zip only)
     :param state_arrays: arrays by member name (``training_arrays``, ``replay_buffer``; zip only)
+    :param allow_pickle: let data values without a JSON codec fall back to cloudpickle (zip only;
+        if False they raise :class:`~stable_baselines_io.exceptions.SerializationError`)
     """
     if cloudpickle:
         if training_state is not None or state_arrays:
@@ -100,8 +103,8 @@ def save_to_file(
         def write(stream: IO[bytes]) -> None:
             write_legacy(stream, data, params)
     else:
-        data_json = None if data is None else data_to_json(data)
-        state_json = None if training_state is None else data_to_json(training_state)
+        data_json = None if data is None else data_to_json(data, allow_pickle=allow_pickle)
+        state_json = None if training_state is None else data_to_json(training_state, allow_pickle=False)
 
         def write(stream: IO[bytes]) -> None:
             write_archive(stream, data_json, params, writer_metadata(metadata), state_json, state_arrays)

@@ -45,10 +45,12 @@ _JSON_FLOAT_DTYPES = {np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.fl
 # --- public API -------------------------------------------------------------------------------
 
 
-def data_to_json(data: DataDict) -> str:
+def data_to_json(data: DataDict, allow_pickle: bool = True) -> str:
     """Serialize the data dictionary to a JSON string.
 
     :param data: attribute name -> value (string keys)
+    :param allow_pickle: let values without a JSON codec fall back to cloudpickle; if False they
+        raise instead (the training state is always pickle-free)
     :return: the JSON text (strict JSON: no NaN or Infinity literals)
     :raises SerializationError: when a key is not a string or a value cannot be written
     """
@@ -62,7 +64,20 @@ def data_to_json(data: DataDict) -> str:
             encoded[key] = encode_value(value)
         except SerializationError as error:
             raise SerializationError(f"cannot write data key {key!r}: {error}") from error
+        if not allow_pickle and _needs_pickle(encoded[key]):
+            raise SerializationError(
+                f"{key!r} holds a {type(value).__name__} with no JSON codec, and pickle is not allowed here: "
+                "store plain values, NumPy values or a class registered with register_serializable"
+            )
     return json.dumps(encoded, indent=4, allow_nan=False)
+
+
+def _needs_pickle(encoded: Any) -> bool:
+    if isinstance(encoded, dict):
+        return SERIALIZED_KEY in encoded or any(_needs_pickle(item) for item in encoded.values())
+    if isinstance(encoded, list):
+        return any(_needs_pickle(item) for item in encoded)
+    return False
 
 
 def json_to_data(
