@@ -73,7 +73,8 @@ def run_python() -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run a Python snippet in a fresh interpreter with this checkout on ``PYTHONPATH``."""
 
     def run(code: str, *args: str, timeout: float = 60.0, check: bool = True) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+        python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "PYTHONPATH": python_path}
         result = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True,
                                 timeout=timeout)
         if check and result.returncode != 0:

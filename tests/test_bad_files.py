@@ -24,7 +24,7 @@ from stable_baselines_io.exceptions import (
     DeserializationError,
     StableBaselinesIOError,
 )
-from stable_baselines_io.format import load_from_file, save_to_file
+from stable_baselines_io.format import load_from_file, read_agent_file, save_to_file
 
 PARAMS = OrderedDict([("model/pi/w:0", np.arange(64, dtype=np.float32).reshape(8, 8) + 0.5),
                       ("model/pi/b:0", np.ones(8, dtype=np.float32))])
@@ -47,7 +47,8 @@ def patch_member_field(raw: bytes, member: str, field: str, value: int) -> bytes
     patched = bytearray(raw)
     fmt = FIELD_FORMATS[field]
     found = 0
-    for signature, offsets, name_length_at, name_at in ((b"PK\x01\x02", CENTRAL, 28, 46), (b"PK\x03\x04", LOCAL, 26, 30)):
+    headers = ((b"PK\x01\x02", CENTRAL, 28, 46), (b"PK\x03\x04", LOCAL, 26, 30))
+    for signature, offsets, name_length_at, name_at in headers:
         position = patched.find(signature)
         while position >= 0:
             (name_length,) = struct.unpack_from("<H", patched, position + name_length_at)
@@ -449,3 +450,43 @@ def test_truncated_legacy_pickle(tmp_path):
         path = write(tmp_path, raw[:cut], f"agent{cut}.pkl")
         with pytest.warns(DeprecationWarning), expect(CorruptAgentFileError, path, None, "readable pickle"):
             load_from_file(path)
+
+
+# --- training state members (format version 2) -------------------------------------------------------
+
+
+def with_member(raw: bytes, name: str, content: bytes | str) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(raw)) as source:
+        members = {member: source.read(member) for member in source.namelist()}
+    members[name] = content
+    return zip_bytes(members)
+
+
+@pytest.mark.parametrize("content, error_type, match", [
+    ("{broken", CorruptAgentFileError, "invalid JSON"),
+    ("[1]", CorruptAgentFileError, "expected a JSON object"),
+    (json.dumps({"rng": {":type:": "<class 'x'>", ":codec:": "quantum.rng"}}), DeserializationError, "'rng'"),
+], ids=["invalid JSON", "not an object", "unknown codec"])
+def test_bad_training_state(tmp_path, content, error_type, match):
+    path = write(tmp_path, with_member(valid_file_bytes(), "training_state", content))
+    assert load_from_file(path)[0] == DATA  # the training state is read only on request
+    with expect(error_type, path, "training_state", match):
+        read_agent_file(path, load_state=True)
+
+
+@pytest.mark.parametrize("member", ["training_arrays", "replay_buffer"])
+def test_bad_state_arrays(tmp_path, member):
+    path = write(tmp_path, with_member(valid_file_bytes(), member, b"not an npz"))
+    assert read_agent_file(path).state_arrays == {}
+    with expect(CorruptAgentFileError, path, member, "not a valid .npz"):
+        read_agent_file(path, load_state=True)
+    arrays = npz_bytes({"m": npy_bytes(np.array([object()], dtype=object), allow_pickle=True)})
+    path = write(tmp_path, with_member(valid_file_bytes(), member, arrays), "objects.zip")
+    with expect(CorruptAgentFileError, path, f"{member}/m.npy", "pickled Python objects"):
+        read_agent_file(path, load_state=True)
+
+
+def test_format_version_below_one(tmp_path):
+    path = write(tmp_path, agent_zip(data={"a": 1}, metadata={"format_version": 0}))
+    with expect(CorruptAgentFileError, path, "metadata", "format_version"):
+        load_from_file(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import math
 import os
 import struct
 import warnings
@@ -18,9 +19,10 @@ import pytest
 
 import stable_baselines_io.format.archive as archive_module
 import stable_baselines_io.format.params_codec as params_codec
-from stable_baselines_io.exceptions import UnsupportedFormatVersionError
+from stable_baselines_io.exceptions import SerializationError, UnsupportedFormatVersionError
 from stable_baselines_io.format import load_from_file, read_agent_file, save_to_file
 from stable_baselines_io.format.files import FORMAT_VERSION
+from stable_baselines_io.format.json_codec import SERIALIZED_KEY
 from stable_baselines_io.schedules import ConstantSchedule, LinearSchedule
 
 LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # signature, version, flags, method, time, date, crc, sizes, name/extra len
@@ -229,7 +231,8 @@ def test_newer_format_version_is_refused(tmp_path):
         "data": json.dumps({"gamma": 0.9}),
         "metadata": json.dumps({"format_version": FORMAT_VERSION + 1, "stable_baselines_io": "9.0"}),
     })
-    with pytest.raises(UnsupportedFormatVersionError, match=rf"format version {FORMAT_VERSION + 1}.*9\.0.*upgrade") as error:
+    with pytest.raises(UnsupportedFormatVersionError,
+                       match=rf"format version {FORMAT_VERSION + 1}.*9\.0.*upgrade") as error:
         load_from_file(path)
     assert error.value.path == str(path)
     assert error.value.member == "metadata"
@@ -377,7 +380,9 @@ def test_round_trip_over_4_gib(tmp_path):
     np.testing.assert_array_equal(loaded["before:0"], params["before:0"])
     np.testing.assert_array_equal(loaded["after:0"], params["after:0"])
     assert loaded["big:0"].shape == big.shape
-    assert np.array_equal(loaded["big:0"], big)
+    chunk = 2**28  # compare in chunks: a whole-array comparison would need another 4 GiB
+    for start in range(0, big.size, chunk):
+        assert np.array_equal(loaded["big:0"][start:start + chunk], big[start:start + chunk]), start
 
 
 def test_warnings_are_not_raised_for_zip_files(tmp_path):
@@ -386,3 +391,88 @@ def test_warnings_are_not_raised_for_zip_files(tmp_path):
         warnings.simplefilter("error")
         load_from_file(tmp_path / "agent")
 
+
+
+# --- training state (format version 2) ------------------------------------------------------------
+
+
+def make_training_state() -> dict:
+    generator = np.random.default_rng(3)
+    generator.random(4)
+    return {"num_timesteps": 4096, "episode_rewards": [1.0, math.nan], "rng": generator,
+            "env_random_state": np.random.RandomState(5), "last_obs": np.ones((2, 4), dtype=np.float32)}
+
+
+def make_state_arrays() -> dict:
+    return {"training_arrays": OrderedDict([("adam/m/model/pi/w:0", np.full((4, 3), 0.5, dtype=np.float32)),
+                                            ("adam/iterations:0", np.array(17, dtype=np.int64))]),
+            "replay_buffer": OrderedDict([("observations", np.arange(10.0).reshape(5, 2)),
+                                          ("dones", np.array([0, 0, 1, 0, 1], dtype=bool))])}
+
+
+def test_training_state_round_trip(tmp_path, same):
+    save_to_file(tmp_path / "agent", data=make_data(), params=make_params(), training_state=make_training_state(),
+                 state_arrays=make_state_arrays())
+    with zipfile.ZipFile(tmp_path / "agent.zip") as archive:
+        assert archive.namelist() == ["data", "parameter_list", "parameters", "metadata", "training_state",
+                                      "training_arrays", "replay_buffer"]
+        assert SERIALIZED_KEY not in archive.read("training_state").decode()
+    agent_file = read_agent_file(tmp_path / "agent.zip", load_state=True)
+    assert agent_file.format_version == FORMAT_VERSION
+    same(agent_file.data, make_data())
+    assert_params_equal(agent_file.params, make_params())
+    loaded_state = agent_file.training_state
+    expected_state = make_training_state()
+    same(loaded_state["rng"].bit_generator.state, expected_state.pop("rng").bit_generator.state)
+    assert loaded_state.pop("env_random_state").rand() == expected_state.pop("env_random_state").rand()
+    del loaded_state["rng"]
+    same(loaded_state, expected_state)
+    assert agent_file.state_arrays.keys() == make_state_arrays().keys()
+    for member, arrays in make_state_arrays().items():
+        assert_params_equal(agent_file.state_arrays[member], arrays)
+    # not read unless asked; load_from_file is unchanged
+    assert read_agent_file(tmp_path / "agent.zip").training_state is None
+    assert read_agent_file(tmp_path / "agent.zip").state_arrays == {}
+    data, params = load_from_file(tmp_path / "agent.zip")
+    same(data, make_data())
+
+
+def test_version_1_file_has_no_training_state(tmp_path):
+    save_to_file(tmp_path / "v2.zip", data={"a": 1}, training_state={"num_timesteps": 5},
+                 state_arrays={"training_arrays": OrderedDict([("m", np.ones(2))])})
+    with zipfile.ZipFile(tmp_path / "v2.zip") as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    metadata = json.loads(members["metadata"])
+    members["metadata"] = json.dumps({**metadata, "format_version": 1}).encode()
+    path = write_zip(tmp_path / "v1.zip", members)
+    agent_file = read_agent_file(path, load_state=True)
+    assert agent_file.format_version == 1
+    assert agent_file.data == {"a": 1}
+    assert agent_file.training_state is None
+    assert agent_file.state_arrays == {}
+
+
+def test_training_state_is_never_pickled(tmp_path):
+    with pytest.raises(SerializationError, match="'helper'.*pickle is not allowed"):
+        save_to_file(tmp_path / "agent", data={"a": 1}, training_state={"helper": Unpicklable()})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_allow_pickle_false_refuses_values_without_codec(tmp_path):
+    with pytest.raises(SerializationError, match="'helper'.*pickle is not allowed"):
+        save_to_file(tmp_path / "agent", data={"helper": Unpicklable()}, allow_pickle=False)
+    save_to_file(tmp_path / "agent", data={"space": gym.spaces.Discrete(3), "shape": (2,)}, allow_pickle=False)
+    assert load_from_file(tmp_path / "agent")[0] == {"space": gym.spaces.Discrete(3), "shape": (2,)}
+
+
+def test_legacy_format_warns_that_training_state_is_dropped(tmp_path):
+    with pytest.warns(UserWarning, match="training state is not saved"):
+        save_to_file(tmp_path / "agent.pkl", data={"a": 1}, training_state={"num_timesteps": 5}, cloudpickle=True)
+    with pytest.warns(DeprecationWarning):
+        agent_file = read_agent_file(tmp_path / "agent.pkl", load_state=True)
+    assert agent_file.data == {"a": 1}
+    assert agent_file.training_state is None
+
+
+class Unpicklable:
+    """A value with no JSON codec (pickling it would be the only way to store it)."""

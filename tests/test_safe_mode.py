@@ -10,6 +10,7 @@ import pickle
 import pickletools
 import sys
 import types
+import warnings
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
@@ -188,7 +189,7 @@ def test_persistent_ids_are_refused(protocol):
 
 def test_unknown_class_is_refused_naming_key_and_class():
     payload = pickle.dumps(UnknownClass())
-    assert f"{__name__}.UnknownClass" in pickle_globals(payload) or "UnknownClass" in pickle_globals(payload)
+    assert "UnknownClass" in pickle_globals(payload)
     with pytest.raises(UnsafeObjectError, match=rf"data key 'helper' holds a pickled {__name__}\.UnknownClass"):
         json_to_data(json.dumps({"helper": envelope(payload)}))
     assert json_to_data(json.dumps({"helper": envelope(payload)}), safe_mode=False)["helper"].value == 1
@@ -197,7 +198,8 @@ def test_unknown_class_is_refused_naming_key_and_class():
 @pytest.mark.parametrize("function", [lambda progress: 2.5e-4 * progress, os.getcwd], ids=["lambda", "os.getcwd"])
 def test_pickled_functions_are_refused_naming_the_key(function):
     text = json.dumps({"schedule": envelope(cloudpickle.dumps(function), "<class 'function'>")})
-    with pytest.raises(UnsafeObjectError, match=r"data key 'schedule' holds a (pickled|reference to) .*(<lambda>|getcwd)"):
+    with pytest.raises(UnsafeObjectError,
+                       match=r"data key 'schedule' holds a (pickled|reference to) .*(<lambda>|getcwd)"):
         json_to_data(text)
     assert callable(json_to_data(text, safe_mode=False)["schedule"])
 
@@ -235,7 +237,9 @@ def test_numpy_arrays_of_numpy_1_and_2_load(protocol, numpy_core):
     assert any(name.startswith(numpy_core + ".") for name in pickle_globals(payload))
     assert not any(name.startswith("numpy._core" if numpy_core == "numpy.core" else "numpy.core.")
                    for name in pickle_globals(payload))
-    loaded = json_to_data(json.dumps({"array": envelope(payload)}))["array"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy 2 warns when its numpy.core aliases are imported
+        loaded = json_to_data(json.dumps({"array": envelope(payload)}))["array"]
     assert loaded.dtype == ARRAY.dtype
     np.testing.assert_array_equal(loaded, ARRAY)
 

@@ -35,6 +35,7 @@ from stable_baselines_io.common.preprocessing import (
     observation_spec,
     preprocess_observations,
 )
+from stable_baselines_io.common.tf_util import CompiledFunction
 from stable_baselines_io.exceptions import UnsupportedSpaceError
 from stable_baselines_io.format.registry import register_serializable
 
@@ -61,30 +62,6 @@ ACTIVATIONS: dict[str, Activation] = {
 HIDDEN_INIT_SCALE = float(np.sqrt(2.0))
 POLICY_INIT_SCALE = 0.01
 VALUE_INIT_SCALE = 1.0
-
-
-class CompiledFunction:
-    """A ``tf.function`` with a fixed input signature, traced on the first call and then called
-    through its concrete function.
-
-    Skipping the per-call signature matching of ``tf.function`` halves the call overhead, which
-    dominates with small networks called once per environment step.
-
-    :param python_function: the function to compile
-    :param input_signature: one ``tf.TensorSpec`` per positional argument
-    """
-
-    def __init__(self, python_function: Callable[..., Any], input_signature: Sequence[tf.TensorSpec]):
-        self.input_signature = tuple(input_signature)
-        self.function = tf.function(python_function, input_signature=self.input_signature)
-        self._concrete_function: Any = None
-
-    def __call__(self, *args: Any) -> Any:
-        if self._concrete_function is None:
-            self._concrete_function = self.function.get_concrete_function()
-        return self._concrete_function(
-            *[tf.convert_to_tensor(arg, spec.dtype) for arg, spec in zip(args, self.input_signature)]
-        )
 
 
 def get_activation(act_fun: str | Activation) -> Activation:

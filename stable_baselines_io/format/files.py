@@ -20,7 +20,7 @@ import gymnasium
 import numpy as np
 
 from stable_baselines_io.exceptions import CorruptAgentFileError, UnsupportedFormatVersionError
-from stable_baselines_io.format.archive import read_archive, write_archive
+from stable_baselines_io.format.archive import TRAINING_STATE_MEMBER, read_archive, write_archive
 from stable_baselines_io.format.file_targets import atomic_write, describe_target, is_path, open_for_reading, \
     resolve_save_path
 from stable_baselines_io.format.json_codec import data_to_json, json_to_data
@@ -147,7 +147,8 @@ def read_agent_file(
                                     source=source)
             training_state = None
             if contents.state_json is not None:
-                training_state = json_to_data(contents.state_json, safe_mode=True, source=source)
+                training_state = json_to_data(contents.state_json, safe_mode=True, source=source,
+                                              member=TRAINING_STATE_MEMBER)
             return upgrade(AgentFile(data, contents.params, contents.metadata, ZIP_FORMAT, training_state,
                                      contents.state_arrays, version))
         warnings.warn(

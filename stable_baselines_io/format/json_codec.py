@@ -85,6 +85,7 @@ def json_to_data(
     custom_objects: dict[str, Any] | None = None,
     safe_mode: bool = True,
     source: str | None = None,
+    member: str = "data",
 ) -> DataDict:
     """Rebuild the data dictionary from :func:`data_to_json` output, or a Stable Baselines file's.
 
@@ -93,6 +94,7 @@ def json_to_data(
     :param safe_mode: refuse to unpickle anything that could run code (pickled functions,
         classes not on the allow-list); False unpickles with cloudpickle (trusted files only)
     :param source: the file, named in error messages
+    :param member: the archive member the JSON comes from, named in error messages
     :return: attribute name -> value
     :raises CorruptAgentFileError: the text is not a JSON object
     :raises UnsafeObjectError: a key needs code execution and ``safe_mode`` is on
@@ -101,10 +103,10 @@ def json_to_data(
     try:
         stored = json.loads(json_string)
     except (ValueError, UnicodeDecodeError, RecursionError) as error:
-        raise CorruptAgentFileError(f"invalid JSON: {error}", path=source, member="data") from error
+        raise CorruptAgentFileError(f"invalid JSON: {error}", path=source, member=member) from error
     if not isinstance(stored, dict):
         raise CorruptAgentFileError(
-            f"expected a JSON object, received a JSON {type(stored).__name__}", path=source, member="data"
+            f"expected a JSON object, received a JSON {type(stored).__name__}", path=source, member=member
         )
     custom_objects = custom_objects or {}
     data: DataDict = {}
@@ -113,9 +115,9 @@ def json_to_data(
             data[key] = custom_objects[key]
             continue
         try:
-            data[key] = decode_value(value, safe_mode=safe_mode, key=key, source=source)
+            data[key] = decode_value(value, safe_mode=safe_mode, key=key, source=source, member=member)
         except RecursionError as error:
-            raise DeserializationError(f"data key {key!r} is nested too deeply", path=source, member="data") from error
+            raise DeserializationError(f"data key {key!r} is nested too deeply", path=source, member=member) from error
     return data
 
 
@@ -389,31 +391,33 @@ _CODECS_BY_NAME = {codec.name: codec for codec in _CODECS}
 # --- decoding ---------------------------------------------------------------------------------
 
 
-def decode_value(stored: Any, safe_mode: bool = True, key: str = "?", source: str | None = None) -> Any:
+def decode_value(stored: Any, safe_mode: bool = True, key: str = "?", source: str | None = None,
+                 member: str = "data") -> Any:
     """One stored JSON value -> the Python value.
 
     :param stored: the JSON-decoded value
     :param safe_mode: see :func:`json_to_data`
     :param key: the data key, named in errors
     :param source: the file, named in errors
+    :param member: the archive member, named in errors
     :return: the value
     """
     def decode(item: Any) -> Any:
-        return decode_value(item, safe_mode=safe_mode, key=key, source=source)
+        return decode_value(item, safe_mode=safe_mode, key=key, source=source, member=member)
 
     if isinstance(stored, list):
         return [decode(item) for item in stored]
     if not isinstance(stored, dict):
         return stored
     if SERIALIZED_KEY in stored:
-        return _unpickle(stored, safe_mode, key, source)
+        return _unpickle(stored, safe_mode, key, source, member)
     if CODEC_KEY in stored:
         codec = _CODECS_BY_NAME.get(stored[CODEC_KEY])
         if codec is None:
             raise DeserializationError(
                 f"data key {key!r} uses the codec {stored[CODEC_KEY]!r}, unknown to this version of "
                 "stable-baselines-io: upgrade it, or pass custom_objects={" + repr(key) + ": ...}",
-                path=source, member="data",
+                path=source, member=member,
             )
         try:
             return codec.decode(stored, decode)
@@ -424,17 +428,17 @@ def decode_value(stored: Any, safe_mode: bool = True, key: str = "?", source: st
             raise DeserializationError(
                 f"cannot rebuild data key {key!r} ({stored.get(TYPE_KEY)}, codec {codec.name!r}): {error!r}; "
                 f"pass custom_objects={{{key!r}: ...}} to replace it",
-                path=source, member="data",
+                path=source, member=member,
             ) from error
     return {name: decode(item) for name, item in stored.items()}
 
 
-def _unpickle(stored: dict[str, Any], safe_mode: bool, key: str, source: str | None) -> Any:
+def _unpickle(stored: dict[str, Any], safe_mode: bool, key: str, source: str | None, member: str) -> Any:
     try:
         payload = base64.b64decode(stored[SERIALIZED_KEY], validate=True)
     except (binascii.Error, TypeError, ValueError) as error:
         raise CorruptAgentFileError(f"data key {key!r}: ':serialized:' is not valid base64", path=source,
-                                    member="data") from error
+                                    member=member) from error
     if not safe_mode:
         try:
             return cloudpickle.loads(payload)
@@ -442,7 +446,7 @@ def _unpickle(stored: dict[str, Any], safe_mode: bool, key: str, source: str | N
             raise DeserializationError(
                 f"could not deserialize data key {key!r} ({stored.get(TYPE_KEY)}): {error!r}. "
                 f"Consider using custom_objects={{{key!r}: ...}} to replace this object",
-                path=source, member="data",
+                path=source, member=member,
             ) from error
     try:
         value = safe_loads(payload)
@@ -450,11 +454,11 @@ def _unpickle(stored: dict[str, Any], safe_mode: bool, key: str, source: str | N
         raise DeserializationError(
             f"could not deserialize data key {key!r} ({stored.get(TYPE_KEY)}): {error!r}. "
             f"Consider using custom_objects={{{key!r}: ...}} to replace this object",
-            path=source, member="data",
+            path=source, member=member,
         ) from error
     refused = find_refused(value)
     if refused is not None:
-        raise unsafe_object_error(key, refused, source, member="data")
+        raise unsafe_object_error(key, refused, source, member=member)
     return value
 
 

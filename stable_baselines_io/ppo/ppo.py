@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -20,8 +20,9 @@ import tensorflow as tf
 
 from stable_baselines_io.common.base_class import ActorCriticRLModel
 from stable_baselines_io.common.optimizers import Adam
-from stable_baselines_io.common.policies import CompiledFunction, MlpPolicy
+from stable_baselines_io.common.policies import MlpPolicy
 from stable_baselines_io.common.preprocessing import observations_to_array
+from stable_baselines_io.common.tf_util import CompiledFunction
 from stable_baselines_io.common.vec_env import EnvSpec, VecEnv
 from stable_baselines_io.exceptions import NoEnvironmentError
 from stable_baselines_io.schedules import Schedule, get_schedule_fn
@@ -32,6 +33,8 @@ Callback = Callable[[dict[str, Any], dict[str, Any]], bool | None]
 ADAM_EPSILON = 1e-5
 #: Episodes over which the logged mean reward and length are computed.
 EPISODE_INFO_BUFFER_SIZE = 100
+#: Name of the action-sampling generator's state among the state variables (``training_arrays``).
+RANDOM_GENERATOR_STATE = "random_generator/state"
 
 
 @dataclass
@@ -95,6 +98,19 @@ class PPO(ActorCriticRLModel):
         "cliprange",
         "cliprange_vf",
     )
+    #: Everything ``learn`` carries from one call to the next, so that a saved and reloaded model
+    #: trains on bit-exactly (with ``load(..., force_reset=False)`` and the same environment).
+    #: The optimizer slots and the action-sampling generator are in :meth:`get_state_variables`.
+    _state_attrs: ClassVar[tuple[str, ...]] = (
+        *ActorCriticRLModel._state_attrs,
+        "_n_updates",
+        "_total_timesteps",
+        "shuffle_rng",
+        "_last_obs",
+        "_episode_starts",
+        "_env_episode_stats",
+        "_ep_info_list",
+    )
 
     def __init__(
         self,
@@ -133,6 +149,10 @@ class PPO(ActorCriticRLModel):
         self.ep_info_buf: deque[dict[str, float]] = deque(maxlen=EPISODE_INFO_BUFFER_SIZE)
         self._last_obs: np.ndarray | None = None
         self._episode_starts: np.ndarray | None = None
+        #: Updates since the last ``learn(..., reset_num_timesteps=True)``.
+        self._n_updates = 0
+        #: The schedules' horizon: progress_remaining is ``1 - num_timesteps / _total_timesteps``.
+        self._total_timesteps = 0
         super().__init__(
             policy=policy, env=env, verbose=verbose, policy_kwargs=policy_kwargs, seed=seed, n_envs=n_envs
         )
@@ -195,9 +215,54 @@ class PPO(ActorCriticRLModel):
         return self.policy_net
 
     def _on_env_changed(self) -> None:
-        # A new environment starts new episodes: the next learn() resets it.
+        # A new environment starts new episodes.
+        self._forget_last_observation()
+
+    def _forget_last_observation(self) -> None:
+        """Make the next :meth:`learn` reset the environment instead of continuing its episodes."""
         self._last_obs = None
         self._episode_starts = None
+
+    # --- training state -----------------------------------------------------------------------
+
+    def get_state_variables(self) -> OrderedDict[str, tf.Variable]:
+        """The optimizer's step counter, learning rate and slots (named as in Stable Baselines 2:
+        ``Adam/iterations:0``, ``<variable>/Adam:0``, ``<variable>/Adam_1:0``), then the state of
+        the generator that samples actions (:data:`RANDOM_GENERATOR_STATE`).
+
+        :return: ordered mapping name -> variable
+        """
+        self._require_policy()
+        variables = OrderedDict((variable.name, variable) for variable in self.optimizer.state_variables())
+        variables[RANDOM_GENERATOR_STATE] = self.random_generator.state
+        return variables
+
+    @property
+    def _ep_info_list(self) -> list[dict[str, float]]:
+        """:attr:`ep_info_buf` as a list, the form it is saved in."""
+        return list(self.ep_info_buf)
+
+    @_ep_info_list.setter
+    def _ep_info_list(self, infos: list[dict[str, float]]) -> None:
+        self.ep_info_buf = deque(infos, maxlen=EPISODE_INFO_BUFFER_SIZE)
+
+    @property
+    def _env_episode_stats(self) -> dict[str, np.ndarray] | None:
+        """The return and length so far of the episodes in progress, which the vectorized
+        environment adds up to report ``info["episode"]``; None when no episode is in progress."""
+        env = self.env
+        if env is None or self._last_obs is None:
+            return None
+        # The VecEnv keeps these privately; they belong to the episodes that _last_obs continues.
+        return {"returns": env._episode_returns.copy(), "lengths": env._episode_lengths.copy()}  # noqa: SLF001
+
+    @_env_episode_stats.setter
+    def _env_episode_stats(self, stats: dict[str, np.ndarray] | None) -> None:
+        env = self.env
+        if stats is None or env is None or len(stats["lengths"]) != env.num_envs:
+            return  # the next learn() resets the environment, and with it these sums
+        env._episode_returns[:] = stats["returns"]  # noqa: SLF001
+        env._episode_lengths[:] = stats["lengths"]  # noqa: SLF001
 
     def _predict_actions(self, observations: np.ndarray, deterministic: bool) -> np.ndarray:
         policy = self._require_policy()
@@ -217,13 +282,20 @@ class PPO(ActorCriticRLModel):
     ) -> SelfPPO:
         """Train for ``total_timesteps // (n_steps * n_envs)`` updates.
 
-        Calling ``learn`` again continues the same episodes (the environment is reset only on the
-        first call or after :meth:`set_env`).
+        Calling ``learn`` again continues the same episodes: the environment is reset only on the
+        first call, after :meth:`set_env`, or after ``load(..., force_reset=True)``.
+
+        Schedules receive ``progress_remaining = 1 - num_timesteps / horizon``. A call with
+        ``reset_num_timesteps=True`` restarts ``num_timesteps`` and sets the horizon to the steps
+        its updates make, so ``learn(T)`` follows Stable Baselines 2's
+        ``1 - (update - 1) / n_updates``. With ``reset_num_timesteps=False`` the horizon is the
+        larger of the stored one and ``num_timesteps`` plus this call's steps: a run stopped by its
+        callback, saved and loaded continues its original schedule.
 
         :param total_timesteps: environment steps, summed over the environments
         :param callback: ``callback(locals(), globals())`` after every update; returning False stops
         :param log_interval: updates between two tables of statistics (when ``verbose >= 1``)
-        :param reset_num_timesteps: restart ``num_timesteps`` from zero
+        :param reset_num_timesteps: restart ``num_timesteps``, the update count and the schedules
         :param progress_bar: show a tqdm progress bar
         :return: the model
         """
@@ -245,7 +317,15 @@ class PPO(ActorCriticRLModel):
                           "no update is made", stacklevel=2)
         if reset_num_timesteps:
             self.num_timesteps = 0
-        if self._last_obs is None:
+            self._n_updates = 0
+            self._total_timesteps = 0
+        # Whole updates only, so that progress_remaining steps exactly as in Stable Baselines 2.
+        self._total_timesteps = max(self._total_timesteps, self.num_timesteps + n_updates * n_batch)
+        if self._last_obs is not None and len(self._last_obs) != self.n_envs:
+            warnings.warn(f"the last observations are of {len(self._last_obs)} environments, the environment has "
+                          f"{self.n_envs}: resetting it", stacklevel=2)
+            self._forget_last_observation()
+        if self._last_obs is None or self._episode_starts is None:
             self._last_obs = observations_to_array(env.reset(), policy.observation_space)
             self._episode_starts = np.ones(self.n_envs, dtype=bool)
         learning_rate_fn = get_schedule_fn(self.learning_rate)
@@ -255,7 +335,7 @@ class PPO(ActorCriticRLModel):
         start_timesteps = self.num_timesteps
 
         for update in range(1, n_updates + 1):
-            progress_remaining = 1.0 - (update - 1.0) / n_updates
+            progress_remaining = 1.0 - self.num_timesteps / self._total_timesteps
             learning_rate = learning_rate_fn(progress_remaining)
             cliprange = cliprange_fn(progress_remaining)
             cliprange_vf = self._cliprange_vf(cliprange, progress_remaining)
@@ -263,12 +343,13 @@ class PPO(ActorCriticRLModel):
 
             rollout = self._collect_rollout(env, policy)
             losses = self._train_on_rollout(rollout, cliprange, cliprange_vf)
+            self._n_updates += 1
 
             if progress is not None:
                 progress.update(n_batch)
-            if self.verbose >= 1 and (update % log_interval == 0 or update == 1):
+            if self.verbose >= 1 and (self._n_updates % log_interval == 0 or update == 1):
                 fps = (self.num_timesteps - start_timesteps) / max(time.perf_counter() - start_time, 1e-9)
-                self._log_update(update, fps, learning_rate, losses, rollout)
+                self._log_update(self._n_updates, fps, learning_rate, losses, rollout)
             if callback is not None and callback(locals(), globals()) is False:
                 break
 

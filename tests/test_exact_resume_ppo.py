@@ -1,0 +1,278 @@
+"""Exact resume for PPO: a saved file holds the complete training state.
+
+Training ``N`` steps, saving, loading with ``force_reset=False`` into the same environment and
+training ``M`` more steps must give the very same weights as ``N + M`` steps without a break.
+TensorFlow's op determinism is on for this module only (see :func:`op_determinism`).
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow.python.framework import config as tf_config
+
+from stable_baselines_io.exceptions import ParameterMismatchError
+from stable_baselines_io.format.archive import METADATA_MEMBER, TRAINING_ARRAYS_MEMBER, TRAINING_STATE_MEMBER
+from stable_baselines_io.ppo import PPO
+from stable_baselines_io.ppo.ppo import RANDOM_GENERATOR_STATE
+from stable_baselines_io.schedules import LinearSchedule
+
+# Non-default loss coefficients: they are baked into the training step when it is first traced,
+# so a loaded model that traced it with the defaults would drift from the uninterrupted run.
+HYPERPARAMETERS = dict(n_steps=32, nminibatches=2, noptepochs=2, ent_coef=0.02, vf_coef=0.4, max_grad_norm=0.6,
+                       policy_kwargs=dict(net_arch=[32]), seed=0)
+N_BATCH = 32
+# After 96 CartPole steps with seed 0 the episode in progress is 11 steps old (asserted below).
+N = 3 * N_BATCH
+M = 2 * N_BATCH
+
+
+@pytest.fixture(scope="module", autouse=True)
+def op_determinism() -> Any:
+    """Deterministic TensorFlow ops for this module, then the process-wide setting as it was.
+
+    Op determinism also makes random ops without a seed raise, which other test modules may run.
+    """
+    was_enabled = tf_config.is_op_determinism_enabled()
+    tf.config.experimental.enable_op_determinism()
+    yield
+    if not was_enabled:
+        tf_config.disable_op_determinism()
+
+
+def new_ppo(env: gymnasium.Env, **overrides: Any) -> PPO:
+    return PPO("MlpPolicy", env, **{**HYPERPARAMETERS, **overrides})
+
+
+def count_resets(model: PPO, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    resets: list[int] = []
+    env = model.get_env()
+    original_reset = env.reset
+    monkeypatch.setattr(env, "reset", lambda: resets.append(1) or original_reset())
+    return resets
+
+
+def assert_arrays_equal(actual: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> None:
+    assert list(actual) == list(expected)
+    different = [name for name in expected if not np.array_equal(actual[name], expected[name])]
+    assert not different, f"different arrays: {different}"
+
+
+def state_arrays(model: PPO) -> dict[str, np.ndarray]:
+    return {name: variable.numpy() for name, variable in model.get_state_variables().items()}
+
+
+def assert_same_training(resumed: PPO, uninterrupted: PPO, horizon: int = N + M) -> None:
+    assert_arrays_equal(resumed.get_parameters(), uninterrupted.get_parameters())
+    assert_arrays_equal(state_arrays(resumed), state_arrays(uninterrupted))
+    assert resumed.shuffle_rng.bit_generator.state == uninterrupted.shuffle_rng.bit_generator.state
+    assert resumed.num_timesteps == uninterrupted.num_timesteps == N + M
+    assert resumed._n_updates == uninterrupted._n_updates == (N + M) // N_BATCH  # noqa: SLF001
+    assert resumed._total_timesteps == uninterrupted._total_timesteps == horizon  # noqa: SLF001
+    np.testing.assert_array_equal(resumed._last_obs, uninterrupted._last_obs)  # noqa: SLF001
+    # The episode that spans the save is reported with its whole length.
+    assert list(resumed.ep_info_buf) == list(uninterrupted.ep_info_buf)
+
+
+def save_mid_episode(model: PPO, path: Path) -> None:
+    assert model.num_timesteps == N
+    assert not model._episode_starts.any() and model.get_env()._episode_lengths[0] > 0  # noqa: SLF001
+    model.save(path)
+
+
+# --- bit-exact continuation -------------------------------------------------------------------
+
+
+def test_constant_schedules_resume_bit_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    uninterrupted = new_ppo(gymnasium.make("CartPole-v1")).learn(N + M)
+
+    env = gymnasium.make("CartPole-v1")
+    first_part = new_ppo(env).learn(N)
+    save_mid_episode(first_part, tmp_path / "agent.zip")
+    resumed = PPO.load(tmp_path / "agent.zip", env=env, force_reset=False)
+    resets = count_resets(resumed, monkeypatch)
+    resumed.learn(M, reset_num_timesteps=False)
+
+    assert resets == []
+    assert_same_training(resumed, uninterrupted)
+
+
+@pytest.mark.parametrize("horizon", [N + M, N + M + 2 * N_BATCH], ids=["resumed-to-the-end", "resumed-part-way"])
+def test_linear_schedules_resume_an_interrupted_run_bit_exactly(tmp_path: Path, horizon: int) -> None:
+    # "resumed-part-way": learn(M) after the break does not reach the horizon of the interrupted
+    # call, so only the stored horizon gives the schedule values of the uninterrupted run.
+    schedules = dict(learning_rate=LinearSchedule(1e-3), cliprange=LinearSchedule(0.2))
+    uninterrupted = new_ppo(gymnasium.make("CartPole-v1"), **schedules)
+    uninterrupted.learn(horizon, callback=lambda local_vars, _: local_vars["self"].num_timesteps < N + M)
+
+    env = gymnasium.make("CartPole-v1")
+    interrupted = new_ppo(env, **schedules)
+    interrupted.learn(horizon, callback=lambda local_vars, _: local_vars["self"].num_timesteps < N)
+    save_mid_episode(interrupted, tmp_path / "agent.zip")
+    resumed = PPO.load(tmp_path / "agent.zip", env=env, force_reset=False)
+    resumed.learn(M, reset_num_timesteps=False)
+
+    assert_same_training(resumed, uninterrupted, horizon)
+    last_progress_remaining = 1 - (N + M - N_BATCH) / horizon
+    assert resumed.optimizer.learning_rate.numpy() == np.float32(LinearSchedule(1e-3)(last_progress_remaining))
+
+
+# --- what the file holds ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[PPO, Path]:
+    """A model trained to the middle of an episode, and the file it was saved to."""
+    model = new_ppo(gymnasium.make("CartPole-v1")).learn(N)
+    path = tmp_path_factory.mktemp("trained") / "agent.zip"
+    save_mid_episode(model, path)
+    return model, path
+
+
+def test_state_variables_are_the_optimizer_state_and_the_generator_under_stable_names(
+    trained_file: tuple[PPO, Path],
+) -> None:
+    model, _ = trained_file
+    names = list(model.get_state_variables())
+    trained = [variable.name[:-len(":0")] for variable in model.policy_net.actor_critic_parameters()]
+    assert names == ["Adam/iterations:0", "Adam/learning_rate:0", *[f"{name}/Adam:0" for name in trained],
+                     *[f"{name}/Adam_1:0" for name in trained], RANDOM_GENERATOR_STATE]
+    assert list(new_ppo(gymnasium.make("CartPole-v1")).get_state_variables()) == names
+
+
+def test_training_state_member_is_plain_json_of_the_declared_attributes(trained_file: tuple[PPO, Path]) -> None:
+    _, path = trained_file
+    with zipfile.ZipFile(path) as archive:
+        text = archive.read(TRAINING_STATE_MEMBER).decode()
+    assert ":serialized:" not in text  # nothing pickled
+    state = json.loads(text)
+    assert list(state) == list(PPO._state_attrs)  # noqa: SLF001
+    assert isinstance(state["_ep_info_list"], list) and state["_ep_info_list"][0].keys() == {"r", "l"}
+
+
+LOAD_AND_DUMP = """
+import json, sys
+from pathlib import Path
+import gymnasium, numpy as np
+from stable_baselines_io.ppo import PPO
+
+out = Path(sys.argv[2])
+model = PPO.load(sys.argv[1], env=gymnasium.make("CartPole-v1"), force_reset=False)
+variables = model.get_state_variables()
+for index, variable in enumerate(variables.values()):
+    np.save(out / f"state_{index}.npy", variable.numpy())
+np.save(out / "last_obs.npy", model._last_obs)
+np.save(out / "episode_starts.npy", model._episode_starts)
+stats = model._env_episode_stats
+(out / "state.json").write_text(json.dumps({
+    "names": list(variables),
+    "num_timesteps": model.num_timesteps,
+    "n_updates": model._n_updates,
+    "total_timesteps": model._total_timesteps,
+    "shuffle_rng": model.shuffle_rng.bit_generator.state,
+    "spaces": model._space_random_states,
+    "ep_info": list(model.ep_info_buf),
+    "episode_returns": stats["returns"].tolist(),
+    "episode_lengths": stats["lengths"].tolist(),
+}))
+"""
+
+
+def test_a_new_process_restores_the_saved_training_state(
+    trained_file: tuple[PPO, Path], tmp_path: Path, run_python: Callable[..., Any]
+) -> None:
+    model, path = trained_file
+    run_python(LOAD_AND_DUMP, str(path), str(tmp_path))
+    loaded = json.loads((tmp_path / "state.json").read_text())
+
+    expected = state_arrays(model)
+    assert loaded["names"] == list(expected)
+    assert_arrays_equal({name: np.load(tmp_path / f"state_{index}.npy") for index, name in enumerate(loaded["names"])},
+                        expected)
+    assert expected["Adam/iterations:0"] == (N // N_BATCH) * 2 * 2  # updates * epochs * minibatches
+    assert loaded["num_timesteps"] == N and loaded["n_updates"] == N // N_BATCH and loaded["total_timesteps"] == N
+    assert loaded["shuffle_rng"] == model.shuffle_rng.bit_generator.state
+    assert loaded["spaces"] == model._space_random_states  # noqa: SLF001
+    assert loaded["ep_info"] == list(model.ep_info_buf)
+    env = model.get_env()
+    assert loaded["episode_returns"] == env._episode_returns.tolist()  # noqa: SLF001
+    assert loaded["episode_lengths"] == env._episode_lengths.tolist()  # noqa: SLF001
+    for name in ("last_obs", "episode_starts"):
+        saved = getattr(model, f"_{name}")
+        restored = np.load(tmp_path / f"{name}.npy")
+        assert restored.dtype == saved.dtype
+        np.testing.assert_array_equal(restored, saved)
+
+
+# --- force_reset and files without a training state -------------------------------------------
+
+
+def test_force_reset_resets_the_environment_at_the_next_learn(
+    trained_file: tuple[PPO, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, path = trained_file
+    loaded = PPO.load(path, env=gymnasium.make("CartPole-v1"))
+    assert loaded._last_obs is None and loaded._episode_starts is None  # noqa: SLF001
+    # The rest of the training state is restored all the same.
+    assert_arrays_equal(state_arrays(loaded), state_arrays(model))
+    resets = count_resets(loaded, monkeypatch)
+    loaded.learn(N_BATCH, reset_num_timesteps=False)
+    assert resets == [1]
+    assert loaded.num_timesteps == N + N_BATCH
+
+
+def without_training_state(source: Path, target: Path, format_version: int | None) -> None:
+    """Copy an agent file without its training state members, optionally relabelled as ``format_version``."""
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w") as copy:
+        for info in original.infolist():
+            if info.filename in (TRAINING_STATE_MEMBER, TRAINING_ARRAYS_MEMBER):
+                continue
+            content = original.read(info)
+            if info.filename == METADATA_MEMBER and format_version is not None:
+                content = json.dumps({**json.loads(content), "format_version": format_version}).encode()
+            copy.writestr(info, content)
+
+
+@pytest.mark.parametrize("format_version", [1, None], ids=["version-1", "members-deleted"])
+def test_a_file_without_training_state_loads_with_fresh_state(
+    trained_file: tuple[PPO, Path], tmp_path: Path, format_version: int | None
+) -> None:
+    model, path = trained_file
+    without_training_state(path, tmp_path / "agent.zip", format_version)
+    loaded = PPO.load(tmp_path / "agent.zip", env=gymnasium.make("CartPole-v1"), force_reset=False)
+
+    assert_arrays_equal(loaded.get_parameters(), model.get_parameters())
+    assert_arrays_equal(state_arrays(loaded), state_arrays(new_ppo(gymnasium.make("CartPole-v1"))))
+    assert loaded.optimizer.iterations.numpy() == 0
+    assert loaded.num_timesteps == 0 and loaded._n_updates == 0 and loaded._last_obs is None  # noqa: SLF001
+    assert len(loaded.ep_info_buf) == 0
+    loaded.learn(N_BATCH, reset_num_timesteps=False)
+    assert loaded.num_timesteps == N_BATCH
+
+
+# --- parameters stay network weights only -------------------------------------------------------
+
+
+def test_parameters_are_only_the_network_weights(trained_file: tuple[PPO, Path]) -> None:
+    model, path = trained_file
+    parameters = model.get_parameters()
+    assert list(parameters) == [variable.name for variable in model.get_parameter_list()]
+    assert all(name.startswith("model/") and "/Adam" not in name for name in parameters)
+    assert not set(parameters) & set(model.get_state_variables())
+
+    fresh = new_ppo(gymnasium.make("CartPole-v1"))
+    fresh_state = state_arrays(fresh)
+    fresh.load_parameters(path)
+    assert_arrays_equal(fresh.get_parameters(), parameters)
+    assert_arrays_equal(state_arrays(fresh), fresh_state)  # the optimizer state is not a parameter
+
+    with pytest.raises(ParameterMismatchError, match=r"unknown parameter names \['Adam/iterations:0'\]"):
+        fresh.load_parameters({**parameters, "Adam/iterations:0": np.int64(3)})
