@@ -156,6 +156,58 @@ def test_schedules_are_kept_as_given_and_applied() -> None:
     assert model.optimizer.learning_rate.numpy() == pytest.approx(schedule(0.25))
 
 
+def _record_progress(model: PPO, total_timesteps: int, stop_at: int | None = None,
+                     reset_num_timesteps: bool = True) -> list[float]:
+    """Run learn() and return the progress_remaining of each update."""
+    progress: list[float] = []
+
+    def callback(local_vars: dict, global_vars: dict) -> bool:
+        progress.append(local_vars["progress_remaining"])
+        return stop_at is None or model.num_timesteps < stop_at
+
+    model.learn(total_timesteps, callback=callback, reset_num_timesteps=reset_num_timesteps)
+    return progress
+
+
+def test_fresh_learn_steps_progress_as_stable_baselines_2() -> None:
+    model = PPO("MlpPolicy", "CartPole-v1", seed=0, **FAST)
+    # 100 steps are 3 whole updates: 1 - (update - 1) / n_updates, exactly.
+    assert _record_progress(model, 100) == [1.0, 1.0 - 1.0 / 3.0, 1.0 - 2.0 / 3.0]
+    assert model._total_timesteps == 96 and model._n_updates == 3  # noqa: SLF001
+
+
+def test_continued_learn_keeps_the_horizon_of_an_interrupted_call() -> None:
+    model = PPO("MlpPolicy", "CartPole-v1", seed=0, **FAST)
+    assert _record_progress(model, 4 * 32, stop_at=32) == [1.0]
+    assert model._total_timesteps == 128  # noqa: SLF001
+    # Shorter than what is left: the stored horizon stands.
+    assert _record_progress(model, 32, reset_num_timesteps=False) == [0.75]
+    # Past the horizon: it moves to num_timesteps + this call's steps.
+    expected = [1 - start / 192 for start in (64, 96, 128, 160)]
+    assert _record_progress(model, 4 * 32, reset_num_timesteps=False) == expected
+    assert model.num_timesteps == 192 and model._total_timesteps == 192 and model._n_updates == 6  # noqa: SLF001
+    # reset_num_timesteps=True restarts the counters and the schedules.
+    assert _record_progress(model, 2 * 32) == [1.0, 0.5]
+    assert model.num_timesteps == 64 and model._total_timesteps == 64 and model._n_updates == 2  # noqa: SLF001
+
+
+def test_last_observations_of_another_number_of_envs_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = PPO("MlpPolicy", "CartPole-v1", seed=0, **FAST)
+    model._last_obs = np.zeros((2, 4), np.float32)  # noqa: SLF001 - as restored from a 2-env model's file
+    model._episode_starts = np.zeros(2, bool)  # noqa: SLF001
+    resets = _count_resets(model, monkeypatch)
+    with pytest.warns(UserWarning, match="last observations are of 2 environments, the environment has 1"):
+        model.learn(32)
+    assert len(resets) == 1 and model._last_obs.shape == (1, 4)  # noqa: SLF001
+
+
+def test_training_state_is_declared() -> None:
+    assert PPO._state_attrs == (  # noqa: SLF001
+        "num_timesteps", "_space_random_states", "_n_updates", "_total_timesteps", "shuffle_rng", "_last_obs",
+        "_episode_starts", "_env_episode_stats", "_ep_info_list",
+    )
+
+
 def test_callback_returning_false_stops_and_verbose_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     calls = []
 

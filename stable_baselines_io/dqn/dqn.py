@@ -74,7 +74,8 @@ class DQN(OffPolicyRLModel):
     :param seed: seed for the networks' initialisation, exploration, sampling and the environments
     :param n_envs: number of environment copies when ``env`` is an id
     :param gradient_steps: gradient steps each time training happens
-    :param max_grad_norm: clip the gradients' global norm to this (None: no clipping)
+    :param max_grad_norm: clip the gradients' global norm to this (None: no clipping); Stable
+        Baselines 2 clipped each variable's gradient to norm 10 separately
     """
 
     policy_aliases: ClassVar[dict[str, type]] = {"MlpPolicy": MlpPolicy, "LnMlpPolicy": LnMlpPolicy}

@@ -18,6 +18,7 @@ checked over that memory, in chunks spread over a few threads while the next chu
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import struct
@@ -38,6 +39,8 @@ READ_CHUNK_BYTES = 16 * 1024 * 1024
 #: Stored members are read (and their CRC computed) in pieces of this size, so that the CRC of
 #: one piece runs on another core while the next piece is read.
 CRC_CHUNK_BYTES = 8 * 1024 * 1024
+#: Arrays smaller than this are written with zipfile's own per-level CRC (cheaper than combining CRCs).
+KNOWN_CRC_MIN_BYTES = 1024 * 1024
 #: Threads computing CRCs while reading; 1 computes them in the reading thread.
 CRC_THREADS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 #: Sizes above this are written with zip64 headers (zip's 32-bit limit, with room for headers).
@@ -160,15 +163,18 @@ def _write_with_crc(file: IO[bytes], data: memoryview, pool: ThreadPoolExecutor 
             sink = sink.fp  # type: ignore[attr-defined]
         else:
             break
-    if not writers:
+    if not writers or len(data) < KNOWN_CRC_MIN_BYTES:
         file.write(data)
         return
-    pieces = [(pool.submit(zlib.crc32, piece) if pool is not None else None, piece)
-              for piece in _pieces(data, CRC_CHUNK_BYTES if pool is not None else len(data))]
-    sink.write(data)  # type: ignore[attr-defined]
-    crc = 0
-    for future, piece in pieces:
-        crc = crc32_combine(crc, future.result() if future is not None else zlib.crc32(piece), len(piece))
+    if pool is None or len(data) <= CRC_CHUNK_BYTES:
+        sink.write(data)  # type: ignore[attr-defined]
+        crc = zlib.crc32(data)
+    else:
+        pieces = [(pool.submit(zlib.crc32, piece), len(piece)) for piece in _pieces(data, CRC_CHUNK_BYTES)]
+        sink.write(data)  # type: ignore[attr-defined]
+        crc = 0
+        for future, length in pieces:
+            crc = crc32_combine(crc, future.result(), length)
     for writer in writers:
         writer._file_size += len(data)  # type: ignore[attr-defined]
         writer._crc = crc32_combine(writer._crc, crc, len(data))  # type: ignore[attr-defined]
@@ -361,18 +367,22 @@ def _read_stored_array(stream: IO[bytes], info: zipfile.ZipInfo, metadata_encodi
             raise
         raise ValueError(f"bad .npy header: {error!r}") from error
     crc = zlib.crc32(npy_header.consumed)
-    pieces: list[tuple[Future[int] | int, int]] = []
+    if pool is not None and len(view) <= CRC_CHUNK_BYTES:
+        pool = None  # one piece: nothing to overlap
+    pieces: list[tuple[Future[int], int]] = []
     offset = 0
     while offset < len(view):
         chunk = view[offset:offset + CRC_CHUNK_BYTES]
         received = stream.readinto(chunk)  # type: ignore[attr-defined]
         if not received:
             raise ValueError(f"the array is truncated: {offset} of {len(view)} bytes")
-        chunk = chunk[:received]
-        pieces.append((pool.submit(zlib.crc32, chunk) if pool is not None else zlib.crc32(chunk), received))
+        if pool is None:
+            crc = zlib.crc32(chunk[:received], crc)
+        else:  # the CRC of this piece runs on another core while the next one is read
+            pieces.append((pool.submit(zlib.crc32, chunk[:received]), received))
         offset += received
-    for piece_crc, length in pieces:
-        crc = crc32_combine(crc, piece_crc.result() if isinstance(piece_crc, Future) else piece_crc, length)
+    for future, length in pieces:
+        crc = crc32_combine(crc, future.result(), length)
     if crc != info.CRC:
         raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
     return _shaped(array, shape, fortran_order)
@@ -444,12 +454,18 @@ def crc32_combine(crc1: int, crc2: int, length2: int) -> int:
     :param length2: length of the second piece, in bytes
     :return: CRC-32 of the concatenation
     """
-    # crc1 times x^(8 * length2), then add crc2 (zlib 1.2.12's algorithm: O(log length2))
+    # crc1 times x^(8 * length2), then add crc2 (zlib 1.2.12's algorithm)
+    return _multiply_mod_p(_x_to_the_8n(length2), crc1) ^ crc2
+
+
+@functools.lru_cache(maxsize=64)
+def _x_to_the_8n(length: int) -> int:
+    """``x^(8 * length) mod p``: O(log length) multiplications, cached (pieces mostly share a length)."""
     power = 1 << 31  # x^0
-    exponent, k = length2, 3
+    exponent, k = length, 3
     while exponent:
         if exponent & 1:
             power = _multiply_mod_p(_X_TO_2_TO_THE[k & 31], power)
         exponent >>= 1
         k += 1
-    return _multiply_mod_p(power, crc1) ^ crc2
+    return power
