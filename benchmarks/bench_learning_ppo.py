@@ -25,21 +25,11 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from stable_baselines_io.ppo import PPO  # noqa: E402
-from stable_baselines_io.schedules import LinearSchedule  # noqa: E402
+from stable_baselines_io.hyperparams import tuned_hyperparameters  # noqa: E402
 
 ENV_ID = "CartPole-v1"
 REWARD_THRESHOLD = 475.0
-HYPERPARAMETERS: dict[str, Any] = {
-    "n_envs": 8,
-    "n_steps": 32,
-    "nminibatches": 1,
-    "lam": 0.8,
-    "gamma": 0.98,
-    "noptepochs": 20,
-    "ent_coef": 0.0,
-    "learning_rate": LinearSchedule(1e-3),
-    "cliprange": LinearSchedule(0.2),
-}
+HYPERPARAMETERS: dict[str, Any] = tuned_hyperparameters("ppo", ENV_ID)
 
 
 def evaluate(model: PPO, n_episodes: int) -> list[float]:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from stable_baselines_io.exceptions import StableBaselinesIOError
+from stable_baselines_io.hyperparams import tuned_hyperparameters
 from stable_baselines_io.interop import ALGORITHMS, detect_algorithm
 
 
@@ -36,16 +37,16 @@ def _algorithm_class(name: str) -> Any:
 
 
 def _parse_assignments(pairs: Sequence[str]) -> dict[str, Any]:
-    hyperparameters = {}
+    values: dict[str, Any] = {}
     for pair in pairs:
         name, separator, text = pair.partition("=")
         if not separator or not name:
             raise SystemExit(f"expected NAME=VALUE, received {pair!r}")
         try:
-            hyperparameters[name] = json.loads(text)
+            values[name] = json.loads(text)
         except ValueError:
-            hyperparameters[name] = text
-    return hyperparameters
+            values[name] = text
+    return values
 
 
 def train(arguments: argparse.Namespace) -> int:
@@ -55,9 +56,11 @@ def train(arguments: argparse.Namespace) -> int:
     :return: exit status
     """
     algorithm = _algorithm_class(arguments.algo)
-    hyperparameters = _parse_assignments(arguments.hyperparameter)
-    model = algorithm("MlpPolicy", arguments.env, seed=arguments.seed, verbose=arguments.verbose,
-                      n_envs=arguments.n_envs, **hyperparameters)
+    hyperparameters = tuned_hyperparameters(arguments.algo, arguments.env) if arguments.tuned else {}
+    if arguments.n_envs is not None:
+        hyperparameters["n_envs"] = arguments.n_envs
+    hyperparameters.update(_parse_assignments(arguments.hyperparameter))
+    model = algorithm("MlpPolicy", arguments.env, seed=arguments.seed, verbose=arguments.verbose, **hyperparameters)
     model.learn(total_timesteps=arguments.timesteps, progress_bar=arguments.progress_bar)
     output_dir = os.path.dirname(os.fspath(arguments.output))
     if output_dir:
@@ -133,7 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--timesteps", type=int, default=50_000)
     train_parser.add_argument("--output", required=True, help="file to save to (.zip is appended)")
     train_parser.add_argument("--seed", type=int, default=None)
-    train_parser.add_argument("--n-envs", type=int, default=1)
+    train_parser.add_argument("--n-envs", type=int, default=None, help="environment copies (default: tuned, or 1)")
+    train_parser.add_argument("--no-tuned", dest="tuned", action="store_false",
+                              help="ignore the tuned hyperparameters known for this algorithm and env")
     train_parser.add_argument("--verbose", type=int, default=0)
     train_parser.add_argument("--no-progress-bar", dest="progress_bar", action="store_false")
     train_parser.add_argument("--hyperparameter", "-p", action="append", default=[], metavar="NAME=VALUE",

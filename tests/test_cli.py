@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from stable_baselines_io.format.files import load_from_file
+from stable_baselines_io.hyperparams import tuned_hyperparameters
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -20,13 +23,27 @@ def run_cli(*arguments: str) -> subprocess.CompletedProcess[str]:
 def test_train_then_eval_in_a_new_process(tmp_path: Path, algo: str) -> None:
     output = tmp_path / "agents" / f"{algo}-cartpole"
     trained = run_cli("train", "--algo", algo, "--env", "CartPole-v1", "--timesteps", "256", "--seed", "0",
-                      "--output", str(output), "--no-progress-bar", "-p", "learning_starts=64" if algo == "dqn"
-                      else "n_steps=64")
+                      "--output", str(output), "--no-progress-bar", "--no-tuned", "-p", "learning_starts=64"
+                      if algo == "dqn" else "n_steps=64")
     assert trained.returncode == 0, trained.stderr
     assert (tmp_path / "agents" / f"{algo}-cartpole.zip").is_file()
+    data, _ = load_from_file(tmp_path / "agents" / f"{algo}-cartpole.zip")
+    assert data["n_envs"] == 1 and data["seed"] == 0
     evaluated = run_cli("eval", str(output) + ".zip", "--episodes", "3")
     assert evaluated.returncode == 0, evaluated.stderr
     assert "CartPole-v1: mean reward" in evaluated.stdout and "over 3 episodes" in evaluated.stdout
+
+
+def test_train_uses_tuned_hyperparameters_unless_overridden(tmp_path: Path) -> None:
+    output = tmp_path / "tuned"
+    trained = run_cli("train", "--algo", "ppo", "--env", "CartPole-v1", "--timesteps", "256", "--output", str(output),
+                      "--no-progress-bar", "-p", "noptepochs=2")
+    assert trained.returncode == 0, trained.stderr
+    data, _ = load_from_file(str(output) + ".zip")
+    expected = tuned_hyperparameters("ppo", "CartPole-v1")
+    assert data["n_envs"] == expected["n_envs"] and data["lam"] == expected["lam"]
+    assert data["learning_rate"] == expected["learning_rate"]
+    assert data["noptepochs"] == 2
 
 
 def test_errors_are_reported_without_a_traceback(tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ The hot paths move bytes once. A contiguous array is written as a view of its me
 straight into the preallocated array, at the offset its local header gives, and its CRC-32 is
 checked over that memory, in chunks spread over a few threads while the next chunk is read
 (``zlib.crc32`` releases the GIL). Compressed or unusual members take zipfile's own reader.
+Where the optional ``isal`` package is installed, its CRC-32 (the same function, about ten
+times faster with carry-less multiplication) is used on these paths instead, without threads.
 
 >>> params = OrderedDict([("model/pi/w:0", np.ones((2, 3), dtype=np.float32))])
 >>> bytes_to_params(params_to_bytes(params), ["model/pi/w:0"])["model/pi/w:0"].shape
@@ -25,7 +27,7 @@ import struct
 import zipfile
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO
 
@@ -168,9 +170,9 @@ def _write_with_crc(file: IO[bytes], data: memoryview, pool: ThreadPoolExecutor 
         return
     if pool is None or len(data) <= CRC_CHUNK_BYTES:
         sink.write(data)  # type: ignore[attr-defined]
-        crc = zlib.crc32(data)
+        crc = _crc32()(data)
     else:
-        pieces = [(pool.submit(zlib.crc32, piece), len(piece)) for piece in _pieces(data, CRC_CHUNK_BYTES)]
+        pieces = [(pool.submit(_crc32(), piece), len(piece)) for piece in _pieces(data, CRC_CHUNK_BYTES)]
         sink.write(data)  # type: ignore[attr-defined]
         crc = 0
         for future, length in pieces:
@@ -229,7 +231,8 @@ def read_params(stream: IO[bytes], param_list: Iterable[str] | None, source: str
                     )
                 try:
                     if info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & _UNSUPPORTED_FLAGS:
-                        params[name] = _read_stored_array(stream, info, archive.metadata_encoding, pool)
+                        params[name] = _read_stored_array(stream, info, getattr(archive, "metadata_encoding", None),
+                                                          pool)  # metadata_encoding: Python 3.11+
                     else:
                         with archive.open(info) as file:
                             params[name] = read_array(file, info.file_size)
@@ -377,9 +380,9 @@ def _read_stored_array(stream: IO[bytes], info: zipfile.ZipInfo, metadata_encodi
         if not received:
             raise ValueError(f"the array is truncated: {offset} of {len(view)} bytes")
         if pool is None:
-            crc = zlib.crc32(chunk[:received], crc)
+            crc = _crc32()(chunk[:received], crc)
         else:  # the CRC of this piece runs on another core while the next one is read
-            pieces.append((pool.submit(zlib.crc32, chunk[:received]), received))
+            pieces.append((pool.submit(_crc32(), chunk[:received]), received))
         offset += received
     for future, length in pieces:
         crc = crc32_combine(crc, future.result(), length)
@@ -402,10 +405,20 @@ def _check_member_crc(stream: IO[bytes], data_start: int, info: zipfile.ZipInfo,
         raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}") from cause
 
 
+@functools.cache
+def _crc32() -> Callable[..., int]:
+    """``zlib.crc32``, or the same function from ``isal`` (ISA-L) where it is installed."""
+    try:
+        from isal.isal_zlib import crc32
+    except ImportError:
+        return zlib.crc32
+    return crc32  # type: ignore[no-any-return]
+
+
 @contextlib.contextmanager
 def _crc_pool(total_bytes: int) -> Iterator[ThreadPoolExecutor | None]:
-    """Threads for CRCs when there is enough data to share out, else None."""
-    if CRC_THREADS < 2 or total_bytes < 2 * CRC_CHUNK_BYTES:
+    """Threads for CRCs when there is enough data to share out and the CRC is slow, else None."""
+    if CRC_THREADS < 2 or total_bytes < 2 * CRC_CHUNK_BYTES or _crc32() is not zlib.crc32:
         yield None
         return
     pool = ThreadPoolExecutor(CRC_THREADS, thread_name_prefix="crc32")

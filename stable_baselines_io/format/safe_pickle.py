@@ -17,13 +17,15 @@ import pickle
 import types
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium
 import numpy as np
 
 from stable_baselines_io.format import registry
-from stable_baselines_io.schedules import ConstantSchedule
+
+if TYPE_CHECKING:
+    from stable_baselines_io.schedules import ConstantSchedule
 
 MAX_NESTING = 200
 #: cloudpickle restores a function's or class's state by calling these on the new object.
@@ -402,6 +404,8 @@ def recover_constant_schedule(refused: RefusedObject) -> ConstantSchedule | None
     :param refused: a refused stand-in
     :return: the schedule, or None when ``refused`` is not one of these
     """
+    from stable_baselines_io.schedules import ConstantSchedule  # the schedules module imports this layer
+
     if refused.refused_global == "stable_baselines.common.schedules.ConstantSchedule":
         state = refused.__dict__["_refused_state"]
         if isinstance(state, dict) and isinstance(state.get("_v"), numbers.Real):

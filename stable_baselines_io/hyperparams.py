@@ -1,0 +1,37 @@
+"""Hyperparameters tuned for some environments (the ``sb-io train`` defaults, and the benchmarks').
+
+Each entry was measured to solve its environment (mean reward >= 475 on CartPole-v1 over 20
+seeded deterministic episodes) within the budget noted; see ``benchmarks/``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stable_baselines_io.schedules import LinearSchedule
+
+#: (algorithm, env id) -> constructor keyword arguments.
+TUNED_HYPERPARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
+    # solves CartPole-v1 within 100k steps (seeds 0-3 tried)
+    ("ppo", "CartPole-v1"): {
+        "n_envs": 8,
+        "n_steps": 32,
+        "nminibatches": 1,
+        "lam": 0.8,
+        "gamma": 0.98,
+        "noptepochs": 20,
+        "ent_coef": 0.0,
+        "learning_rate": LinearSchedule(1e-3),
+        "cliprange": LinearSchedule(0.2),
+    },
+}
+
+
+def tuned_hyperparameters(algorithm: str, env_id: str) -> dict[str, Any]:
+    """The tuned keyword arguments for ``algorithm`` on ``env_id``, or an empty dict.
+
+    :param algorithm: ``"ppo"`` or ``"dqn"``
+    :param env_id: a gymnasium env id
+    :return: a copy of the keyword arguments
+    """
+    return dict(TUNED_HYPERPARAMETERS.get((algorithm.lower(), env_id), {}))
