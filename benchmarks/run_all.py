@@ -94,7 +94,7 @@ def machine_info() -> dict[str, Any]:
     memory_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     versions = {}
     for distribution in ("numpy", "tensorflow", "tensorflow-cpu", "gymnasium", "torch", "stable-baselines3",
-                         "safetensors", "stable-baselines-io"):
+                         "safetensors", "isal", "stable-baselines-io"):
         try:
             versions[distribution] = importlib.metadata.version(distribution)
         except importlib.metadata.PackageNotFoundError:
@@ -111,6 +111,14 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def crc32_implementation() -> str:
+    """The CRC-32 the format layer uses here: ``zlib``, or ``isal`` where that package is installed."""
+    code = "from stable_baselines_io.format.params_codec import _crc32; print(_crc32().__module__)"
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT,
+                               env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    return completed.stdout.strip() or "?"
+
+
 def peers_available() -> tuple[bool, bool]:
     """Whether safetensors and Stable-Baselines3 (with torch) can be imported."""
     def importable(module: str) -> bool:
@@ -125,7 +133,7 @@ def peers_available() -> tuple[bool, bool]:
 def run_format(sizes: list[int], with_safetensors: bool, repeats: int, tmp: str | None) -> dict[str, Any]:
     contenders = ["ours", "ours_file_object", *(["safetensors"] if with_safetensors else []), "numpy"]
     results: dict[str, Any] = {"sizes": sizes, "contenders": contenders, "n_arrays": 20, "dtype": "float32",
-                               "by_size": {}}
+                               "crc32": crc32_implementation(), "by_size": {}}
     tmp_options = ["--tmp", tmp] if tmp else []
     for size in sizes:
         log(f"format: {size:,} parameters, time")

@@ -81,8 +81,7 @@ def evaluate(arguments: argparse.Namespace) -> int:
     from stable_baselines_io.format.files import read_agent_file
 
     header = read_agent_file(arguments.file, load_data=False)
-    params = header.params or {}
-    names = list(params) if isinstance(params, dict) else []
+    names = list(header.params) if isinstance(header.params, dict) else []
     algo = arguments.algo or detect_algorithm(header.metadata, names)
     if algo is None:
         raise SystemExit(f"cannot tell the algorithm of {arguments.file}: pass --algo {{{','.join(ALGORITHMS)}}}")

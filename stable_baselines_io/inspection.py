@@ -49,11 +49,11 @@ def pickle_globals(payload: bytes) -> list[str]:
             if "UNICODE" in name or name in {"STRING", "BINSTRING", "SHORT_BINSTRING"}:
                 pushed.append(str(argument))
             elif name in {"GET", "BINGET", "LONG_BINGET"}:
-                pushed.append(memo.get(int(argument)))
+                pushed.append(memo.get(int(argument)))  # type: ignore[arg-type]
             elif name == "MEMOIZE":
                 memo[len(memo)] = pushed[-1] if pushed else None
             elif name in {"PUT", "BINPUT", "LONG_BINPUT"}:
-                memo[int(argument)] = pushed[-1] if pushed else None
+                memo[int(argument)] = pushed[-1] if pushed else None  # type: ignore[arg-type]
             elif name not in {"FRAME", "PROTO"}:
                 pushed.append(None)
     except Exception as error:  # pickletools raises bare ValueErrors and others on damaged data

@@ -281,7 +281,8 @@ def _decode_array(fields: dict[str, Any], decode: Callable[[Any], Any]) -> np.nd
 
 
 def _decode_scalar(fields: dict[str, Any], decode: Callable[[Any], Any]) -> np.generic:
-    return _decode_array({**fields, "shape": []}, decode)[()]
+    scalar: np.generic = _decode_array({**fields, "shape": []}, decode)[()]  # type: ignore[assignment]
+    return scalar
 
 
 def _random_state_fields(state: np.random.RandomState) -> dict[str, Any]:

@@ -219,6 +219,7 @@ def read_params(stream: IO[bytes], param_list: Iterable[str] | None, source: str
                     path=source, member=f"{member_prefix}/{missing[0]}{NPY_SUFFIX}",
                 )
         params: ParamDict = OrderedDict()
+        direct = hasattr(stream, "readinto")
         with _crc_pool(sum(members[name + NPY_SUFFIX].file_size for name in names)) as pool:
             for name in names:
                 info = members[name + NPY_SUFFIX]
@@ -230,7 +231,7 @@ def read_params(stream: IO[bytes], param_list: Iterable[str] | None, source: str
                         path=source, member=member,
                     )
                 try:
-                    if info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & _UNSUPPORTED_FLAGS:
+                    if direct and info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & _UNSUPPORTED_FLAGS:
                         params[name] = _read_stored_array(stream, info, getattr(archive, "metadata_encoding", None),
                                                           pool)  # metadata_encoding: Python 3.11+
                     else:

@@ -195,12 +195,12 @@ class SafeUnpickler(pickle._Unpickler):
     dispatch = dict(pickle._Unpickler.dispatch)
 
     def load_build(self) -> None:
-        target = self.stack[-2]
+        target = self.stack[-2]  # type: ignore[attr-defined]  # the pure-Python unpickler's stack
         if isinstance(target, (type, types.FunctionType, types.BuiltinFunctionType)):
             raise pickle.UnpicklingError(f"the pickle sets attributes of {target!r}, which safe mode refuses")
-        super().load_build()
+        super().load_build()  # type: ignore[misc]
 
-    dispatch[pickle.BUILD[0]] = load_build
+    dispatch[pickle.BUILD[0]] = load_build  # type: ignore[assignment]
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _NUMPY_ALLOWED:
@@ -213,7 +213,7 @@ class SafeUnpickler(pickle._Unpickler):
                 import codecs
                 import copyreg
 
-                return copyreg._reconstructor if module == "copyreg" else codecs.encode
+                return copyreg._reconstructor if module == "copyreg" else codecs.encode  # type: ignore[attr-defined]
             return allowed
         if module.startswith(_SPACE_MODULES) and name in _SPACE_NAMES:
             return _space_class(module, name)
@@ -348,12 +348,12 @@ def _rebuild_space(stand_in: _SpaceStandIn, rebuild: Callable[[Any], Any]) -> An
             return gymnasium.spaces.MultiDiscrete(nvec, dtype=state.get("dtype", np.int64), start=start)
         if name == "MultiBinary":
             n = state["n"]
-            return gymnasium.spaces.MultiBinary(n if isinstance(n, numbers.Integral) else list(n))
+            return gymnasium.spaces.MultiBinary(int(n) if isinstance(n, numbers.Integral) else list(n))
         if name == "Tuple":
             return gymnasium.spaces.Tuple(tuple(rebuild(space) for space in state["spaces"]))
         if name == "Dict":
             spaces = state["spaces"]
-            items = spaces._refused_items if isinstance(spaces, RefusedObject) else list(spaces.items())
+            items = spaces.__dict__["_refused_items"] if isinstance(spaces, RefusedObject) else list(spaces.items())
             return gymnasium.spaces.Dict(OrderedDict((key, rebuild(space)) for key, space in items))
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise pickle.UnpicklingError(f"cannot rebuild the pickled {stand_in.refused_global}: {error}") from error
