@@ -1,8 +1,11 @@
 """Learning benchmark: DQN on CartPole-v1 must reach a mean reward of 475 within 50k steps.
 
 Hyperparameters follow the RL Zoo's tuned CartPole DQN (many gradient steps on rare, large
-training phases, a frequently refreshed target network). The trained agent is evaluated
-deterministically on 20 episodes of a fresh environment reset with seeds 0..19.
+training phases, a frequently refreshed target network), with two changes that make the final
+agent reliable rather than lucky: minibatches of 128 instead of 64, and a learning rate annealed
+linearly to zero over the first 80% of training. With the RL Zoo's values, greedy performance
+peaks around 40k steps and often decays afterwards (3 of seeds 0..4 passed). The trained agent is
+evaluated deterministically on 20 episodes of a fresh environment reset with seeds 0..19.
 
 Run::
 
@@ -20,14 +23,15 @@ import gymnasium
 import numpy as np
 
 from stable_baselines_io.dqn import DQN
+from stable_baselines_io.schedules import LinearSchedule
 
 ENV_ID = "CartPole-v1"
 TARGET_MEAN_REWARD = 475.0
 N_EVAL_EPISODES = 20
 
 HYPERPARAMETERS: dict[str, Any] = {
-    "learning_rate": 2.3e-3,
-    "batch_size": 64,
+    "learning_rate": LinearSchedule(2.3e-3, 0.0, end_fraction=0.8),
+    "batch_size": 128,
     "buffer_size": 100000,
     "learning_starts": 1000,
     "gamma": 0.99,
@@ -38,6 +42,19 @@ HYPERPARAMETERS: dict[str, Any] = {
     "exploration_final_eps": 0.04,
     "policy_kwargs": {"layers": [256, 256]},
 }
+
+
+def to_json(value: Any) -> Any:
+    """Hyperparameters as JSON: schedules become their type and configuration.
+
+    :param value: a hyperparameter value
+    :return: a JSON-able value
+    """
+    if hasattr(value, "to_config"):
+        return {"type": type(value).__name__, **value.to_config()}
+    if isinstance(value, dict):
+        return {key: to_json(item) for key, item in value.items()}
+    return value
 
 
 def evaluate(model: DQN, n_episodes: int = N_EVAL_EPISODES) -> list[float]:
@@ -87,7 +104,7 @@ def main() -> None:
         "min_reward": float(np.min(returns)),
         "target_mean_reward": TARGET_MEAN_REWARD,
         "passed": bool(np.mean(returns) >= TARGET_MEAN_REWARD),
-        "hyperparameters": HYPERPARAMETERS,
+        "hyperparameters": to_json(HYPERPARAMETERS),
     }
     print(f"timesteps:        {results['timesteps']}")
     print(f"wall time:        {results['wall_time_s']} s")

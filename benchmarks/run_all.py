@@ -375,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     results["machine"] = machine_info()
 
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
-    results["format"] = run_format(sizes, with_safetensors, repeats=2 if args.quick else 5, tmp=args.tmp)
+    results["format"] = run_format(sizes, with_safetensors, repeats=2 if args.quick else 7, tmp=args.tmp)
     results["small_agents"] = run_small_agents(with_sb3, repeats=3 if args.quick else 10,
                                                cold_runs=1 if args.quick else 3, threads=args.threads)
     results["parameters"] = run_parameters(repeats=10 if args.quick else 50, threads=args.threads)

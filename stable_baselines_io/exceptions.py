@@ -90,3 +90,7 @@ class UnsupportedSpaceError(StableBaselinesIOError, ValueError, NotImplementedEr
 
 class UnsupportedFeatureError(StableBaselinesIOError, NotImplementedError):
     """A Stable Baselines option this library does not implement (e.g. DQN ``param_noise=True``)."""
+
+
+class ReplayBufferMismatchError(StableBaselinesIOError, ValueError):
+    """A stored replay buffer does not fit the model's (class, size, shapes or dtypes differ)."""

@@ -458,3 +458,25 @@ def test_learn_without_environment_raises(tmp_path, trained):
         loaded.learn(10)
     loaded.set_env("CartPole-v1")
     loaded.learn(10)
+
+
+def test_callback_sees_each_step_complete():
+    seen = []
+
+    def callback(local_vars, global_vars):
+        model = local_vars["self"]
+        seen.append((model.num_timesteps, len(model.replay_buffer), model.optimizer.iterations.numpy()))
+        return model.num_timesteps < 40
+
+    model = DQN("MlpPolicy", "CartPole-v1", seed=0, **FAST).learn(100, callback=callback)
+    # The step that stops training is stored and trained on, as in a run that goes on.
+    assert seen[-1] == (40, 40, 40 - FAST["learning_starts"])
+    assert model.num_timesteps == 40 and model.replay_buffer.size == 40
+
+
+def test_learn_after_changing_the_number_of_environments_resets_them():
+    model = DQN("MlpPolicy", "CartPole-v1", seed=0, **FAST).learn(10)
+    model._last_obs = np.zeros((2, 4), dtype=np.float32)  # as if saved with two environments
+    with pytest.warns(UserWarning, match="resetting it"):
+        model.learn(5, reset_num_timesteps=False)
+    assert model._last_obs.shape == (1, 4) and model.num_timesteps == 15

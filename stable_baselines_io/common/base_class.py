@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import warnings
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
@@ -12,6 +13,7 @@ import gymnasium
 import numpy as np
 import tensorflow as tf
 
+from stable_baselines_io.common.buffers import ReplayBuffer
 from stable_baselines_io.common.save_load import SaveLoadMixin
 from stable_baselines_io.common.vec_env import EnvSpec, VecEnv, make_vec_env
 from stable_baselines_io.exceptions import (
@@ -23,8 +25,8 @@ from stable_baselines_io.exceptions import (
     SpaceMismatchError,
     UnknownPolicyError,
 )
-from stable_baselines_io.format.archive import TRAINING_ARRAYS_MEMBER
-from stable_baselines_io.format.files import read_agent_file, writer_metadata
+from stable_baselines_io.format.archive import REPLAY_BUFFER_MEMBER, TRAINING_ARRAYS_MEMBER
+from stable_baselines_io.format.files import read_agent_file, save_to_file, writer_metadata
 from stable_baselines_io.type_aliases import DataDict, FileTarget
 
 SelfBaseRLModel = TypeVar("SelfBaseRLModel", bound="BaseRLModel")
@@ -342,7 +344,14 @@ class ActorCriticRLModel(BaseRLModel):
 
 
 class OffPolicyRLModel(BaseRLModel):
-    """Base of off-policy algorithms with a replay buffer (DQN)."""
+    """Base of off-policy algorithms with a replay buffer (DQN).
+
+    Subclasses build their buffer in :meth:`_make_replay_buffer`, keep it in ``replay_buffer`` and
+    the observations the next step continues from in ``_last_obs``; this class saves and restores
+    both, with the schedules' horizon ``_total_timesteps`` and the environments' running episodes.
+    The replay buffer goes to its own file (:meth:`save_replay_buffer`) or, with
+    ``save(path, include_replay_buffer=True)``, to the agent file's ``replay_buffer`` member.
+    """
 
     _save_attrs: ClassVar[tuple[str, ...]] = (
         *BaseRLModel._save_attrs,
@@ -353,6 +362,149 @@ class OffPolicyRLModel(BaseRLModel):
         "train_freq",
         "batch_size",
     )
+    #: ``_replay_buffer_metadata`` describes the buffer at save time (sizes, shapes, dtypes); its
+    #: arrays are saved only on request (see :meth:`_get_extra_state_arrays`).
+    _state_attrs: ClassVar[tuple[str, ...]] = (
+        *BaseRLModel._state_attrs,
+        "_total_timesteps",
+        "_last_obs",
+        "_env_episode_stats",
+        "_replay_buffer_metadata",
+    )
+    #: Metadata of a replay buffer file's ``metadata`` member, to tell it from an agent file.
+    REPLAY_BUFFER_FILE_CONTENT = "replay_buffer"
+
+    replay_buffer: ReplayBuffer | None = None
+    #: The observations the next step continues from; None: the next ``learn`` resets the env.
+    _last_obs: np.ndarray | None = None
+    #: The schedules' horizon: ``progress_remaining = 1 - num_timesteps / _total_timesteps``.
+    _total_timesteps: int = 0
+    _stored_replay_buffer_metadata: dict[str, Any] | None = None
+
+    @abstractmethod
+    def _make_replay_buffer(self) -> ReplayBuffer:
+        """An empty replay buffer for this model's spaces and hyperparameters."""
+
+    # --- continuing the environment ----------------------------------------------------------
+
+    def _on_env_changed(self) -> None:
+        # A new environment starts new episodes.
+        self._forget_last_observation()
+
+    def _forget_last_observation(self) -> None:
+        """Make the next ``learn`` reset the environment instead of continuing its episodes."""
+        self._last_obs = None
+
+    @property
+    def _env_episode_stats(self) -> dict[str, np.ndarray] | None:
+        """The return and length so far of the episodes in progress, which the vectorized
+        environment adds up to report ``info["episode"]``; None when no episode is in progress."""
+        env = self.env
+        if env is None or self._last_obs is None:
+            return None
+        # The VecEnv keeps these privately; they belong to the episodes that _last_obs continues.
+        return {"returns": env._episode_returns.copy(), "lengths": env._episode_lengths.copy()}  # noqa: SLF001
+
+    @_env_episode_stats.setter
+    def _env_episode_stats(self, stats: dict[str, np.ndarray] | None) -> None:
+        env = self.env
+        if stats is None or env is None or len(stats["lengths"]) != env.num_envs:
+            return  # the next learn() resets the environment, and with it these sums
+        env._episode_returns[:] = stats["returns"]  # noqa: SLF001
+        env._episode_lengths[:] = stats["lengths"]  # noqa: SLF001
+
+    # --- the replay buffer ---------------------------------------------------------------------
+
+    @property
+    def _replay_buffer_metadata(self) -> dict[str, Any] | None:
+        """The replay buffer's :meth:`~ReplayBuffer.metadata` (None without a buffer); on load, kept
+        for the ``replay_buffer`` member's arrays, which are restored after the training state."""
+        return None if self.replay_buffer is None else self.replay_buffer.metadata()
+
+    @_replay_buffer_metadata.setter
+    def _replay_buffer_metadata(self, metadata: dict[str, Any] | None) -> None:
+        self._stored_replay_buffer_metadata = metadata
+
+    def _require_replay_buffer(self) -> ReplayBuffer:
+        if self.replay_buffer is None:
+            raise ValueError(
+                f"this {type(self).__name__} has no replay buffer yet: it is created by the first learn() "
+                "(or loaded with load_replay_buffer)"
+            )
+        return self.replay_buffer
+
+    def _get_extra_state_arrays(self, include_replay_buffer: bool) -> dict[str, OrderedDict[str, np.ndarray]]:
+        """The ``replay_buffer`` member's arrays when asked for (its metadata is in the training state).
+
+        :param include_replay_buffer: whether the caller asked for the replay buffer
+        :return: member name -> arrays
+        """
+        if not include_replay_buffer:
+            return {}
+        return {REPLAY_BUFFER_MEMBER: self._require_replay_buffer().to_arrays()}
+
+    def _set_extra_state_arrays(self, state_arrays: dict[str, Any]) -> None:
+        arrays = state_arrays.get(REPLAY_BUFFER_MEMBER)
+        if arrays is None:
+            return
+        metadata = self._stored_replay_buffer_metadata
+        if metadata is None:
+            raise CorruptAgentFileError(
+                "the file has a replay buffer but its training state has no '_replay_buffer_metadata' to read it with",
+                member=REPLAY_BUFFER_MEMBER,
+            )
+        replay_buffer = self._make_replay_buffer()
+        replay_buffer.from_arrays(metadata, arrays, source=f"the {REPLAY_BUFFER_MEMBER!r} member")
+        self.replay_buffer = replay_buffer
+
+    def save_replay_buffer(self, path: FileTarget) -> None:
+        """Write the replay buffer to its own file, without pickle.
+
+        The file is a zip like an agent file: ``data`` holds the buffer's metadata (class,
+        ``buffer_size``, ``pos``, ``size``, observation and action shapes and dtypes; ``alpha`` and
+        ``max_priority`` for prioritized replay), ``parameters`` its arrays (the stored rows of
+        ``observations``, ``actions``, ``rewards``, ``next_observations``, ``dones``, and
+        ``priorities``). ``.zip`` is appended to a path without extension; the write is atomic.
+
+        >>> model.save_replay_buffer("dqn_replay_buffer")  # doctest: +SKIP
+        >>> model = DQN.load("dqn", env=env, force_reset=False)  # doctest: +SKIP
+        >>> model.load_replay_buffer("dqn_replay_buffer")  # doctest: +SKIP
+
+        :param path: a path or a binary file object (left open)
+        """
+        replay_buffer = self._require_replay_buffer()
+        save_to_file(
+            path,
+            data=replay_buffer.metadata(),
+            params=replay_buffer.to_arrays(),
+            metadata={"content": self.REPLAY_BUFFER_FILE_CONTENT, "algorithm": type(self).__name__},
+            allow_pickle=False,
+        )
+
+    def load_replay_buffer(self, path: FileTarget) -> None:
+        """Replace the replay buffer with one written by :meth:`save_replay_buffer`.
+
+        Nothing runs code from the file (no pickle). The stored buffer must fit the model: same
+        class, ``buffer_size``, observation and action shapes and dtypes.
+
+        :param path: a path (``buffer`` finds ``buffer.zip``) or a binary file object (left open)
+        :raises ReplayBufferMismatchError: the stored buffer does not fit the model (every
+            mismatch is named)
+        :raises CorruptAgentFileError: the file is not a readable replay buffer file
+        """
+        source = _describe(path)
+        buffer_file = read_agent_file(path, safe_mode=True)
+        if buffer_file.metadata.get("content") != self.REPLAY_BUFFER_FILE_CONTENT:
+            raise CorruptAgentFileError(
+                "not a replay buffer file (one written by save_replay_buffer): its metadata has "
+                f"content={buffer_file.metadata.get('content')!r}", path=source, member="metadata",
+            )
+        if not isinstance(buffer_file.data, dict) or not isinstance(buffer_file.params, Mapping):
+            raise CorruptAgentFileError("a replay buffer file needs its metadata in 'data' and its arrays in "
+                                        "'parameters'", path=source)
+        replay_buffer = self._make_replay_buffer()
+        replay_buffer.from_arrays(buffer_file.data, buffer_file.params, source=f"the replay buffer file {source!r}")
+        self.replay_buffer = replay_buffer
 
 
 def system_info_table(saved: dict[str, Any]) -> str:

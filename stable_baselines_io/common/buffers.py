@@ -18,14 +18,27 @@ needed to store them) and :meth:`ReplayBuffer.set_state` puts them back:
 >>> restored.set_state(buffer.get_state())
 >>> np.array_equal(restored.observations, buffer.observations)
 True
+
+For files, :meth:`ReplayBuffer.metadata` (JSON-able facts: class, sizes, shapes, dtypes) and
+:meth:`ReplayBuffer.to_arrays` (named arrays) split the same contents; :meth:`ReplayBuffer.from_arrays`
+checks both against the buffer and reports every mismatch at once:
+
+>>> restored = ReplayBuffer(3, observation_shape=(2,))
+>>> restored.from_arrays(buffer.metadata(), buffer.to_arrays())
+>>> restored.pos, len(restored)
+(1, 3)
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any, NamedTuple, TypeGuard
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
+
+from stable_baselines_io.exceptions import ReplayBufferMismatchError
 
 #: The arrays of a :class:`ReplayBuffer`, in the order :meth:`ReplayBuffer.get_state` lists them.
 TRANSITION_KEYS = ("observations", "actions", "rewards", "next_observations", "dones")
@@ -207,6 +220,110 @@ class ReplayBuffer:
     def _state_keys(self) -> tuple[str, ...]:
         return TRANSITION_KEYS
 
+    # --- file form: JSON-able metadata + named arrays ---------------------------------------------
+
+    def metadata(self) -> dict[str, Any]:
+        """Everything but the arrays, as JSON-able values: the class, ``buffer_size``, ``pos``,
+        ``size`` and the shape and dtype of one observation and one action.
+
+        :return: mapping of plain values (ints, strings, lists)
+        """
+        return {
+            "class": type(self).__name__,
+            "buffer_size": self.buffer_size,
+            "pos": self.pos,
+            "size": self.size,
+            "observation_shape": list(self.observations.shape[1:]),
+            "observation_dtype": self.observations.dtype.name,
+            "action_shape": list(self.actions.shape[1:]),
+            "action_dtype": self.actions.dtype.name,
+        }
+
+    def to_arrays(self) -> OrderedDict[str, np.ndarray]:
+        """The stored rows (``0 .. size - 1``) of every array, by name; with :meth:`metadata`, the
+        whole contents.
+
+        :return: ordered mapping name -> array (copies)
+        """
+        state = self.get_state()
+        return OrderedDict((key, state[key]) for key in self._state_keys())
+
+    def from_arrays(self, metadata: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
+                    source: str = "the stored replay buffer") -> None:
+        """Replace the contents with those of :meth:`metadata` and :meth:`to_arrays` of a buffer of
+        the same class, size, shapes and dtypes.
+
+        Every problem is reported at once and the buffer is unchanged on error.
+
+        :param metadata: the stored metadata
+        :param arrays: the stored arrays
+        :param source: what to name in errors (e.g. the file)
+        :raises ReplayBufferMismatchError: the stored buffer does not fit this one
+        """
+        problems = []
+        expected_metadata = self.metadata()
+        missing = [key for key in expected_metadata if key not in metadata]
+        if missing:
+            problems.append(f"missing metadata keys {missing}")
+        for key in self._layout_keys():
+            if key in metadata and metadata[key] != expected_metadata[key]:
+                problems.append(f"{key}: expected {expected_metadata[key]!r}, received {metadata[key]!r}")
+        # The number of stored rows, when metadata gives a valid one: the arrays' expected length.
+        size: int | None = None
+        stored_size, stored_pos = metadata.get("size"), metadata.get("pos")
+        if not _is_int(stored_size) or not _is_int(stored_pos):
+            problems.append(f"pos and size must be integers, received pos={stored_pos!r}, size={stored_size!r}")
+        elif not 0 <= stored_size <= self.buffer_size or not 0 <= stored_pos < self.buffer_size:
+            problems.append(f"pos/size out of range: pos={stored_pos}, size={stored_size}, "
+                            f"buffer_size={self.buffer_size}")
+        else:
+            size = int(stored_size)
+            if size < self.buffer_size and stored_pos != size:
+                problems.append(f"pos must equal size while the buffer is not full: pos={stored_pos}, size={size}")
+        keys = self._state_keys()
+        unknown = [key for key in arrays if key not in keys]
+        absent = [key for key in keys if key not in arrays]
+        if unknown:
+            problems.append(f"unknown arrays {unknown}")
+        if absent:
+            problems.append(f"missing arrays {absent}")
+        for key in keys:
+            if key not in arrays:
+                continue
+            array = np.asarray(arrays[key])
+            expected_dtype = self._array_dtype(key)
+            row_shape = self._array_row_shape(key)
+            if size is not None and array.shape != (size, *row_shape):
+                problems.append(f"{key!r}: expected shape {(size, *row_shape)}, received {array.shape}")
+            elif array.shape[1:] != row_shape:
+                problems.append(f"{key!r}: expected rows of shape {row_shape}, received {array.shape[1:]}")
+            if array.dtype != expected_dtype:
+                problems.append(f"{key!r}: expected dtype {expected_dtype}, received {array.dtype}")
+        problems.extend(self._check_extra_metadata(metadata))
+        if problems:
+            raise ReplayBufferMismatchError(
+                f"cannot load {source} into this {type(self).__name__} (buffer_size={self.buffer_size}, "
+                f"observations {tuple(self.observations.shape[1:])} {self.observations.dtype}), nothing was "
+                "changed: " + "; ".join(problems)
+            )
+        self.set_state({**arrays, **{key: metadata[key] for key in self._scalar_state_keys()}})
+
+    def _layout_keys(self) -> tuple[str, ...]:
+        """Metadata that must equal this buffer's for its arrays to fit."""
+        return ("class", "buffer_size", "observation_shape", "observation_dtype", "action_shape", "action_dtype")
+
+    def _scalar_state_keys(self) -> tuple[str, ...]:
+        return ("buffer_size", "pos", "size")
+
+    def _array_dtype(self, key: str) -> np.dtype:
+        return getattr(self, key).dtype
+
+    def _array_row_shape(self, key: str) -> tuple[int, ...]:
+        return tuple(getattr(self, key).shape[1:])
+
+    def _check_extra_metadata(self, metadata: Mapping[str, Any]) -> list[str]:
+        return []
+
 
 class PrioritizedReplayBuffer(ReplayBuffer):
     """Proportional prioritized replay (Schaul et al., 2016) over a NumPy sum tree.
@@ -315,6 +432,37 @@ class PrioritizedReplayBuffer(ReplayBuffer):
 
     def _state_keys(self) -> tuple[str, ...]:
         return (*TRANSITION_KEYS, "priorities")
+
+    def metadata(self) -> dict[str, Any]:
+        """The metadata of :meth:`ReplayBuffer.metadata` plus ``alpha`` and ``max_priority`` (the
+        sum and min trees are rebuilt from the ``priorities`` array).
+
+        :return: mapping of plain values
+        """
+        return {**super().metadata(), "alpha": self.alpha, "max_priority": self.max_priority}
+
+    def _layout_keys(self) -> tuple[str, ...]:
+        # The stored priorities are p ** alpha: another alpha would misread them.
+        return (*super()._layout_keys(), "alpha")
+
+    def _scalar_state_keys(self) -> tuple[str, ...]:
+        return (*super()._scalar_state_keys(), "max_priority")
+
+    def _array_dtype(self, key: str) -> np.dtype:
+        return np.dtype(np.float64) if key == "priorities" else super()._array_dtype(key)
+
+    def _array_row_shape(self, key: str) -> tuple[int, ...]:
+        return () if key == "priorities" else super()._array_row_shape(key)
+
+    def _check_extra_metadata(self, metadata: Mapping[str, Any]) -> list[str]:
+        max_priority = metadata.get("max_priority")
+        if isinstance(max_priority, bool) or not isinstance(max_priority, (int, float)) or not max_priority > 0:
+            return [f"max_priority must be a positive number, received {max_priority!r}"]
+        return []
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 class _SegmentTree:

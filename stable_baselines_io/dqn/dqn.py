@@ -7,7 +7,8 @@ Stable Baselines 2, so its DQN files load into :class:`DQN` and back.
 
 from __future__ import annotations
 
-from collections import deque
+import warnings
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -27,6 +28,9 @@ from stable_baselines_io.schedules import LinearSchedule, Schedule, get_schedule
 
 SelfDQN = TypeVar("SelfDQN", bound="DQN")
 Callback = Callable[[dict[str, Any], dict[str, Any]], "bool | None"]
+
+#: Finished episodes whose mean return is logged.
+EPISODE_RETURNS_SIZE = 100
 
 
 def huber_loss(errors: tf.Tensor, delta: float = 1.0) -> tf.Tensor:
@@ -96,6 +100,17 @@ class DQN(OffPolicyRLModel):
         "gradient_steps",
         "max_grad_norm",
     )
+    #: Everything ``learn`` carries from one call to the next, so that a saved and reloaded model
+    #: trains on bit-exactly (``load(..., force_reset=False)`` with the same environment, and the
+    #: replay buffer). ``rng`` draws exploration actions and minibatches; the optimizer slots are
+    #: in :meth:`get_state_variables`; epsilon and the target network are parameters.
+    #: Training and target-update steps are derived from ``num_timesteps``.
+    _state_attrs: ClassVar[tuple[str, ...]] = (
+        *OffPolicyRLModel._state_attrs,
+        "rng",
+        "num_episodes",
+        "_episode_return_list",
+    )
 
     def __init__(
         self,
@@ -151,9 +166,10 @@ class DQN(OffPolicyRLModel):
 
         self.replay_buffer: ReplayBuffer | None = None
         #: Returns of the last 100 finished episodes.
-        self.episode_returns: deque[float] = deque(maxlen=100)
+        self.episode_returns: deque[float] = deque(maxlen=EPISODE_RETURNS_SIZE)
         self.num_episodes = 0
         self._last_obs: np.ndarray | None = None
+        self._total_timesteps = 0
         if _init_setup_model:
             self.setup_model()
 
@@ -208,6 +224,23 @@ class DQN(OffPolicyRLModel):
         :return: the variables
         """
         return [self.epsilon, *self.q_net.get_parameter_list(), *self.q_net_target.get_parameter_list()]
+
+    def get_state_variables(self) -> OrderedDict[str, tf.Variable]:
+        """The optimizer's step counter, learning rate and slots, named as in Stable Baselines 2
+        (``Adam/iterations:0``, ``Adam/learning_rate:0``, ``<variable>/Adam:0``, ``<variable>/Adam_1:0``).
+
+        :return: ordered mapping name -> variable
+        """
+        return OrderedDict((variable.name, variable) for variable in self.optimizer.state_variables())
+
+    @property
+    def _episode_return_list(self) -> list[float]:
+        """:attr:`episode_returns` as a list, the form it is saved in."""
+        return list(self.episode_returns)
+
+    @_episode_return_list.setter
+    def _episode_return_list(self, returns: list[float]) -> None:
+        self.episode_returns = deque(returns, maxlen=EPISODE_RETURNS_SIZE)
 
     def _update_target(self) -> None:
         for target, online in zip(self.q_net_target.get_parameter_list(), self.q_net.get_parameter_list()):
@@ -279,9 +312,6 @@ class DQN(OffPolicyRLModel):
 
     # --- learning -----------------------------------------------------------------------------
 
-    def _on_env_changed(self) -> None:
-        self._last_obs = None
-
     def _make_replay_buffer(self) -> ReplayBuffer:
         space = self.q_net.observation_space
         shape, dtype = tuple(space.shape or ()), np.dtype(space.dtype)
@@ -300,16 +330,23 @@ class DQN(OffPolicyRLModel):
     ) -> SelfDQN:
         """Collect ``total_timesteps`` environment steps with epsilon-greedy actions and train on replay.
 
-        A second call continues the running episodes and keeps the replay buffer. As in Stable
-        Baselines 2, schedules (epsilon, learning rate, beta) are functions of ``num_timesteps``
-        over this call's ``total_timesteps``, so after ``reset_num_timesteps=False`` epsilon
-        usually stays at its final value.
+        A second call continues the running episodes and keeps the replay buffer: the environment
+        is reset only on the first call, after :meth:`set_env`, or after
+        ``load(..., force_reset=True)``.
+
+        Schedules (epsilon, learning rate, beta) receive ``progress_remaining = 1 - num_timesteps /
+        horizon``. With ``reset_num_timesteps=True`` the horizon is this call's
+        ``total_timesteps``, as in Stable Baselines 2. With ``reset_num_timesteps=False`` it is the
+        larger of the stored horizon and ``num_timesteps + total_timesteps``: a run stopped by its
+        callback, saved and loaded continues its original schedule.
 
         :param total_timesteps: environment steps to take (summed over environments)
-        :param callback: called as ``callback(locals(), globals())`` after each environment step;
-            returning ``False`` stops training
+        :param callback: called as ``callback(locals(), globals())`` once each environment step
+            is complete (stored, trained on); returning ``False`` stops training, so a run stopped
+            at step ``N`` and resumed equals one that went on
         :param log_interval: with ``verbose=1``, print statistics every ``log_interval`` episodes
-        :param reset_num_timesteps: restart ``num_timesteps`` and the episode statistics from zero
+        :param reset_num_timesteps: restart ``num_timesteps``, the schedules and the episode
+            statistics from zero
         :param progress_bar: show a tqdm progress bar
         :return: the model
         """
@@ -318,21 +355,28 @@ class DQN(OffPolicyRLModel):
             self.num_timesteps = 0
             self.num_episodes = 0
             self.episode_returns.clear()
+            self._total_timesteps = 0
+        self._total_timesteps = max(self._total_timesteps, self.num_timesteps + total_timesteps)
+        horizon = self._total_timesteps
         if self.replay_buffer is None:
             self.replay_buffer = self._make_replay_buffer()
         replay_buffer = self.replay_buffer
+        if self._last_obs is not None and len(self._last_obs) != env.num_envs:
+            warnings.warn(f"the last observations are of {len(self._last_obs)} environments, the environment has "
+                          f"{env.num_envs}: resetting it", stacklevel=2)
+            self._forget_last_observation()
         if self._last_obs is None:
             self._last_obs = env.reset()
         self.exploration = LinearSchedule(self.exploration_initial_eps, self.exploration_final_eps,
                                           end_fraction=self.exploration_fraction)
-        beta_steps = self.prioritized_replay_beta_iters or total_timesteps
+        beta_steps = self.prioritized_replay_beta_iters or horizon
         self.beta_schedule = LinearSchedule(self.prioritized_replay_beta0, 1.0)
 
         start_timesteps = self.num_timesteps
         previous_epsilon = None
         with tqdm(total=total_timesteps, disable=not progress_bar) as progress:
             while self.num_timesteps - start_timesteps < total_timesteps:
-                progress_remaining = 1.0 - self.num_timesteps / total_timesteps
+                progress_remaining = 1.0 - self.num_timesteps / horizon
                 epsilon = self.exploration(progress_remaining)
                 if epsilon != previous_epsilon:
                     self.epsilon.assign(epsilon)
@@ -342,8 +386,6 @@ class DQN(OffPolicyRLModel):
                 previous_timesteps = self.num_timesteps
                 self.num_timesteps += env.num_envs
                 progress.update(env.num_envs)
-                if callback is not None and callback(locals(), globals()) is False:
-                    break
 
                 # A truncated episode did not end in the MDP: store its real last observation
                 # and bootstrap from it (done = terminated only).
@@ -362,6 +404,9 @@ class DQN(OffPolicyRLModel):
                         self._train(replay_buffer, n_gradient_steps, progress_remaining, beta)
                     if _crossings(previous_timesteps, self.num_timesteps, self.target_network_update_freq):
                         self._update_target_fn()
+                # Only now: a run stopped here has stored and trained on this step, like one that goes on.
+                if callback is not None and callback(locals(), globals()) is False:
+                    break
         return self
 
     def _train(self, replay_buffer: ReplayBuffer, n_gradient_steps: int, progress_remaining: float,
