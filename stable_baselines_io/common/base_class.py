@@ -54,7 +54,10 @@ class BaseRLModel(SaveLoadMixin, ABC):
         "policy_kwargs",
         "_vectorize_action",
     )
-    _state_attrs: ClassVar[tuple[str, ...]] = ("num_timesteps", "_space_random_states")
+    _state_attrs: ClassVar[tuple[str, ...]] = ("num_timesteps", "_space_random_states", "_last_obs",
+                                               "_env_episode_stats")
+    #: The observations the next step continues from; None: the next ``learn`` resets the env.
+    _last_obs: np.ndarray | None = None
     #: Policy names accepted instead of a class, e.g. ``{"MlpPolicy": MlpPolicy}``.
     policy_aliases: ClassVar[Mapping[str, type]] = {}
 
@@ -169,7 +172,25 @@ class BaseRLModel(SaveLoadMixin, ABC):
         self._on_env_changed()
 
     def _on_env_changed(self) -> None:
-        """Hook for algorithms that keep per-environment state (e.g. the last observation)."""
+        """A new environment starts new episodes: the next ``learn`` resets it."""
+        self._forget_last_observation()
+
+    def _forget_last_observation(self) -> None:
+        """Make the next ``learn`` reset the environment (also ``load(..., force_reset=True)``)."""
+        self._last_obs = None
+
+    @property
+    def _env_episode_stats(self) -> dict[str, np.ndarray] | None:
+        """The return and length so far of the episodes that ``_last_obs`` continues (the
+        environment adds them up to report ``info["episode"]``); None when none is in progress."""
+        if self.env is None or self._last_obs is None:
+            return None
+        return self.env.get_episode_stats()
+
+    @_env_episode_stats.setter
+    def _env_episode_stats(self, stats: dict[str, np.ndarray] | None) -> None:
+        if stats is not None and self.env is not None and len(stats["lengths"]) == self.env.num_envs:
+            self.env.set_episode_stats(stats)
 
     def _require_env(self) -> VecEnv:
         if self.env is None:
@@ -309,9 +330,6 @@ class BaseRLModel(SaveLoadMixin, ABC):
         :param state_arrays: member name -> arrays, as read
         """
 
-    def _forget_last_observation(self) -> None:
-        """Make the next ``learn`` reset the environment (``load(..., force_reset=True)``)."""
-
     @classmethod
     def _from_data(cls: type[SelfBaseRLModel], data: DataDict, env: EnvSpec | None,
                    overrides: dict[str, Any]) -> SelfBaseRLModel:
@@ -367,16 +385,12 @@ class OffPolicyRLModel(BaseRLModel):
     _state_attrs: ClassVar[tuple[str, ...]] = (
         *BaseRLModel._state_attrs,
         "_total_timesteps",
-        "_last_obs",
-        "_env_episode_stats",
         "_replay_buffer_metadata",
     )
     #: Metadata of a replay buffer file's ``metadata`` member, to tell it from an agent file.
     REPLAY_BUFFER_FILE_CONTENT = "replay_buffer"
 
     replay_buffer: ReplayBuffer | None = None
-    #: The observations the next step continues from; None: the next ``learn`` resets the env.
-    _last_obs: np.ndarray | None = None
     #: The schedules' horizon: ``progress_remaining = 1 - num_timesteps / _total_timesteps``.
     _total_timesteps: int = 0
     _stored_replay_buffer_metadata: dict[str, Any] | None = None
@@ -386,32 +400,6 @@ class OffPolicyRLModel(BaseRLModel):
         """An empty replay buffer for this model's spaces and hyperparameters."""
 
     # --- continuing the environment ----------------------------------------------------------
-
-    def _on_env_changed(self) -> None:
-        # A new environment starts new episodes.
-        self._forget_last_observation()
-
-    def _forget_last_observation(self) -> None:
-        """Make the next ``learn`` reset the environment instead of continuing its episodes."""
-        self._last_obs = None
-
-    @property
-    def _env_episode_stats(self) -> dict[str, np.ndarray] | None:
-        """The return and length so far of the episodes in progress, which the vectorized
-        environment adds up to report ``info["episode"]``; None when no episode is in progress."""
-        env = self.env
-        if env is None or self._last_obs is None:
-            return None
-        # The VecEnv keeps these privately; they belong to the episodes that _last_obs continues.
-        return {"returns": env._episode_returns.copy(), "lengths": env._episode_lengths.copy()}  # noqa: SLF001
-
-    @_env_episode_stats.setter
-    def _env_episode_stats(self, stats: dict[str, np.ndarray] | None) -> None:
-        env = self.env
-        if stats is None or env is None or len(stats["lengths"]) != env.num_envs:
-            return  # the next learn() resets the environment, and with it these sums
-        env._episode_returns[:] = stats["returns"]  # noqa: SLF001
-        env._episode_lengths[:] = stats["lengths"]  # noqa: SLF001
 
     # --- the replay buffer ---------------------------------------------------------------------
 

@@ -54,9 +54,9 @@ class SaveLoadMixin:
         :return: ordered mapping name -> array
         """
         # Reading through the raw op skips Variable.numpy()'s per-call Python work (read_value, name
-        # scopes, a second copy): 200 small variables take ~2.5 ms instead of ~10 ms, and the cost
-        # grows with the bytes. Wrapped variables (distributed, autocast) keep their own read.
-        from tensorflow.python.ops.resource_variable_ops import ResourceVariable  # only this body is ours
+        # scopes, a second copy): 200 variables of 64x64 take ~3 ms instead of ~9-13 ms (see
+        # docs/performance.md). Wrapped variables (distributed, autocast) keep their own read.
+        from tensorflow.python.ops.resource_variable_ops import ResourceVariable  # the plain, unwrapped class
 
         eager = tf.executing_eagerly()
         params: ParamDict = OrderedDict()
@@ -141,9 +141,10 @@ class SaveLoadMixin:
                 + f". The model's variables: {list(by_name)}"
             )
         # Shapes and dtypes are checked above, so the raw op does what assign() does without its
-        # per-call Python work (conversion checks, read-back): 200 assignments of 64x64 take ~4 ms
-        # instead of ~25 ms, close to one traced tf.function doing all of them, with no tracing.
-        from tensorflow.python.ops.resource_variable_ops import ResourceVariable  # only this body is ours
+        # per-call Python work (conversion checks, read-back): 200 assignments of 64x64 take ~5 ms
+        # instead of ~13-18 ms, about 2x one traced tf.function doing them all, and need no
+        # tracing (which would cost ~250 ms for every newly loaded model).
+        from tensorflow.python.ops.resource_variable_ops import ResourceVariable  # the plain, unwrapped class
 
         eager = tf.executing_eagerly()
         for variable, array in updates:

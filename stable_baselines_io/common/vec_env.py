@@ -88,6 +88,23 @@ class VecEnv:
             infos,
         )
 
+    def get_episode_stats(self) -> dict[str, np.ndarray]:
+        """The return and length so far of each environment's episode in progress.
+
+        :return: ``{"returns": ..., "lengths": ...}`` (copies)
+        """
+        return {"returns": self._episode_returns.copy(), "lengths": self._episode_lengths.copy()}
+
+    def set_episode_stats(self, stats: dict[str, np.ndarray]) -> None:
+        """Continue counting episodes from :meth:`get_episode_stats` of an earlier run.
+
+        :param stats: ``{"returns": ..., "lengths": ...}``, one entry per environment
+        """
+        if len(stats["lengths"]) != self.num_envs:
+            raise ValueError(f"episode stats for {len(stats['lengths'])} environments, this VecEnv has {self.num_envs}")
+        self._episode_returns[:] = stats["returns"]
+        self._episode_lengths[:] = stats["lengths"]
+
     def close(self) -> None:
         """Close every environment."""
         for env in self.envs:

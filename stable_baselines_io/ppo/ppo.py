@@ -106,9 +106,7 @@ class PPO(ActorCriticRLModel):
         "_n_updates",
         "_total_timesteps",
         "shuffle_rng",
-        "_last_obs",
         "_episode_starts",
-        "_env_episode_stats",
         "_ep_info_list",
     )
 
@@ -214,13 +212,8 @@ class PPO(ActorCriticRLModel):
             raise NoEnvironmentError(f"this {type(self).__name__} has not been set up: call setup_model()")
         return self.policy_net
 
-    def _on_env_changed(self) -> None:
-        # A new environment starts new episodes.
-        self._forget_last_observation()
-
     def _forget_last_observation(self) -> None:
-        """Make the next :meth:`learn` reset the environment instead of continuing its episodes."""
-        self._last_obs = None
+        super()._forget_last_observation()
         self._episode_starts = None
 
     # --- training state -----------------------------------------------------------------------
@@ -245,24 +238,6 @@ class PPO(ActorCriticRLModel):
     @_ep_info_list.setter
     def _ep_info_list(self, infos: list[dict[str, float]]) -> None:
         self.ep_info_buf = deque(infos, maxlen=EPISODE_INFO_BUFFER_SIZE)
-
-    @property
-    def _env_episode_stats(self) -> dict[str, np.ndarray] | None:
-        """The return and length so far of the episodes in progress, which the vectorized
-        environment adds up to report ``info["episode"]``; None when no episode is in progress."""
-        env = self.env
-        if env is None or self._last_obs is None:
-            return None
-        # The VecEnv keeps these privately; they belong to the episodes that _last_obs continues.
-        return {"returns": env._episode_returns.copy(), "lengths": env._episode_lengths.copy()}  # noqa: SLF001
-
-    @_env_episode_stats.setter
-    def _env_episode_stats(self, stats: dict[str, np.ndarray] | None) -> None:
-        env = self.env
-        if stats is None or env is None or len(stats["lengths"]) != env.num_envs:
-            return  # the next learn() resets the environment, and with it these sums
-        env._episode_returns[:] = stats["returns"]  # noqa: SLF001
-        env._episode_lengths[:] = stats["lengths"]  # noqa: SLF001
 
     def _predict_actions(self, observations: np.ndarray, deterministic: bool) -> np.ndarray:
         policy = self._require_policy()
