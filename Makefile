@@ -25,8 +25,10 @@ test: install
 test-slow: install
 	$(PY) -m pytest -m slow
 
+# install_peers.py installs torch==2.13.0 (a CPU build) before Stable-Baselines3, which would
+# otherwise pull the newest torch with several GB of CUDA packages.
 bench: install
-	$(PY) -m pip install --quiet -e ".[benchmarks]"
+	$(PY) benchmarks/install_peers.py
 	$(PY) benchmarks/run_all.py
 
 lint: install

@@ -24,7 +24,9 @@ class CompiledFunction:
 
     def __init__(self, python_function: Callable[..., Any], input_signature: Sequence[tf.TensorSpec]):
         self.input_signature = tuple(input_signature)
-        self.function = tf.function(python_function, input_signature=self.input_signature)
+        # AutoGraph rewrites Python control flow over tensors; these functions have none, and
+        # skipping the rewrite makes the first call (tracing, e.g. right after load) much cheaper.
+        self.function = tf.function(python_function, input_signature=self.input_signature, autograph=False)
         self._concrete_function: Any = None
 
     def __call__(self, *args: Any) -> Any:

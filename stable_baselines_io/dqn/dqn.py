@@ -213,9 +213,9 @@ class DQN(OffPolicyRLModel):
         )
         # A concrete function skips tf.function's argument binding: acting runs once per env step.
         self._greedy_actions_fn = tf.function(
-            self._greedy_actions, input_signature=[observation_spec]
+            self._greedy_actions, input_signature=[observation_spec], autograph=False
         ).get_concrete_function()
-        self._update_target_fn = tf.function(self._update_target, input_signature=[])
+        self._update_target_fn = tf.function(self._update_target, input_signature=[], autograph=False)
         self._update_target_fn()
 
     def get_parameter_list(self) -> list[tf.Variable]:
