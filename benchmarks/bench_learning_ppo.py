@@ -24,8 +24,8 @@ import gymnasium  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from stable_baselines_io.ppo import PPO  # noqa: E402
 from stable_baselines_io.hyperparams import tuned_hyperparameters  # noqa: E402
+from stable_baselines_io.ppo import PPO  # noqa: E402
 
 ENV_ID = "CartPole-v1"
 REWARD_THRESHOLD = 475.0

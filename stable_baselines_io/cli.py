@@ -22,7 +22,6 @@ from stable_baselines_io.hyperparams import tuned_hyperparameters
 from stable_baselines_io.interop import ALGORITHMS, detect_algorithm
 
 
-
 def _algorithm_class(name: str) -> Any:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     if name.lower() == "ppo":

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from stable_baselines_io.format.registry import register_serializable
 
@@ -102,10 +102,11 @@ class PiecewiseSchedule:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> PiecewiseSchedule:
-        return cls(endpoints=tuple(tuple(point) for point in config["endpoints"]), outside_value=config["outside_value"])
+        endpoints = tuple(tuple(point) for point in config["endpoints"])
+        return cls(endpoints=endpoints, outside_value=config["outside_value"])
 
 
-Schedule = Union[ConstantSchedule, LinearSchedule, PiecewiseSchedule, Callable[[float], float]]
+Schedule = ConstantSchedule | LinearSchedule | PiecewiseSchedule | Callable[[float], float]
 
 
 def get_schedule_fn(value_or_schedule: float | Schedule) -> Callable[[float], float]:

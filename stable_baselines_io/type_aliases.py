@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from typing import IO, Any, Union
+from typing import IO, Any
 
 import numpy as np
 
@@ -13,8 +13,8 @@ ParamDict = OrderedDict[str, np.ndarray]
 #: The algorithm's data dictionary: attribute name -> value.
 DataDict = dict[str, Any]
 #: A file system path.
-PathType = Union[str, "os.PathLike[str]"]
+PathType = str | os.PathLike[str]
 #: Where an agent file can be written to or read from: a path or an open binary file object.
-FileTarget = Union[str, "os.PathLike[str]", IO[bytes]]
+FileTarget = str | os.PathLike[str] | IO[bytes]
 #: Parameters as loaded: a name mapping, or (oldest legacy files) a list in parameter order.
-LoadedParams = Union[ParamDict, list[np.ndarray], None]
+LoadedParams = ParamDict | list[np.ndarray] | None

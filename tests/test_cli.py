@@ -66,7 +66,8 @@ def test_readme_commands_are_the_ones_make_demo_runs() -> None:
         assert command in readme
     assert "make demo" in readme and "make test" in readme
     ci_script = (PROJECT_ROOT / ".ci" / "run").read_text()
-    assert "make test" in ci_script and "make demo" in ci_script
+    for target in ("test", "demo", "lint", "type"):
+        assert f"make {target}" in ci_script and f"make {target}" in readme
 
 
 def test_readme_python_example_runs(tmp_path: Path) -> None:

@@ -186,7 +186,9 @@ class SaveLoadMixin:
 
     def _get_training_state(self) -> tuple[DataDict, OrderedDict[str, np.ndarray]]:
         state = {name: getattr(self, name) for name in self._state_attrs}
-        arrays = OrderedDict((name, np.array(variable.numpy())) for name, variable in self.get_state_variables().items())
+        arrays = OrderedDict(
+            (name, np.array(variable.numpy())) for name, variable in self.get_state_variables().items()
+        )
         return state, arrays
 
     def _set_training_state(self, state: DataDict | None, arrays: Mapping[str, np.ndarray] | None) -> None:

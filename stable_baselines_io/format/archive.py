@@ -228,7 +228,9 @@ class _MemberWindow(io.RawIOBase):
 
 
 @contextlib.contextmanager
-def _open_member(archive: zipfile.ZipFile, stream: IO[bytes], info: zipfile.ZipInfo, source: str) -> Iterator[IO[bytes]]:
+def _open_member(
+    archive: zipfile.ZipFile, stream: IO[bytes], info: zipfile.ZipInfo, source: str
+) -> Iterator[IO[bytes]]:
     """Open a member for reading: a window onto the file when stored, else decompressed in memory."""
     if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
         yield io.BytesIO(_read_bytes(archive, info, source))

@@ -21,8 +21,13 @@ import numpy as np
 
 from stable_baselines_io.exceptions import CorruptAgentFileError, UnsupportedFormatVersionError
 from stable_baselines_io.format.archive import TRAINING_STATE_MEMBER, read_archive, write_archive
-from stable_baselines_io.format.file_targets import atomic_write, describe_target, is_path, open_for_reading, \
-    resolve_save_path
+from stable_baselines_io.format.file_targets import (
+    atomic_write,
+    describe_target,
+    is_path,
+    open_for_reading,
+    resolve_save_path,
+)
 from stable_baselines_io.format.json_codec import data_to_json, json_to_data
 from stable_baselines_io.format.legacy import read_legacy, write_legacy
 from stable_baselines_io.type_aliases import DataDict, FileTarget, LoadedParams, ParamDict

@@ -28,7 +28,12 @@ import cloudpickle
 import gymnasium
 import numpy as np
 
-from stable_baselines_io.exceptions import CorruptAgentFileError, DeserializationError, SerializationError, UnsafeObjectError
+from stable_baselines_io.exceptions import (
+    CorruptAgentFileError,
+    DeserializationError,
+    SerializationError,
+    UnsafeObjectError,
+)
 from stable_baselines_io.format import registry
 from stable_baselines_io.format.safe_pickle import describe_refused, find_refused, safe_loads
 from stable_baselines_io.type_aliases import DataDict

@@ -129,7 +129,8 @@ def write_array(file: IO[bytes], array: np.ndarray, pool: ThreadPoolExecutor | N
         return
     file.write(header.getvalue())
     if memory.size:
-        _write_with_crc(file, memoryview(memory.reshape(-1).view(np.uint8)), pool)
+        data = memoryview(memory.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
+        _write_with_crc(file, data, pool)
 
 
 _ZIP_MEMBER_WRITER = getattr(zipfile, "_ZipWriteFile", None)
@@ -302,7 +303,8 @@ def _empty_array(shape: tuple[int, ...], dtype: np.dtype, member_size: int,
             f"{member_size - header_size} bytes"
         )
     array = np.empty(count, dtype=dtype)
-    return array, memoryview(array.view(np.uint8).reshape(-1)) if data_size else memoryview(b"")
+    view = memoryview(array.view(np.uint8).reshape(-1)) if data_size else memoryview(b"")  # type: ignore[arg-type]
+    return array, view
 
 
 def _shaped(array: np.ndarray, shape: tuple[int, ...], fortran_order: bool) -> np.ndarray:
