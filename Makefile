@@ -16,7 +16,7 @@ install: $(PY)
 
 # The main job: train PPO on CartPole, save, then load in a new process and evaluate.
 demo: install
-	$(VENV)/bin/sb-io train --algo ppo --env CartPole-v1 --timesteps 30000 --seed 0 --output agents/ppo-cartpole
+	$(VENV)/bin/sb-io train --algo ppo --env CartPole-v1 --timesteps 50000 --seed 0 --output agents/ppo-cartpole
 	$(VENV)/bin/sb-io eval agents/ppo-cartpole.zip --episodes 10
 
 test: install
