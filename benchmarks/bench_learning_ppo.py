@@ -20,38 +20,16 @@ from typing import Any
 # Small networks on few cores: one thread per op pool is fastest and keeps the benchmark stable.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import gymnasium  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from stable_baselines_io.common.evaluation import evaluate_policy  # noqa: E402
 from stable_baselines_io.hyperparams import tuned_hyperparameters  # noqa: E402
 from stable_baselines_io.ppo import PPO  # noqa: E402
 
 ENV_ID = "CartPole-v1"
 REWARD_THRESHOLD = 475.0
 HYPERPARAMETERS: dict[str, Any] = tuned_hyperparameters("ppo", ENV_ID)
-
-
-def evaluate(model: PPO, n_episodes: int) -> list[float]:
-    """Deterministic episode returns on a fresh environment reset with seeds ``0..n_episodes-1``.
-
-    :param model: the trained agent
-    :param n_episodes: number of episodes
-    :return: the return of each episode
-    """
-    env = gymnasium.make(ENV_ID)
-    returns = []
-    for seed in range(n_episodes):
-        observation, _ = env.reset(seed=seed)
-        episode_return, done = 0.0, False
-        while not done:
-            action, _ = model.predict(observation, deterministic=True)
-            observation, reward, terminated, truncated, _ = env.step(action)
-            episode_return += float(reward)
-            done = terminated or truncated
-        returns.append(episode_return)
-    env.close()
-    return returns
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     model.learn(total_timesteps=args.timesteps, log_interval=10)
     wall_time = time.perf_counter() - start
-    returns = evaluate(model, args.eval_episodes)
+    _, _, returns = evaluate_policy(model, ENV_ID, n_eval_episodes=args.eval_episodes, deterministic=True, seed=0)
 
     results = {
         "env_id": ENV_ID,

@@ -326,10 +326,11 @@ def task_parameters(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def task_sb3_learning(args: argparse.Namespace) -> dict[str, Any]:
-    import gymnasium
     import torch
     from stable_baselines3 import DQN, PPO
     from stable_baselines3.common.env_util import make_vec_env
+
+    from stable_baselines_io.common.evaluation import evaluate_policy
 
     torch.set_num_threads(args.threads)
     if args.algorithm == "ppo":
@@ -348,17 +349,7 @@ def task_sb3_learning(args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter()
     model.learn(total_timesteps=args.timesteps)
     wall_time = time.perf_counter() - start
-    evaluation_env = gymnasium.make(CARTPOLE)
-    returns = []
-    for seed in range(20):
-        observation, _ = evaluation_env.reset(seed=seed)
-        episode_return, done = 0.0, False
-        while not done:
-            action, _ = model.predict(observation, deterministic=True)
-            observation, reward, terminated, truncated, _ = evaluation_env.step(int(action))
-            episode_return += float(reward)
-            done = terminated or truncated
-        returns.append(episode_return)
+    _, _, returns = evaluate_policy(model, CARTPOLE, n_eval_episodes=20, deterministic=True, seed=0)
     return {"timesteps": int(model.num_timesteps), "wall_time_s": wall_time,
             "env_steps_per_s": model.num_timesteps / wall_time, "mean_reward": float(np.mean(returns)),
             "std_reward": float(np.std(returns)), "eval_episodes": 20}
