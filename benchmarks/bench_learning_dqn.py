@@ -19,29 +19,17 @@ import json
 import time
 from typing import Any
 
-import gymnasium
 import numpy as np
 
+from stable_baselines_io.common.evaluation import evaluate_policy
 from stable_baselines_io.dqn import DQN
-from stable_baselines_io.schedules import LinearSchedule
+from stable_baselines_io.hyperparams import tuned_hyperparameters
 
 ENV_ID = "CartPole-v1"
 TARGET_MEAN_REWARD = 475.0
 N_EVAL_EPISODES = 20
 
-HYPERPARAMETERS: dict[str, Any] = {
-    "learning_rate": LinearSchedule(2.3e-3, 0.0, end_fraction=0.8),
-    "batch_size": 128,
-    "buffer_size": 100000,
-    "learning_starts": 1000,
-    "gamma": 0.99,
-    "target_network_update_freq": 10,
-    "train_freq": 256,
-    "gradient_steps": 128,
-    "exploration_fraction": 0.16,
-    "exploration_final_eps": 0.04,
-    "policy_kwargs": {"layers": [256, 256]},
-}
+HYPERPARAMETERS: dict[str, Any] = tuned_hyperparameters("dqn", ENV_ID)
 
 
 def to_json(value: Any) -> Any:
@@ -57,28 +45,6 @@ def to_json(value: Any) -> Any:
     return value
 
 
-def evaluate(model: DQN, n_episodes: int = N_EVAL_EPISODES) -> list[float]:
-    """Undiscounted returns of greedy episodes in a fresh environment reset with seeds ``0 .. n - 1``.
-
-    :param model: the agent
-    :param n_episodes: number of episodes
-    :return: the return of each episode
-    """
-    env = gymnasium.make(ENV_ID)
-    returns = []
-    for seed in range(n_episodes):
-        observation, _ = env.reset(seed=seed)
-        episode_return, done = 0.0, False
-        while not done:
-            action, _ = model.predict(observation, deterministic=True)
-            observation, reward, terminated, truncated, _ = env.step(int(action))
-            episode_return += float(reward)
-            done = terminated or truncated
-        returns.append(episode_return)
-    env.close()
-    return returns
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timesteps", type=int, default=50000, help="training environment steps")
@@ -91,7 +57,7 @@ def main() -> None:
     start = time.perf_counter()
     model.learn(total_timesteps=args.timesteps, log_interval=50)
     wall_time = time.perf_counter() - start
-    returns = evaluate(model)
+    _, _, returns = evaluate_policy(model, ENV_ID, n_eval_episodes=N_EVAL_EPISODES, deterministic=True, seed=0)
 
     results = {
         "env": ENV_ID,
