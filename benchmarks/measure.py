@@ -322,7 +322,7 @@ def task_parameters(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
-# --- Stable-Baselines3 learning (the peer of bench_learning_ppo.py / bench_learning_dqn.py) --------
+# --- Stable-Baselines3 learning (the peer of bench_learning.py) --------
 
 
 def task_sb3_learning(args: argparse.Namespace) -> dict[str, Any]:
@@ -334,13 +334,13 @@ def task_sb3_learning(args: argparse.Namespace) -> dict[str, Any]:
 
     torch.set_num_threads(args.threads)
     if args.algorithm == "ppo":
-        # rl-zoo PPO CartPole-v1 (as bench_learning_ppo.py): batch = n_steps * n_envs / nminibatches
+        # rl-zoo PPO CartPole-v1 (as bench_learning.py --algo ppo): batch = n_steps * n_envs / nminibatches
         env = make_vec_env(CARTPOLE, n_envs=8, seed=args.seed)
         model = PPO("MlpPolicy", env, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20,
                     ent_coef=0.0, learning_rate=lambda progress: 1e-3 * progress,
                     clip_range=lambda progress: 0.2 * progress, seed=args.seed, device="cpu")
     else:
-        # rl-zoo DQN CartPole-v1 (as bench_learning_dqn.py)
+        # rl-zoo DQN CartPole-v1 (as bench_learning.py --algo dqn)
         env = make_vec_env(CARTPOLE, n_envs=1, seed=args.seed)
         model = DQN("MlpPolicy", env, learning_rate=2.3e-3, batch_size=64, buffer_size=100_000,
                     learning_starts=1000, gamma=0.99, target_update_interval=10, train_freq=256,

@@ -215,10 +215,8 @@ def run_training(with_sb3: bool, threads: int, output: Path) -> dict[str, Any]:
         entry: dict[str, Any] = {}
         log(f"training: ours {algorithm}, {timesteps} steps")
         json_path = output / f"learning_{algorithm}.json"
-        script = BENCHMARKS / f"bench_learning_{algorithm}.py"
-        command = [sys.executable, str(script), "--timesteps", str(timesteps), "--seed", "0", "--json", str(json_path)]
-        if algorithm == "ppo":
-            command += ["--threads", str(threads)]
+        command = [sys.executable, str(BENCHMARKS / "bench_learning.py"), "--algo", algorithm, "--timesteps",
+                   str(timesteps), "--seed", "0", "--threads", str(threads), "--json", str(json_path)]
         environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
         completed = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=REPO_ROOT)
         if json_path.is_file():
