@@ -82,3 +82,20 @@ def run_python() -> Callable[..., subprocess.CompletedProcess[str]]:
         return result
 
     return run
+
+
+@pytest.fixture()
+def count_resets(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], list[int]]:
+    """``count_resets(model)`` starts counting the resets of the model's environment.
+
+    :return: a function returning the list that gets one entry per ``reset()``
+    """
+
+    def start_counting(model: Any) -> list[int]:
+        resets: list[int] = []
+        env = model.get_env()
+        original_reset = env.reset
+        monkeypatch.setattr(env, "reset", lambda: resets.append(1) or original_reset())
+        return resets
+
+    return start_counting

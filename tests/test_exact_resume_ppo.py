@@ -52,14 +52,6 @@ def new_ppo(env: gymnasium.Env, **overrides: Any) -> PPO:
     return PPO("MlpPolicy", env, **{**HYPERPARAMETERS, **overrides})
 
 
-def count_resets(model: PPO, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    resets: list[int] = []
-    env = model.get_env()
-    original_reset = env.reset
-    monkeypatch.setattr(env, "reset", lambda: resets.append(1) or original_reset())
-    return resets
-
-
 def assert_arrays_equal(actual: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> None:
     assert list(actual) == list(expected)
     different = [name for name in expected if not np.array_equal(actual[name], expected[name])]
@@ -91,14 +83,14 @@ def save_mid_episode(model: PPO, path: Path) -> None:
 # --- bit-exact continuation -------------------------------------------------------------------
 
 
-def test_constant_schedules_resume_bit_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_constant_schedules_resume_bit_exactly(tmp_path: Path, count_resets: Callable[[Any], list[int]]) -> None:
     uninterrupted = new_ppo(gymnasium.make("CartPole-v1")).learn(N + M)
 
     env = gymnasium.make("CartPole-v1")
     first_part = new_ppo(env).learn(N)
     save_mid_episode(first_part, tmp_path / "agent.zip")
     resumed = PPO.load(tmp_path / "agent.zip", env=env, force_reset=False)
-    resets = count_resets(resumed, monkeypatch)
+    resets = count_resets(resumed)
     resumed.learn(M, reset_num_timesteps=False)
 
     assert resets == []
@@ -216,14 +208,14 @@ def test_a_new_process_restores_the_saved_training_state(
 
 
 def test_force_reset_resets_the_environment_at_the_next_learn(
-    trained_file: tuple[PPO, Path], monkeypatch: pytest.MonkeyPatch
+    trained_file: tuple[PPO, Path], count_resets: Callable[[Any], list[int]]
 ) -> None:
     model, path = trained_file
     loaded = PPO.load(path, env=gymnasium.make("CartPole-v1"))
     assert loaded._last_obs is None and loaded._episode_starts is None  # noqa: SLF001
     # The rest of the training state is restored all the same.
     assert_arrays_equal(state_arrays(loaded), state_arrays(model))
-    resets = count_resets(loaded, monkeypatch)
+    resets = count_resets(loaded)
     loaded.learn(N_BATCH, reset_num_timesteps=False)
     assert resets == [1]
     assert loaded.num_timesteps == N + N_BATCH

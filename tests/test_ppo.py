@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import gymnasium
 import numpy as np
 import pytest
@@ -96,23 +99,15 @@ def test_same_seed_gives_identical_parameters_other_seed_differs() -> None:
     assert any(not np.array_equal(first[name], other[name]) for name in first)
 
 
-def _count_resets(model: PPO, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    resets: list[int] = []
-    env = model.get_env()
-    original_reset = env.reset
-    monkeypatch.setattr(env, "reset", lambda: resets.append(1) or original_reset())
-    return resets
-
-
-def test_learn_twice_continues_the_same_episodes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_learn_twice_continues_the_same_episodes(count_resets: Callable[[Any], list[int]]) -> None:
     model = PPO("MlpPolicy", "CartPole-v1", seed=0, **FAST)
-    resets = _count_resets(model, monkeypatch)
+    resets = count_resets(model)
     model.learn(32)
     model.learn(32, reset_num_timesteps=False)
     assert len(resets) == 1
     assert model.num_timesteps == 64
     model.set_env(gymnasium.make("CartPole-v1"))
-    resets = _count_resets(model, monkeypatch)
+    resets = count_resets(model)
     model.learn(32)
     assert len(resets) == 1 and model.num_timesteps == 32
 
@@ -191,11 +186,11 @@ def test_continued_learn_keeps_the_horizon_of_an_interrupted_call() -> None:
     assert model.num_timesteps == 64 and model._total_timesteps == 64 and model._n_updates == 2  # noqa: SLF001
 
 
-def test_last_observations_of_another_number_of_envs_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_last_observations_of_another_number_of_envs_are_dropped(count_resets: Callable[[Any], list[int]]) -> None:
     model = PPO("MlpPolicy", "CartPole-v1", seed=0, **FAST)
     model._last_obs = np.zeros((2, 4), np.float32)  # noqa: SLF001 - as restored from a 2-env model's file
     model._episode_starts = np.zeros(2, bool)  # noqa: SLF001
-    resets = _count_resets(model, monkeypatch)
+    resets = count_resets(model)
     with pytest.warns(UserWarning, match="last observations are of 2 environments, the environment has 1"):
         model.learn(32)
     assert len(resets) == 1 and model._last_obs.shape == (1, 4)  # noqa: SLF001
