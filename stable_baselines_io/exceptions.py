@@ -94,3 +94,11 @@ class UnsupportedFeatureError(StableBaselinesIOError, NotImplementedError):
 
 class ReplayBufferMismatchError(StableBaselinesIOError, ValueError):
     """A stored replay buffer does not fit the model's (class, size, shapes or dtypes differ)."""
+
+
+class LoadBudgetExceededError(CorruptAgentFileError, MemoryError):
+    """Loading the file would use more memory or work than its load budget allows.
+
+    The message names the limit, the numbers and how to raise it (``max_bytes=``). Subclasses
+    ``MemoryError`` too, so code that guards against out-of-memory loads keeps catching it.
+    """
