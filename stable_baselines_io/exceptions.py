@@ -102,3 +102,25 @@ class LoadBudgetExceededError(CorruptAgentFileError, MemoryError):
     The message names the limit, the numbers and how to raise it (``max_bytes=``). Subclasses
     ``MemoryError`` too, so code that guards against out-of-memory loads keeps catching it.
     """
+
+
+class InvalidStoredValueError(DeserializationError, ValueError):
+    """A stored value fails validation before anything is built from it: a dtype that is not plain
+    numeric or bool, data whose length does not match its shape and dtype, a random-generator state
+    out of range, space bounds of disagreeing shapes, a value of the wrong type or range for the
+    model (``n_envs``, ``policy_kwargs``...)."""
+
+
+class RefusedObjectError(UnsafeObjectError):
+    """Safe mode refuses an object a pickle asks for (a function, an unknown class, a call it does
+    not allow). Readers re-raise it as :class:`UnsafeObjectError` naming the data key.
+
+    :param description: what the pickle asked for, e.g. ``"a pickled function 'f' (module m)"``
+    :param path: the file
+    :param member: the archive member or data key
+    """
+
+    def __init__(self, description: str, path: str | os.PathLike[str] | None = None, member: str | None = None):
+        self.description = description
+        super().__init__(f"the pickle holds {description}, which safe mode does not rebuild because unpickling it "
+                         "could run code from the file", path=path, member=member)

@@ -18,12 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from stable_baselines_io.exceptions import RefusedObjectError
 from stable_baselines_io.format.archive import read_archive
 from stable_baselines_io.format.file_targets import open_for_reading
 from stable_baselines_io.format.files import ZIP_SIGNATURES
 from stable_baselines_io.format.json_codec import SERIALIZED_KEY, TYPE_KEY, decode_value
+from stable_baselines_io.format.rebuild import Rebuilder
 from stable_baselines_io.format.registry import deferred_imports
-from stable_baselines_io.format.safe_pickle import RefusedObject, describe_refused, find_refused, safe_loads
+from stable_baselines_io.format.safe_pickle import load_records, safe_loads
 from stable_baselines_io.interop import detect_algorithm
 from stable_baselines_io.type_aliases import FileTarget
 
@@ -102,21 +104,21 @@ def _inspect_legacy(stream: Any, source: str) -> str:
              "metadata: none (legacy files have none)"]
     payload = stream.read()
     lines.append(f"pickle globals: {', '.join(pickle_globals(payload))}")
-    loaded = safe_loads(payload)
-    if not (isinstance(loaded, tuple) and len(loaded) == 2):
+    loaded = load_records(payload)
+    if not (type(loaded) is tuple and len(loaded) == 2):
         lines.append(f"not an agent file: the pickle holds {type(loaded).__name__}")
         return "\n".join(lines)
-    data, params = loaded
+    rebuilder = Rebuilder()
+    data, params = loaded[0], rebuilder.rebuild(loaded[1])
     needs_pickle = []
-    if isinstance(data, dict):
+    if type(data) is dict:
         lines.append(f"data: {len(data)} keys")
         for key, value in data.items():
-            refused = find_refused(value)
-            if refused is not None:
+            try:
+                lines.append(f"  {key} = {_short(rebuilder.rebuild(value))}")
+            except RefusedObjectError as error:
                 needs_pickle.append(key)
-                lines.append(f"  {key} = {describe_refused(refused)} [refused in safe mode]")
-            else:
-                lines.append(f"  {key} = {_short(value)}")
+                lines.append(f"  {key} = {error.description} [refused in safe mode]")
     lines.append("keys refused in safe mode (a legacy file is all pickle): "
                  f"{', '.join(needs_pickle) if needs_pickle else 'none'}")
     if isinstance(params, dict):
@@ -154,12 +156,11 @@ def _stored_value_lines(key: str, value: Any, source: str, needs_pickle: list[st
 def _safe_mode_verdict(payload: bytes) -> str:
     try:
         value = safe_loads(payload)
+    except RefusedObjectError as error:
+        return f"refused in safe mode ({error.description}): use custom_objects or safe_mode=False"
     except Exception as error:  # a damaged pickle is reported, not raised
         return f"unreadable ({error!r})"
-    refused = find_refused(value)
-    if refused is None:
-        return f"safe mode rebuilds it: {_short(value)}"
-    return f"refused in safe mode ({describe_refused(refused)}): use custom_objects or safe_mode=False"
+    return f"safe mode rebuilds it: {_short(value)}"
 
 
 def _parameter_lines(items: Iterable[tuple[str, Any]]) -> list[str]:
@@ -174,8 +175,6 @@ def _parameter_lines(items: Iterable[tuple[str, Any]]) -> list[str]:
 
 def _short(value: Any) -> str:
     text = f"<class {value.name!r} (not imported)>" if type(value).__name__ == "ClassReference" else repr(value)
-    if isinstance(value, RefusedObject):
-        text = describe_refused(value)
     text = " ".join(text.split())
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 3] + "..."
 

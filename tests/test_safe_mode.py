@@ -21,9 +21,14 @@ import numpy as np
 import numpy.random._pickle as numpy_random_pickle
 import pytest
 
-from stable_baselines_io.exceptions import CorruptAgentFileError, DeserializationError, UnsafeObjectError
+from stable_baselines_io.exceptions import (
+    CorruptAgentFileError,
+    DeserializationError,
+    RefusedObjectError,
+    UnsafeObjectError,
+)
 from stable_baselines_io.format import json_to_data, load_from_file
-from stable_baselines_io.format.safe_pickle import RefusedObject, safe_loads
+from stable_baselines_io.format.safe_pickle import safe_loads
 from stable_baselines_io.schedules import ConstantSchedule
 
 TRAILER_REVERSE = "ppo2__CartPole-v1__TrailerReverse.zip"
@@ -213,11 +218,11 @@ def test_a_class_by_reference_from_an_unknown_module_is_refused():
         json_to_data(json.dumps({"policy": envelope(payload, "<class 'abc.ABCMeta'>")}))
 
 
-def test_refused_objects_are_inert_stand_ins():
-    refused = safe_loads(pickle.dumps(OpensFile(Path("/nonexistent/never-created"))))
-    assert isinstance(refused, RefusedObject)
-    assert refused.refused_name == "open"  # pickle names it io.open
-    assert f"refused {refused.refused_global}" in repr(refused)
+def test_refused_objects_raise_instead_of_returning_a_stand_in():
+    with pytest.raises(RefusedObjectError, match=r"a pickled io\.open") as error:  # pickle names it io.open
+        safe_loads(pickle.dumps(OpensFile(Path("/nonexistent/never-created"))))
+    assert isinstance(error.value, UnsafeObjectError)
+    assert error.value.description == "a pickled io.open"
 
 
 # --- the allow-list -----------------------------------------------------------------------------

@@ -31,11 +31,16 @@ import numpy as np
 from stable_baselines_io.exceptions import (
     CorruptAgentFileError,
     DeserializationError,
+    InvalidStoredValueError,
+    LoadBudgetExceededError,
+    RefusedObjectError,
     SerializationError,
     UnsafeObjectError,
 )
-from stable_baselines_io.format import registry
-from stable_baselines_io.format.safe_pickle import describe_refused, find_refused, safe_loads
+from stable_baselines_io.format import registry, validators
+from stable_baselines_io.format.budget import LoadBudget
+from stable_baselines_io.format.rebuild import MAX_NESTING
+from stable_baselines_io.format.safe_pickle import safe_loads
 from stable_baselines_io.type_aliases import DataDict
 
 TYPE_KEY = ":type:"
@@ -45,6 +50,8 @@ SERIALIZED_KEY = ":serialized:"
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _JSON_NUMBER_KINDS = {"b", "i", "u"}
 _JSON_FLOAT_DTYPES = {np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)}
+#: How many bytes of objects ``json.loads`` may make per byte of JSON text, charged up front.
+_JSON_EXPANSION = 4
 
 
 # --- public API -------------------------------------------------------------------------------
@@ -91,8 +98,13 @@ def json_to_data(
     safe_mode: bool = True,
     source: str | None = None,
     member: str = "data",
+    budget: LoadBudget | None = None,
+    allow_pickle: bool = True,
 ) -> DataDict:
     """Rebuild the data dictionary from :func:`data_to_json` output, or a Stable Baselines file's.
+
+    Nothing is built before it is validated (see :mod:`.validators`); what is built is charged
+    to ``budget``.
 
     :param json_string: the JSON text
     :param custom_objects: values that replace stored keys; the stored value is never decoded
@@ -100,11 +112,18 @@ def json_to_data(
         classes not on the allow-list); False unpickles with cloudpickle (trusted files only)
     :param source: the file, named in error messages
     :param member: the archive member the JSON comes from, named in error messages
+    :param budget: the load budget (default: one for the size of ``json_string``)
+    :param allow_pickle: False refuses every pickle envelope unread (the training state)
     :return: attribute name -> value
     :raises CorruptAgentFileError: the text is not a JSON object
-    :raises UnsafeObjectError: a key needs code execution and ``safe_mode`` is on
+    :raises UnsafeObjectError: a key needs code execution and ``safe_mode`` is on, or holds a
+        pickle where ``allow_pickle`` is False
     :raises DeserializationError: a stored object cannot be rebuilt
+    :raises LoadBudgetExceededError: rebuilding would exceed the load budget
     """
+    if budget is None:
+        budget = LoadBudget.for_file(len(json_string), source=source)
+    budget.charge(_JSON_EXPANSION * len(json_string), "parsing the JSON text", member)
     try:
         stored = json.loads(json_string)
     except (ValueError, UnicodeDecodeError, RecursionError) as error:
@@ -119,10 +138,8 @@ def json_to_data(
         if key in custom_objects:
             data[key] = custom_objects[key]
             continue
-        try:
-            data[key] = decode_value(value, safe_mode=safe_mode, key=key, source=source, member=member)
-        except RecursionError as error:
-            raise DeserializationError(f"data key {key!r} is nested too deeply", path=source, member=member) from error
+        data[key] = decode_value(value, safe_mode=safe_mode, key=key, source=source, member=member, budget=budget,
+                                 allow_pickle=allow_pickle)
     return data
 
 
@@ -213,7 +230,7 @@ class _Codec:
         name: str,
         matches: Callable[[Any], bool],
         encode: Callable[[Any], dict[str, Any]],
-        decode: Callable[[dict[str, Any], Callable[[Any], Any]], Any],
+        decode: Callable[[dict[str, Any], _Decoder], Any],
     ):
         self.name = name
         self.matches = matches
@@ -253,41 +270,47 @@ _SPACE_TYPES = (
 )
 
 
-def _decode_space(fields: dict[str, Any], decode: Callable[[Any], Any]) -> gymnasium.Space:
+def _decode_space(fields: dict[str, Any], decode: _Decoder) -> gymnasium.Space:
     kind = fields["space"]
     if kind == "Box":
-        dtype = np.lib.format.descr_to_dtype(fields["dtype"])
-        return gymnasium.spaces.Box(low=decode(fields["low"]), high=decode(fields["high"]),
-                                    shape=tuple(fields["shape"]), dtype=dtype)
+        return validators.box_from(decode(fields["low"]), decode(fields["high"]),
+                                   validators.plain_dtype(fields["dtype"]), fields["shape"])
     if kind == "Discrete":
-        return gymnasium.spaces.Discrete(int(fields["n"]), start=int(fields.get("start", 0)))
+        return validators.discrete_from(fields["n"], fields.get("start", 0))
     if kind == "MultiDiscrete":
-        return gymnasium.spaces.MultiDiscrete(decode(fields["nvec"]), start=decode(fields["start"]),
-                                              dtype=np.lib.format.descr_to_dtype(fields["dtype"]))
+        return validators.multi_discrete_from(decode(fields["nvec"]), decode(fields["start"]),
+                                              validators.plain_dtype(fields["dtype"]))
     if kind == "MultiBinary":
-        return gymnasium.spaces.MultiBinary(fields["n"])
+        return validators.multi_binary_from(fields["n"])
     if kind == "Tuple":
-        return gymnasium.spaces.Tuple(tuple(decode(item) for item in fields["spaces"]))
+        return validators.tuple_space_from([decode(item) for item in fields["spaces"]])
     if kind == "Dict":
-        return gymnasium.spaces.Dict(OrderedDict((decode(key), decode(item)) for key, item in fields["spaces"]))
+        return validators.dict_space_from((decode(key), decode(item)) for key, item in fields["spaces"])
     raise ValueError(f"unknown space kind {kind!r}")
 
 
-def _decode_array(fields: dict[str, Any], decode: Callable[[Any], Any]) -> np.ndarray:
-    dtype = np.lib.format.descr_to_dtype(fields["dtype"])
-    shape = tuple(fields["shape"])
+def _decode_array(fields: dict[str, Any], decode: _Decoder) -> np.ndarray:
+    dtype = validators.plain_dtype(fields["dtype"])
     if "bytes" in fields:
         raw = base64.b64decode(fields["bytes"], validate=True)
-        return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+        return validators.array_from_bytes(raw, dtype, fields["shape"], budget=decode.budget)
     values = fields["values"]
     if dtype.kind == "f":
         values = _map_floats(values, lambda item: _NON_FINITE.get(item, item) if isinstance(item, str) else item)
-    return np.array(values, dtype=dtype).reshape(shape)
+    return validators.array_from_values(values, dtype, fields["shape"], decode.budget)
 
 
-def _decode_scalar(fields: dict[str, Any], decode: Callable[[Any], Any]) -> np.generic:
+def _decode_scalar(fields: dict[str, Any], decode: _Decoder) -> np.generic:
     scalar: np.generic = _decode_array({**fields, "shape": []}, decode)[()]  # type: ignore[assignment]
     return scalar
+
+
+def _is_plain(dtype: np.dtype) -> bool:
+    """Whether the codecs write ``dtype`` (the ones :func:`~.validators.plain_dtype` reads back)."""
+    try:
+        return validators.plain_dtype(np.lib.format.dtype_to_descr(dtype)) == dtype
+    except (InvalidStoredValueError, ValueError, TypeError):
+        return False
 
 
 def _random_state_fields(state: np.random.RandomState) -> dict[str, Any]:
@@ -296,12 +319,12 @@ def _random_state_fields(state: np.random.RandomState) -> dict[str, Any]:
             "cached_gaussian": _finite_or_name(float(cached_gaussian))}
 
 
-def _decode_random_state(fields: dict[str, Any], decode: Callable[[Any], Any]) -> np.random.RandomState:
-    random_state = np.random.RandomState()
+def _decode_random_state(fields: dict[str, Any], decode: _Decoder) -> np.random.RandomState:
+    if fields["bit_generator"] != "MT19937":
+        raise validators.fail(f"a RandomState uses MT19937, received {fields['bit_generator']!r}")
     cached = fields["cached_gaussian"]
-    random_state.set_state((fields["bit_generator"], decode(fields["keys"]), int(fields["pos"]),
-                            int(fields["has_gauss"]), _NON_FINITE.get(cached, cached)))
-    return random_state
+    return validators.random_state_from(decode(fields["keys"]), fields["pos"], fields["has_gauss"],
+                                        _NON_FINITE.get(cached, cached) if isinstance(cached, str) else cached)
 
 
 _BIT_GENERATORS = {cls.__name__: cls for cls in (np.random.MT19937, np.random.PCG64, np.random.PCG64DXSM,
@@ -312,26 +335,20 @@ def _generator_fields(generator: np.random.Generator) -> dict[str, Any]:
     return {"state": encode_value(generator.bit_generator.state)}
 
 
-def _decode_generator(fields: dict[str, Any], decode: Callable[[Any], Any]) -> np.random.Generator:
-    state = decode(fields["state"])
-    bit_generator_class = _BIT_GENERATORS.get(state.get("bit_generator"))
-    if bit_generator_class is None:
-        raise ValueError(f"unknown bit generator {state.get('bit_generator')!r}")
-    bit_generator = bit_generator_class()
-    bit_generator.state = state
-    return np.random.Generator(bit_generator)
+def _decode_generator(fields: dict[str, Any], decode: _Decoder) -> np.random.Generator:
+    return validators.generator_from_state(decode(fields["state"]))
 
 
 def _registered_fields(instance: Any) -> dict[str, Any]:
     return {"name": registry.registered_name(instance), "config": encode_value(instance.to_config())}
 
 
-def _decode_registered(fields: dict[str, Any], decode: Callable[[Any], Any]) -> Any:
+def _decode_registered(fields: dict[str, Any], decode: _Decoder) -> Any:
     cls = _resolve(fields["name"])
     return cls.from_config(decode(fields["config"]))
 
 
-def _decode_registered_class(fields: dict[str, Any], decode: Callable[[Any], Any]) -> type | registry.ClassReference:
+def _decode_registered_class(fields: dict[str, Any], decode: _Decoder) -> type | registry.ClassReference:
     return _resolve(fields["name"])
 
 
@@ -356,15 +373,15 @@ _CODECS: list[_Codec] = [
     _Codec("tuple", lambda value: type(value) is tuple, lambda value: {"items": _items(value)},
            lambda fields, decode: tuple(decode(item) for item in fields["items"])),
     _Codec("set", lambda value: type(value) is set, lambda value: {"items": _items(value)},
-           lambda fields, decode: {decode(item) for item in fields["items"]}),
+           lambda fields, decode: set(decode.keys(fields["items"], "a set"))),
     _Codec("frozenset", lambda value: type(value) is frozenset, lambda value: {"items": _items(value)},
-           lambda fields, decode: frozenset(decode(item) for item in fields["items"])),
+           lambda fields, decode: frozenset(decode.keys(fields["items"], "a frozenset"))),
     _Codec("dict", lambda value: type(value) is dict,
            lambda value: {"items": [[encode_value(key), encode_value(item)] for key, item in value.items()]},
-           lambda fields, decode: {decode(key): decode(item) for key, item in fields["items"]}),
+           lambda fields, decode: dict(decode.pairs(fields["items"]))),
     _Codec("OrderedDict", lambda value: type(value) is OrderedDict,
            lambda value: {"items": [[encode_value(key), encode_value(item)] for key, item in value.items()]},
-           lambda fields, decode: OrderedDict((decode(key), decode(item)) for key, item in fields["items"])),
+           lambda fields, decode: OrderedDict(decode.pairs(fields["items"]))),
     _Codec("bytes", lambda value: type(value) is bytes,
            lambda value: {"base64": base64.b64encode(value).decode("ascii")},
            lambda fields, decode: base64.b64decode(fields["base64"], validate=True)),
@@ -372,14 +389,14 @@ _CODECS: list[_Codec] = [
            lambda value: {"real": _finite_or_name(value.real), "imag": _finite_or_name(value.imag)},
            lambda fields, decode: complex(_NON_FINITE.get(fields["real"], fields["real"]),
                                           _NON_FINITE.get(fields["imag"], fields["imag"]))),
-    _Codec("numpy.ndarray", lambda value: type(value) is np.ndarray and not value.dtype.hasobject,
+    _Codec("numpy.ndarray", lambda value: type(value) is np.ndarray and _is_plain(value.dtype),
            _array_fields, _decode_array),
-    _Codec("numpy.scalar", lambda value: isinstance(value, np.generic) and not value.dtype.hasobject,
+    _Codec("numpy.scalar", lambda value: isinstance(value, np.generic) and _is_plain(value.dtype),
            lambda value: {key: item for key, item in _array_fields(np.asarray(value)).items() if key != "shape"},
            _decode_scalar),
-    _Codec("numpy.dtype", lambda value: isinstance(value, np.dtype) and not value.hasobject,
+    _Codec("numpy.dtype", lambda value: isinstance(value, np.dtype) and _is_plain(value),
            lambda value: {"dtype": np.lib.format.dtype_to_descr(value)},
-           lambda fields, decode: np.lib.format.descr_to_dtype(fields["dtype"])),
+           lambda fields, decode: validators.plain_dtype(fields["dtype"])),
     _Codec("numpy.RandomState", lambda value: type(value) is np.random.RandomState
            and isinstance(value._bit_generator, np.random.MT19937), _random_state_fields, _decode_random_state),
     _Codec("numpy.Generator", lambda value: type(value) is np.random.Generator
@@ -398,7 +415,7 @@ _CODECS_BY_NAME = {codec.name: codec for codec in _CODECS}
 
 
 def decode_value(stored: Any, safe_mode: bool = True, key: str = "?", source: str | None = None,
-                 member: str = "data") -> Any:
+                 member: str = "data", budget: LoadBudget | None = None, allow_pickle: bool = True) -> Any:
     """One stored JSON value -> the Python value.
 
     :param stored: the JSON-decoded value
@@ -406,40 +423,95 @@ def decode_value(stored: Any, safe_mode: bool = True, key: str = "?", source: st
     :param key: the data key, named in errors
     :param source: the file, named in errors
     :param member: the archive member, named in errors
+    :param budget: the load budget (None: not counted)
+    :param allow_pickle: see :func:`json_to_data`
     :return: the value
     """
-    def decode(item: Any) -> Any:
-        return decode_value(item, safe_mode=safe_mode, key=key, source=source, member=member)
+    return _Decoder(safe_mode, allow_pickle, key, source, member, budget)(stored)
 
-    if isinstance(stored, list):
-        return [decode(item) for item in stored]
-    if not isinstance(stored, dict):
-        return stored
-    if SERIALIZED_KEY in stored:
-        return _unpickle(stored, safe_mode, key, source, member)
-    if CODEC_KEY in stored:
+
+class _Decoder:
+    """Decodes the values of one data key, counting nesting and charging the budget."""
+
+    def __init__(self, safe_mode: bool, allow_pickle: bool, key: str, source: str | None, member: str,
+                 budget: LoadBudget | None):
+        self.safe_mode = safe_mode
+        self.allow_pickle = allow_pickle
+        self.key = key
+        self.source = source
+        self.member = member
+        self.budget = budget
+        self.depth = 0
+
+    def __call__(self, stored: Any) -> Any:
+        if not isinstance(stored, (list, dict)):
+            return stored
+        if self.depth >= MAX_NESTING:
+            raise DeserializationError(f"data key {self.key!r} is nested too deeply (more than {MAX_NESTING} levels)",
+                                       path=self.source, member=self.member)
+        if self.budget is not None:
+            self.budget.charge_objects(len(stored) + 1, f"data key {self.key!r}", self.member)
+        self.depth += 1
+        try:
+            return self._decode_container(stored)
+        finally:
+            self.depth -= 1
+
+    def keys(self, stored: Any, what: str) -> list[Any]:
+        """Decode the keys of a dict or the items of a set, refusing keys whose hashes could collide.
+
+        :param stored: the stored keys
+        :param what: the container, for errors
+        :return: the keys
+        """
+        keys = [self(item) for item in stored]
+        validators.check_keys(keys, what)
+        return keys
+
+    def pairs(self, stored: Any) -> list[tuple[Any, Any]]:
+        """Decode ``[key, value]`` pairs.
+
+        :param stored: the stored pairs
+        :return: the pairs
+        """
+        if not all(isinstance(pair, list) and len(pair) == 2 for pair in stored):
+            raise validators.fail("a dict is stored as a list of [key, value] pairs")
+        return list(zip(self.keys([key for key, _ in stored], "a dict"), (self(value) for _, value in stored)))
+
+    def _decode_container(self, stored: list[Any] | dict[str, Any]) -> Any:
+        if isinstance(stored, list):
+            return [self(item) for item in stored]
+        if SERIALIZED_KEY in stored:
+            if not self.allow_pickle:
+                raise UnsafeObjectError(f"data key {self.key!r} holds a pickle, and this member is never unpickled",
+                                        path=self.source, member=self.member)
+            return _unpickle(stored, self.safe_mode, self.key, self.source, self.member, self.budget)
+        if CODEC_KEY not in stored:
+            return {name: self(item) for name, item in stored.items()}
         codec = _CODECS_BY_NAME.get(stored[CODEC_KEY])
         if codec is None:
             raise DeserializationError(
-                f"data key {key!r} uses the codec {stored[CODEC_KEY]!r}, unknown to this version of "
-                "stable-baselines-io: upgrade it, or pass custom_objects={" + repr(key) + ": ...}",
-                path=source, member=member,
+                f"data key {self.key!r} uses the codec {stored[CODEC_KEY]!r}, unknown to this version of "
+                "stable-baselines-io: upgrade it, or pass custom_objects={" + repr(self.key) + ": ...}",
+                path=self.source, member=self.member,
             )
         try:
-            return codec.decode(stored, decode)
-        except (DeserializationError, CorruptAgentFileError):
-            raise
-        except (KeyError, TypeError, ValueError, LookupError, binascii.Error, AttributeError, OverflowError,
-                MemoryError) as error:
-            raise DeserializationError(
-                f"cannot rebuild data key {key!r} ({stored.get(TYPE_KEY)}, codec {codec.name!r}): {error!r}; "
-                f"pass custom_objects={{{key!r}: ...}} to replace it",
-                path=source, member=member,
-            ) from error
-    return {name: decode(item) for name, item in stored.items()}
+            return codec.decode(stored, self)
+        except (DeserializationError, CorruptAgentFileError) as error:
+            if type(error) is not InvalidStoredValueError or error.member is not None:
+                raise
+            reason: Exception = error
+        except (KeyError, TypeError, ValueError, LookupError, binascii.Error, AttributeError, OverflowError) as error:
+            reason = error
+        raise InvalidStoredValueError(
+            f"cannot rebuild data key {self.key!r} ({stored.get(TYPE_KEY)}, codec {codec.name!r}): {reason}; "
+            f"pass custom_objects={{{self.key!r}: ...}} to replace it",
+            path=self.source, member=self.member,
+        ) from reason
 
 
-def _unpickle(stored: dict[str, Any], safe_mode: bool, key: str, source: str | None, member: str) -> Any:
+def _unpickle(stored: dict[str, Any], safe_mode: bool, key: str, source: str | None, member: str,
+              budget: LoadBudget | None) -> Any:
     try:
         payload = base64.b64decode(stored[SERIALIZED_KEY], validate=True)
     except (binascii.Error, TypeError, ValueError) as error:
@@ -455,24 +527,24 @@ def _unpickle(stored: dict[str, Any], safe_mode: bool, key: str, source: str | N
                 path=source, member=member,
             ) from error
     try:
-        value = safe_loads(payload)
+        return safe_loads(payload, budget)
+    except RefusedObjectError as error:
+        raise unsafe_object_error(key, error.description, source, member=member) from error
+    except LoadBudgetExceededError:
+        raise
     except Exception as error:  # any error from a damaged or hostile pickle (LookupError, OverflowError...)
         raise DeserializationError(
             f"could not deserialize data key {key!r} ({stored.get(TYPE_KEY)}): {error!r}. "
             f"Consider using custom_objects={{{key!r}: ...}} to replace this object",
             path=source, member=member,
         ) from error
-    refused = find_refused(value)
-    if refused is not None:
-        raise unsafe_object_error(key, refused, source, member=member)
-    return value
 
 
-def unsafe_object_error(key: str, refused: Any, source: str | None, member: str) -> UnsafeObjectError:
+def unsafe_object_error(key: str, refused: str, source: str | None, member: str) -> UnsafeObjectError:
     """The error for a data key that safe mode will not rebuild, with the two ways forward.
 
     :param key: the data key
-    :param refused: the :class:`~stable_baselines_io.format.safe_pickle.RefusedObject`
+    :param refused: what the pickle asked for (:attr:`~.RefusedObjectError.description`)
     :param source: the file
     :param member: the archive member
     :return: the exception (to raise)
@@ -480,7 +552,7 @@ def unsafe_object_error(key: str, refused: Any, source: str | None, member: str)
     example = "a policy class of this library, e.g. MlpPolicy; or policy=MlpPolicy to load()" if key == "policy" \
         else "e.g. a float for a learning rate"
     return UnsafeObjectError(
-        f"data key {key!r} holds {describe_refused(refused)}, which safe mode does not rebuild because "
+        f"data key {key!r} holds {refused}, which safe mode does not rebuild because "
         f"unpickling it could run code from the file. Pass custom_objects={{{key!r}: <value>}} to replace it "
         f"({example}), or safe_mode=False if you trust the file and have its code installed",
         path=source, member=member,

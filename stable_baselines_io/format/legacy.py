@@ -14,13 +14,24 @@ from typing import IO, Any
 import cloudpickle
 import numpy as np
 
-from stable_baselines_io.exceptions import CorruptAgentFileError, DeserializationError
+from stable_baselines_io.exceptions import (
+    CorruptAgentFileError,
+    DeserializationError,
+    InvalidStoredValueError,
+    LoadBudgetExceededError,
+    RefusedObjectError,
+)
+from stable_baselines_io.format.budget import LoadBudget
 from stable_baselines_io.format.json_codec import unsafe_object_error
-from stable_baselines_io.format.safe_pickle import find_refused, safe_load
+from stable_baselines_io.format.rebuild import Rebuilder
+from stable_baselines_io.format.records import Call
+from stable_baselines_io.format.safe_pickle import load_records
 from stable_baselines_io.type_aliases import DataDict, LoadedParams
 
 _UNPICKLING_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
                       ImportError, MemoryError, RecursionError, struct.error)
+#: What a validated rebuild may still raise from a builder (a gymnasium space refusing its bounds).
+_REBUILD_ERRORS = (InvalidStoredValueError, ValueError, TypeError, OverflowError)
 
 
 def write_legacy(stream: IO[bytes], data: DataDict | None, params: LoadedParams) -> None:
@@ -39,48 +50,100 @@ def read_legacy(
     custom_objects: dict[str, Any] | None = None,
     safe_mode: bool = True,
     load_data: bool = True,
+    budget: LoadBudget | None = None,
 ) -> tuple[DataDict | None, LoadedParams]:
     """Read a legacy cloudpickle agent file.
+
+    In safe mode the pickle is parsed into inert records first; the parameters and then each data
+    key are validated and rebuilt one by one, so a key replaced by ``custom_objects`` (or every
+    key, with ``load_data=False``) is never rebuilt.
 
     :param stream: binary stream positioned at the start of the pickle
     :param source: the file, named in errors
     :param custom_objects: values that replace stored data keys
     :param safe_mode: see :func:`~stable_baselines_io.format.json_codec.json_to_data`
-    :param load_data: return the data dictionary (False returns None for it and does not check
+    :param load_data: return the data dictionary (False returns None for it and does not rebuild
         its objects, so parameters load from a file whose data safe mode would refuse)
+    :param budget: the load budget (default: one for the pickle's size)
     :return: ``(data, params)``; ``params`` is a list for the oldest files
     """
+    if not safe_mode:
+        try:
+            loaded = cloudpickle.load(stream)
+        except _UNPICKLING_ERRORS as error:
+            raise CorruptAgentFileError(f"neither a zip archive nor a readable pickle: {error!r}",
+                                        path=source) from error
+        except Exception as error:
+            raise DeserializationError(f"unpickling the legacy file failed: {error!r}", path=source) from error
+        data, params = _split(loaded, source)
+        if data is not None and not isinstance(data, dict):
+            raise CorruptAgentFileError(f"the data dictionary is a {type(data).__name__}", path=source, member="data")
+        replaced = custom_objects or {}
+        data = {key: replaced.get(key, value) for key, value in data.items()} if load_data and data is not None \
+            else None
+        return data, _check_params(params, source)
+    payload = stream.read()
+    budget = LoadBudget.for_file(len(payload), source=source) if budget is None else budget
     try:
-        loaded = safe_load(stream) if safe_mode else cloudpickle.load(stream)
-    except _UNPICKLING_ERRORS as error:
-        raise CorruptAgentFileError(f"neither a zip archive nor a readable pickle: {error!r}", path=source) from error
-    except Exception as error:
-        raise DeserializationError(f"unpickling the legacy file failed: {error!r}", path=source) from error
-    if not (isinstance(loaded, tuple) and len(loaded) == 2):
+        records = load_records(payload, budget)
+    except (pickle.UnpicklingError, RecursionError) as error:
+        raise CorruptAgentFileError(f"neither a zip archive nor a readable pickle: {error}", path=source) from error
+    data_records, params_records = _split(records, source)
+    if data_records is not None and type(data_records) is not dict:
+        raise CorruptAgentFileError(f"the data dictionary is a {_kind(data_records)}", path=source, member="data")
+    rebuilder = Rebuilder(budget)
+    params = _rebuild_params(rebuilder, params_records, source)
+    if not load_data or data_records is None:
+        return None, params
+    return _rebuild_data(rebuilder, data_records, custom_objects or {}, source), params
+
+
+def _split(loaded: Any, source: str) -> tuple[Any, Any]:
+    if not (type(loaded) is tuple and len(loaded) == 2):
         raise CorruptAgentFileError(
-            f"a legacy agent file holds a (data, params) pair; this one holds {type(loaded).__name__}", path=source
+            f"a legacy agent file holds a (data, params) pair; this one holds {_kind(loaded)}", path=source
         )
-    data, params = loaded
-    if data is not None and not isinstance(data, dict):
-        raise CorruptAgentFileError(f"the data dictionary is a {type(data).__name__}", path=source, member="data")
-    if not load_data:
-        data = None
-    if data is not None:
-        data = _apply_custom_objects(data, custom_objects or {}, source)
-    return data, _check_params(params, source)
+    return loaded
 
 
-def _apply_custom_objects(data: DataDict, custom_objects: dict[str, Any], source: str) -> DataDict:
-    result = {}
-    for key, value in data.items():
+def _kind(value: Any) -> str:
+    return f"a call of {value.func!r}" if isinstance(value, Call) else type(value).__name__
+
+
+def _rebuild_data(rebuilder: Rebuilder, records: dict[Any, Any], custom_objects: dict[str, Any],
+                  source: str) -> DataDict:
+    data: DataDict = {}
+    for key, value in records.items():
+        if not isinstance(key, str):
+            raise CorruptAgentFileError(f"data keys must be strings, received a {_kind(key)}", path=source,
+                                        member="data")
         if key in custom_objects:
-            result[key] = custom_objects[key]
+            data[key] = custom_objects[key]
             continue
-        refused = find_refused(value)
-        if refused is not None:
-            raise unsafe_object_error(key, refused, source, member="data")
-        result[key] = value
-    return result
+        try:
+            data[key] = rebuilder.rebuild(value)
+        except RefusedObjectError as error:
+            raise unsafe_object_error(key, error.description, source, member="data") from error
+        except LoadBudgetExceededError:
+            raise
+        except _REBUILD_ERRORS as error:
+            raise InvalidStoredValueError(f"cannot rebuild data key {key!r}: {error}; pass "
+                                          f"custom_objects={{{key!r}: ...}} to replace it", path=source,
+                                          member="data") from error
+    return data
+
+
+def _rebuild_params(rebuilder: Rebuilder, records: Any, source: str) -> LoadedParams:
+    if records is None:
+        return None
+    try:
+        params = rebuilder.rebuild(records)
+    except LoadBudgetExceededError:
+        raise
+    except (RefusedObjectError, *_REBUILD_ERRORS) as error:
+        raise CorruptAgentFileError(f"the parameters are not a list or mapping of NumPy arrays: {error}",
+                                    path=source, member="params") from error
+    return _check_params(params, source)
 
 
 def _check_params(params: Any, source: str) -> LoadedParams:

@@ -28,16 +28,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from stable_baselines_io.format import names
+
 ClassType = TypeVar("ClassType", bound=type)
 
-_BUILTIN_IMPORT_PATHS: dict[str, str] = {
-    "schedules.ConstantSchedule": "stable_baselines_io.schedules:ConstantSchedule",
-    "schedules.LinearSchedule": "stable_baselines_io.schedules:LinearSchedule",
-    "schedules.PiecewiseSchedule": "stable_baselines_io.schedules:PiecewiseSchedule",
-    "actor_critic.MlpPolicy": "stable_baselines_io.common.policies:MlpPolicy",
-    "dqn.MlpPolicy": "stable_baselines_io.dqn.policies:MlpPolicy",
-    "dqn.LnMlpPolicy": "stable_baselines_io.dqn.policies:LnMlpPolicy",
-}
 
 _name_to_class: dict[str, type] = {}
 _class_to_name: dict[type, str] = {}
@@ -133,11 +127,11 @@ def resolve_registered(name: str) -> type | ClassReference | None:
     :return: the class (a :class:`ClassReference` inside :func:`deferred_imports` when its
         module is not imported yet), or ``None`` when nothing is registered under that name
     """
-    if name not in _name_to_class and name in _BUILTIN_IMPORT_PATHS:
+    builtin = names.by_registered_name(name)
+    if name not in _name_to_class and builtin is not None:
         if _imports_deferred.get():
             return ClassReference(name)
-        module_name, _, attribute = _BUILTIN_IMPORT_PATHS[name].partition(":")
-        cls = getattr(importlib.import_module(module_name), attribute)
+        cls = getattr(importlib.import_module(builtin.module), builtin.qualname)
         _name_to_class.setdefault(name, cls)
         _class_to_name.setdefault(cls, name)
     return _name_to_class.get(name)
@@ -149,7 +143,26 @@ def is_builtin_name(name: str) -> bool:
     :param name: a registered name
     :return: True for the library's own classes
     """
-    return name in _BUILTIN_IMPORT_PATHS
+    return names.by_registered_name(name) is not None
+
+
+def class_at(module: str, qualname: str) -> type | ClassReference | None:
+    """The registered class that lives at ``module.qualname`` (the library's own or a user's).
+
+    This is how a pickle's reference to a class is resolved: only registered classes are found,
+    and nothing is imported that is not the library's own.
+
+    :param module: the module a pickle names
+    :param qualname: the class a pickle names
+    :return: the class (a :class:`ClassReference` inside :func:`deferred_imports`), or None
+    """
+    builtin = names.by_import_path(module, qualname)
+    if builtin is not None:
+        return resolve_registered(builtin.registered_name)
+    for cls in list(_class_to_name):
+        if cls.__module__ == module and cls.__qualname__ == qualname:
+            return cls
+    return None
 
 
 def _qualified(cls: type) -> str:

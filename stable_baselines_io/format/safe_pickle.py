@@ -1,429 +1,251 @@
-"""Reading pickles without running code from them (safe mode).
+"""Reading pickles without running code from them (safe mode), in two steps that never mix.
 
-:func:`safe_loads` rebuilds only an allow-list of harmless classes: NumPy arrays, scalars, dtypes
-and random generators (NumPy 1 and NumPy 2 module paths), builtin containers, ``gym`` /
-``gymnasium`` spaces (rebuilt as gymnasium spaces) and the policy classes of Stable Baselines 2
-and of this library, by name. Every other global a pickle names (a function, an unknown class,
-``os.system``...) becomes a :class:`RefusedObject` that records what the pickle asked for without
-calling anything. Callers then decide per data key: replace it (``custom_objects``), recover it
-(a Stable Baselines 2 constant schedule), or report it by name.
+1. :func:`load_records` parses the pickle into plain values and inert records
+   (:mod:`.records`): every global the pickle names becomes a :class:`~.records.Global`, every
+   call a :class:`~.records.Call`; nothing is imported, called or given state. Limits: the
+   pickle's size and opcode count are charged to the load budget, memo indexes are bounded, dict
+   keys and set elements must be of types whose hashes a file cannot make collide in bulk, and
+   ``BUILD`` is accepted only on a call record, once.
+2. :mod:`.rebuild` turns records into objects after validating them (see :mod:`.validators`):
+   NumPy arrays, scalars, dtypes and random generators, builtin containers, ``gym`` /
+   ``gymnasium`` spaces (rebuilt as gymnasium spaces), registered classes (policies, schedules)
+   and Stable Baselines 2 constant schedules. Anything else raises
+   :class:`~stable_baselines_io.exceptions.RefusedObjectError` naming what the pickle asked for.
+
+>>> import pickle, numpy as np
+>>> safe_loads(pickle.dumps({"low": np.zeros(2, dtype=np.float32)}))["low"]
+array([0., 0.], dtype=float32)
 """
 
 from __future__ import annotations
 
 import io
-import numbers
 import pickle
-import types
-from collections import OrderedDict
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+import struct
+from typing import Any
 
-import gymnasium
-import numpy as np
+from stable_baselines_io.exceptions import LoadBudgetExceededError
+from stable_baselines_io.format.budget import LoadBudget
+from stable_baselines_io.format.rebuild import Rebuilder
+from stable_baselines_io.format.records import RECORD_TYPES, Call, Global
+from stable_baselines_io.format.validators import check_keys
 
-from stable_baselines_io.format import registry
-
-if TYPE_CHECKING:
-    from stable_baselines_io.schedules import ConstantSchedule
-
-MAX_NESTING = 200
+#: Opcodes between two charges of the objects they made to the load budget.
+_CHARGE_EVERY = 4096
+#: The largest memo index (``PUT``); pickles number their memo entries from 0.
+_MAX_MEMO_INDEX = 2**32
 #: cloudpickle restores a function's or class's state by calling these on the new object.
-_STATE_SETTERS = {"_function_setstate", "_class_setstate"}
+_STATE_SETTERS = frozenset({"_function_setstate", "_class_setstate"})
+#: The longest module or attribute name a pickle may use.
+_MAX_NAME_LENGTH = 1024
 
 
-class RefusedObject:
-    """Stands in for an object whose class or function safe mode does not rebuild.
+class _BoundedMemo(dict[int, Any]):
+    """The unpickler's memo, refusing indexes whose hashes could collide (huge integers)."""
 
-    Subclasses are made per global (see :func:`refused_class`); instances record the constructor
-    arguments and state the pickle supplied, so nothing from the file is ever called.
-    """
-
-    refused_module: str = ""
-    refused_name: str = ""
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> RefusedObject:
-        instance = super().__new__(cls)
-        instance.__dict__["_refused_args"] = args
-        instance.__dict__["_refused_state"] = None
-        instance.__dict__["_refused_items"] = []
-        if cls.refused_name in _STATE_SETTERS and args and isinstance(args[0], RefusedObject) and len(args) > 1:
-            args[0].__dict__["_refused_state"] = args[1]
-        return instance
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def __setstate__(self, state: Any) -> None:
-        self.__dict__["_refused_state"] = state
-
-    def __call__(self, *args: Any, **kwargs: Any) -> RefusedObject:
-        return refused_class(self.refused_module, f"{self.refused_name}()")(*args)
-
-    def append(self, item: Any) -> None:
-        self.__dict__["_refused_items"].append(item)
-
-    def extend(self, items: Any) -> None:
-        self.__dict__["_refused_items"].extend(items)
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self.__dict__["_refused_items"].append((key, value))
-
-    @property
-    def refused_global(self) -> str:
-        """``module.name`` of what the pickle asked for."""
-        return f"{self.refused_module}.{self.refused_name}"
-
-    def __repr__(self) -> str:
-        return f"<refused {self.refused_global}>"
+    def __setitem__(self, index: int, value: Any) -> None:
+        if not 0 <= index < _MAX_MEMO_INDEX:
+            raise pickle.UnpicklingError(f"memo index {index if index < 10**12 else '(huge)'} out of range")
+        super().__setitem__(index, value)
 
 
-_refused_classes: dict[tuple[str, str], type[RefusedObject]] = {}
-
-
-def refused_class(module: str, name: str) -> type[RefusedObject]:
-    """The stand-in class for the global ``module.name`` (one class per global).
-
-    :param module: module named by the pickle
-    :param name: attribute named by the pickle
-    :return: a subclass of :class:`RefusedObject`
-    """
-    key = (module, name)
-    if key not in _refused_classes:
-        _refused_classes[key] = type(
-            "Refused_" + name.replace(".", "_"), (RefusedObject,), {"refused_module": module, "refused_name": name}
-        )
-    return _refused_classes[key]
-
-
-class _SpaceStandIn(RefusedObject):
-    """A pickled gym/gymnasium space, rebuilt as a gymnasium space after unpickling."""
-
-
-def _space_class(module: str, name: str) -> type[RefusedObject]:
-    key = ("space", module, name)
-    if key not in _refused_classes:  # type: ignore[comparison-overlap]
-        _refused_classes[key] = type(  # type: ignore[index]
-            "Space_" + name, (_SpaceStandIn,), {"refused_module": module, "refused_name": name}
-        )
-    return _refused_classes[key]  # type: ignore[index]
-
-
-def _numpy_global(module: str, name: str) -> Any:
-    """``numpy.core.*`` (NumPy 1 pickles) and ``numpy._core.*`` (NumPy 2) name the same objects."""
-    import importlib
-
-    # the NumPy 2 path first: NumPy 2 warns when its numpy.core aliases are imported
-    for candidate in (module.replace("numpy.core", "numpy._core"), module.replace("numpy._core", "numpy.core")):
-        try:
-            return getattr(importlib.import_module(candidate), name)
-        except (ImportError, AttributeError):
-            continue
-    raise pickle.UnpicklingError(f"{module}.{name} is not available in this NumPy")
-
-
-def _random_state_ctor(*args: Any) -> np.random.RandomState:
-    """NumPy < 1.17 pickled RandomState as ``numpy.random.__RandomState_ctor()`` then setstate."""
-    return np.random.RandomState()
-
-
-_NUMPY_ALLOWED: set[tuple[str, str]] = {
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"),
-    ("numpy.random._pickle", "__randomstate_ctor"),
-    ("numpy.random._pickle", "__bit_generator_ctor"),
-    ("numpy.random._pickle", "__generator_ctor"),
-    ("numpy.random.mtrand", "RandomState"),
-    ("numpy.random._mt19937", "MT19937"),
-    ("numpy.random._pcg64", "PCG64"),
-    ("numpy.random._pcg64", "PCG64DXSM"),
-    ("numpy.random._philox", "Philox"),
-    ("numpy.random._sfc64", "SFC64"),
-    ("numpy.random._generator", "Generator"),
-}
-
-_BUILTINS_ALLOWED: dict[tuple[str, str], Any] = {
-    ("builtins", "set"): set,
-    ("builtins", "frozenset"): frozenset,
-    ("builtins", "complex"): complex,
-    ("builtins", "slice"): slice,
-    ("builtins", "range"): range,
-    ("builtins", "bytearray"): bytearray,
-    ("builtins", "list"): list,
-    ("builtins", "dict"): dict,
-    ("builtins", "tuple"): tuple,
-    ("builtins", "object"): object,
-    ("__builtin__", "set"): set,
-    ("__builtin__", "frozenset"): frozenset,
-    ("collections", "OrderedDict"): OrderedDict,
-    ("copyreg", "_reconstructor"): None,  # resolved below, after the unpickler restricts its inputs
-    ("_codecs", "encode"): None,
-}
-
-#: Stable Baselines 2 policy classes and the registered names of the classes that replace them.
-SB2_POLICY_NAMES: dict[tuple[str, str], str] = {
-    ("stable_baselines.common.policies", "MlpPolicy"): "actor_critic.MlpPolicy",
-    ("stable_baselines.deepq.policies", "MlpPolicy"): "dqn.MlpPolicy",
-    ("stable_baselines.deepq.policies", "LnMlpPolicy"): "dqn.LnMlpPolicy",
-}
-
-#: TensorFlow activation functions that Stable Baselines 2 users pass as ``act_fun`` in
-#: ``policy_kwargs``; a pickle naming one is read as the activation's name.
-TENSORFLOW_ACTIVATIONS = {"relu", "tanh", "sigmoid", "elu", "selu", "softplus", "softsign", "relu6", "swish",
-                          "leaky_relu", "identity"}
-
-_SPACE_MODULES = ("gym.spaces", "gymnasium.spaces")
-_SPACE_NAMES = {"Box", "Discrete", "MultiDiscrete", "MultiBinary", "Tuple", "Dict"}
+def _check_hashed(keys: list[Any], what: str) -> None:
+    check_keys([key for key in keys if not isinstance(key, RECORD_TYPES)], what)
 
 
 class SafeUnpickler(pickle._Unpickler):
-    """An unpickler that never imports or calls anything outside the allow-list.
+    """An unpickler that builds only plain values and inert records (see the module docstring).
 
-    It extends the pure-Python unpickler, whose opcode table can be changed: ``BUILD`` on a class
-    or a function would set attributes on it (``ConstantSchedule.__call__ = ...``) for the whole
-    process, so it is refused; ``BUILD`` on instances restores their state as usual.
+    It extends the pure-Python unpickler, whose opcode table can be changed.
 
     :param file: the pickle stream
+    :param budget: the load budget charged with the opcodes read
     """
 
     dispatch = dict(pickle._Unpickler.dispatch)
 
-    def load_build(self) -> None:
-        target = self.stack[-2]  # type: ignore[attr-defined]  # the pure-Python unpickler's stack
-        if isinstance(target, (type, types.FunctionType, types.BuiltinFunctionType)):
-            raise pickle.UnpicklingError(f"the pickle sets attributes of {target!r}, which safe mode refuses")
-        super().load_build()  # type: ignore[misc]
+    def __init__(self, file: io.BytesIO, budget: LoadBudget | None = None):
+        super().__init__(file)
+        self.memo = _BoundedMemo()
+        self._budget = budget
 
-    dispatch[pickle.BUILD[0]] = load_build  # type: ignore[assignment]
+    def load(self) -> Any:
+        self._unframer = pickle._Unframer(self._file_read, self._file_readline)  # type: ignore[attr-defined]
+        self.read = self._unframer.read
+        self.readinto = self._unframer.readinto
+        self.readline = self._unframer.readline
+        self.metastack: list[list[Any]] = []
+        self.stack: list[Any] = []
+        self.append = self.stack.append
+        self.proto = 0
+        read, dispatch, budget = self.read, self.dispatch, self._budget
+        opcodes = 0
+        try:
+            while True:
+                key = read(1)
+                if not key:
+                    raise EOFError("the pickle ends before its STOP opcode")
+                opcodes += 1
+                if budget is not None and opcodes % _CHARGE_EVERY == 0:
+                    budget.charge_objects(_CHARGE_EVERY, "the objects a pickle makes")
+                dispatch[key[0]](self)
+        except pickle._Stop as stop:  # type: ignore[attr-defined]
+            return stop.value
 
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _NUMPY_ALLOWED:
-            return _numpy_global(module, name)
-        if (module, name) == ("numpy.random", "__RandomState_ctor"):
-            return _random_state_ctor
-        if (module, name) in _BUILTINS_ALLOWED:
-            allowed = _BUILTINS_ALLOWED[(module, name)]
-            if allowed is None:
-                import codecs
-                import copyreg
-
-                return copyreg._reconstructor if module == "copyreg" else codecs.encode  # type: ignore[attr-defined]
-            return allowed
-        if module.startswith(_SPACE_MODULES) and name in _SPACE_NAMES:
-            return _space_class(module, name)
-        if module.split(".")[0] == "tensorflow" and name in TENSORFLOW_ACTIVATIONS:
-            return name
-        if (module, name) in SB2_POLICY_NAMES:
-            policy = registry.resolve_registered(SB2_POLICY_NAMES[(module, name)])
-            if policy is not None:
-                return policy
-        library_class = _registered_class_at(module, name)
-        if library_class is not None:
-            return library_class
-        return refused_class(module, name)
+    def find_class(self, module: str, name: str) -> Global:
+        if not (isinstance(module, str) and isinstance(name, str)) or max(len(module), len(name)) > _MAX_NAME_LENGTH:
+            raise pickle.UnpicklingError("a pickled global must be named by a module and an attribute of sane length")
+        return Global(module, name)
 
     def persistent_load(self, pid: Any) -> Any:
         raise pickle.UnpicklingError("persistent ids are not supported in safe mode")
 
+    # --- calls become records ---------------------------------------------------------------
 
-def _registered_class_at(module: str, name: str) -> type | registry.ClassReference | None:
-    """A class registered for serialization that lives at ``module.name`` (this library's or the user's)."""
-    for registered_name, import_path in registry._BUILTIN_IMPORT_PATHS.items():
-        if import_path == f"{module}:{name}":
-            return registry.resolve_registered(registered_name)
-    for cls in list(registry._class_to_name):
-        if cls.__module__ == module and cls.__qualname__ == name:
-            return cls
-    return None
+    def load_reduce(self) -> None:
+        args = self.stack.pop()
+        call = _call(self.stack[-1], args)
+        if call.key is not None and call.key[1] in _STATE_SETTERS and len(args) == 2 and isinstance(args[0], Call) \
+                and not args[0].has_state:
+            args[0].state = args[1]  # recorded like BUILD, so refusals can name the function
+        self.stack[-1] = call
+
+    def load_newobj(self) -> None:
+        args = self.stack.pop()
+        self.stack[-1] = _call(self.stack[-1], args)
+
+    def load_newobj_ex(self) -> None:
+        kwargs = self.stack.pop()
+        args = self.stack.pop()
+        if type(kwargs) is not dict:
+            raise pickle.UnpicklingError("NEWOBJ_EX keyword arguments must be a dict")
+        self.stack[-1] = _call(self.stack[-1], args, kwargs)
+
+    def load_obj(self) -> None:
+        args = self.pop_mark()
+        if not args:
+            raise pickle.UnpicklingError("OBJ without a class")
+        self.append(_call(args[0], tuple(args[1:])))
+
+    def load_inst(self) -> None:
+        module = self.readline()[:-1].decode("ascii")
+        name = self.readline()[:-1].decode("ascii")
+        self.append(_call(self.find_class(module, name), tuple(self.pop_mark())))
+
+    def load_build(self) -> None:
+        state = self.stack.pop()
+        target = self.stack[-1]
+        if isinstance(target, Global):
+            raise pickle.UnpicklingError(f"the pickle sets attributes of {target.qualified}, which safe mode refuses")
+        if not isinstance(target, Call) or target.has_state:
+            raise pickle.UnpicklingError(f"the pickle sets the state of a {type(target).__name__}, which safe mode "
+                                         "refuses (BUILD applies only once, to an object the pickle made)")
+        target.state = state
+
+    # --- hashed containers: keys checked before they are hashed -----------------------------
+
+    def load_setitem(self) -> None:
+        value = self.stack.pop()
+        key = self.stack.pop()
+        self._set_items(self.stack[-1], [key, value])
+
+    def load_setitems(self) -> None:
+        items = self.pop_mark()
+        self._set_items(self.stack[-1], items)
+
+    def _set_items(self, target: Any, items: list[Any]) -> None:
+        keys = items[::2]
+        if type(target) is dict:
+            _check_hashed(keys, "a pickled dict")
+        elif not isinstance(target, Call):
+            raise pickle.UnpicklingError(f"SETITEMS on a {type(target).__name__}")
+        for index in range(0, len(items) - 1, 2):
+            target[items[index]] = items[index + 1]
+
+    def load_dict(self) -> None:
+        items = self.pop_mark()
+        _check_hashed(items[::2], "a pickled dict")
+        self.append({items[index]: items[index + 1] for index in range(0, len(items) - 1, 2)})
+
+    def load_additems(self) -> None:
+        items = self.pop_mark()
+        target = self.stack[-1]
+        if type(target) is set:
+            _check_hashed(items, "a pickled set")
+            target.update(items)
+        elif isinstance(target, Call):
+            target.items.extend(items)
+        else:
+            raise pickle.UnpicklingError(f"ADDITEMS on a {type(target).__name__}")
+
+    def load_frozenset(self) -> None:
+        items = self.pop_mark()
+        _check_hashed(items, "a pickled frozenset")
+        self.append(frozenset(items))
+
+    def load_appends(self) -> None:
+        items = self.pop_mark()
+        target = self.stack[-1]
+        if not isinstance(target, (list, Call)):
+            raise pickle.UnpicklingError(f"APPENDS on a {type(target).__name__}")
+        target.extend(items)
+
+    def load_append(self) -> None:
+        item = self.stack.pop()
+        target = self.stack[-1]
+        if not isinstance(target, (list, Call)):
+            raise pickle.UnpicklingError(f"APPEND on a {type(target).__name__}")
+        target.append(item)
+
+    for _opcode, _method in [(pickle.REDUCE, load_reduce), (pickle.NEWOBJ, load_newobj),
+                             (pickle.NEWOBJ_EX, load_newobj_ex), (pickle.OBJ, load_obj), (pickle.INST, load_inst),
+                             (pickle.BUILD, load_build), (pickle.SETITEM, load_setitem),
+                             (pickle.SETITEMS, load_setitems), (pickle.DICT, load_dict),
+                             (pickle.ADDITEMS, load_additems), (pickle.FROZENSET, load_frozenset),
+                             (pickle.APPENDS, load_appends), (pickle.APPEND, load_append)]:
+        dispatch[_opcode[0]] = _method  # type: ignore[assignment]
+    del _opcode, _method
 
 
-def safe_loads(payload: bytes) -> Any:
-    """Unpickle ``payload`` with :class:`SafeUnpickler`, then rebuild the spaces and schedules it holds.
+def _call(func: Any, args: Any, kwargs: dict[str, Any] | None = None) -> Call:
+    if not isinstance(func, RECORD_TYPES):
+        raise pickle.UnpicklingError(f"the pickle calls a {type(func).__name__}, which is not callable")
+    if type(args) is not tuple:
+        raise pickle.UnpicklingError("call arguments must be a tuple")
+    if kwargs is not None:
+        _check_hashed(list(kwargs), "keyword arguments")
+    return Call(func, args, kwargs)
+
+
+def load_records(payload: bytes, budget: LoadBudget | None = None) -> Any:
+    """Parse a pickle into plain values and inert records, building nothing else.
+
+    :param payload: the pickle bytes
+    :param budget: the load budget (default: one for ``len(payload)`` bytes)
+    :return: the records
+    :raises pickle.UnpicklingError: the pickle is malformed or uses what safe mode refuses
+    :raises LoadBudgetExceededError: the pickle makes more than the budget allows
+    """
+    budget = LoadBudget.for_file(len(payload)) if budget is None else budget
+    budget.charge(len(payload), "a pickle")
+    try:
+        return SafeUnpickler(io.BytesIO(payload), budget).load()
+    except LoadBudgetExceededError:
+        raise
+    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, UnicodeDecodeError,
+            OverflowError, struct.error) as error:
+        raise pickle.UnpicklingError(f"the pickle is malformed: {error!r}") from error
+
+
+def safe_loads(payload: bytes, budget: LoadBudget | None = None) -> Any:
+    """Unpickle ``payload`` in safe mode: parse it into records, then validate and rebuild them.
 
     :param payload: pickle bytes
-    :return: the object; anything refused stays a :class:`RefusedObject`
+    :param budget: the load budget (default: one for ``len(payload)`` bytes)
+    :return: the object
+    :raises RefusedObjectError: the pickle asks for an object safe mode does not rebuild
+    :raises InvalidStoredValueError: a described object fails validation
+    :raises pickle.UnpicklingError: the pickle is malformed or nested too deeply
     """
-    return safe_load(io.BytesIO(payload))
-
-
-def safe_load(stream: io.BufferedIOBase | io.BytesIO | Any) -> Any:
-    """Like :func:`safe_loads`, from a binary stream.
-
-    :param stream: the pickle stream
-    :return: the object; anything refused stays a :class:`RefusedObject`
-    """
-    return rebuild_known_objects(SafeUnpickler(stream).load())
-
-
-def rebuild_known_objects(value: Any, depth: int = 0) -> Any:
-    """Replace stand-ins that can be rebuilt without running code: spaces and constant schedules.
-
-    :param value: an unpickled object graph
-    :param depth: current nesting (deeper graphs are refused)
-    :return: the graph with those stand-ins replaced
-    """
-    if depth > MAX_NESTING:
-        raise pickle.UnpicklingError("the pickle is nested too deeply")
-    rebuild: Callable[[Any], Any] = lambda item: rebuild_known_objects(item, depth + 1)  # noqa: E731
-    if isinstance(value, _SpaceStandIn):
-        return _rebuild_space(value, rebuild)
-    if isinstance(value, RefusedObject):
-        schedule = recover_constant_schedule(value)
-        return value if schedule is None else schedule
-    if type(value) is dict:
-        return {key: rebuild(item) for key, item in value.items()}
-    if type(value) is OrderedDict:
-        return OrderedDict((key, rebuild(item)) for key, item in value.items())
-    if type(value) is list:
-        return [rebuild(item) for item in value]
-    if type(value) is tuple:
-        return tuple(rebuild(item) for item in value)
-    return value
-
-
-def find_refused(value: Any, depth: int = 0) -> RefusedObject | type[RefusedObject] | None:
-    """The first :class:`RefusedObject` inside a rebuilt object graph, if any.
-
-    :param value: the object graph
-    :param depth: current nesting
-    :return: a refused stand-in (an instance, or the stand-in class itself when the pickle named a
-        function or class without calling it), or None when everything was rebuilt
-    """
-    if isinstance(value, RefusedObject) or (isinstance(value, type) and issubclass(value, RefusedObject)):
-        return value
-    if depth > MAX_NESTING:
-        return None
-    if isinstance(value, dict):
-        children: Any = [*value.keys(), *value.values()]
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        children = value
-    else:
-        return None
-    for child in children:
-        found = find_refused(child, depth + 1)
-        if found is not None:
-            return found
-    return None
-
-
-def describe_refused(refused: RefusedObject | type[RefusedObject]) -> str:
-    """A human description of a refused object, naming the function's qualified name when known.
-
-    :param refused: the stand-in, or a stand-in class (a function or class pickled by reference)
-    :return: e.g. ``"a pickled function 'linear_schedule.<locals>.func' (module utils)"``
-    """
-    if isinstance(refused, type):
-        return f"a reference to {refused.refused_module}.{refused.refused_name}"
-    function = _function_description(refused)
-    if function is not None:
-        qualname, module = function
-        return f"a pickled function {qualname!r} (module {module})"
-    return f"a pickled {refused.refused_global}"
-
-
-def _rebuild_space(stand_in: _SpaceStandIn, rebuild: Callable[[Any], Any]) -> Any:
-    state = stand_in.__dict__["_refused_state"]
-    if isinstance(state, tuple) and len(state) == 2 and isinstance(state[1], dict):
-        state = {**(state[0] or {}), **state[1]}
-    if not isinstance(state, dict):
-        return stand_in
-    state = {key.lstrip("_") if key in {"_shape", "_np_random"} else key: value for key, value in state.items()}
-    name = stand_in.refused_name
-    try:
-        if name == "Box":
-            dtype = np.dtype(state.get("dtype", np.float32))
-            low, high = np.asarray(state["low"]), np.asarray(state["high"])
-            return gymnasium.spaces.Box(low=low.astype(dtype), high=high.astype(dtype), dtype=dtype)
-        if name == "Discrete":
-            return gymnasium.spaces.Discrete(int(state["n"]), start=int(state.get("start", 0)))
-        if name == "MultiDiscrete":
-            nvec = np.asarray(state["nvec"])
-            start = state.get("start")
-            return gymnasium.spaces.MultiDiscrete(nvec, dtype=state.get("dtype", np.int64), start=start)
-        if name == "MultiBinary":
-            n = state["n"]
-            return gymnasium.spaces.MultiBinary(int(n) if isinstance(n, numbers.Integral) else list(n))
-        if name == "Tuple":
-            return gymnasium.spaces.Tuple(tuple(rebuild(space) for space in state["spaces"]))
-        if name == "Dict":
-            spaces = state["spaces"]
-            items = spaces.__dict__["_refused_items"] if isinstance(spaces, RefusedObject) else list(spaces.items())
-            return gymnasium.spaces.Dict(OrderedDict((key, rebuild(space)) for key, space in items))
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise pickle.UnpicklingError(f"cannot rebuild the pickled {stand_in.refused_global}: {error}") from error
-    return stand_in
-
-
-def _function_description(refused: RefusedObject) -> tuple[str, str] | None:
-    """(qualname, module) of a cloudpickled function stand-in, read from its recorded state."""
-    state = _function_state(refused)
-    if state is None:
-        return None
-    return str(state.get("qualname") or state.get("__qualname__") or "?"), str(
-        state.get("module") or state.get("__module__") or "?"
-    )
-
-
-def _function_state(refused: RefusedObject) -> dict[str, Any] | None:
-    """The attribute dict cloudpickle stored for a function, for both of its historical layouts."""
-    if refused.refused_name == "_fill_function":
-        states = [arg for arg in refused.__dict__["_refused_args"] if isinstance(arg, dict) and "qualname" in arg]
-        return states[0] if states else None
-    if refused.refused_name in {"_make_function", "_make_skel_func"}:
-        state = refused.__dict__["_refused_state"]
-        if isinstance(state, tuple) and len(state) == 2 and isinstance(state[1], dict):
-            slots = dict(state[1])
-            closure = slots.get("__closure__")
-            if isinstance(closure, tuple):
-                slots["closure_values"] = [_cell_value(cell) for cell in closure]
-            return slots
-    return None
-
-
-def _cell_value(cell: Any) -> Any:
-    if isinstance(cell, RefusedObject) and cell.refused_name == "_make_cell":
-        args = cell.__dict__["_refused_args"]
-        return args[0] if args else None
-    return cell
-
-
-def recover_constant_schedule(refused: RefusedObject) -> ConstantSchedule | None:
-    """Read a Stable Baselines 2 constant schedule from its pickle, without running it.
-
-    Stable Baselines 2 wraps a constant learning rate or clip range in ``constfn(value)``, a
-    closure that returns ``value``. Its pickle records the qualified name, the module and the
-    closure's value: when the module is Stable Baselines' own and the closure holds one number,
-    the schedule is that number. Stable Baselines 2's ``ConstantSchedule`` objects likewise.
-
-    :param refused: a refused stand-in
-    :return: the schedule, or None when ``refused`` is not one of these
-    """
-    from stable_baselines_io.schedules import ConstantSchedule  # the schedules module imports this layer
-
-    if refused.refused_global == "stable_baselines.common.schedules.ConstantSchedule":
-        state = refused.__dict__["_refused_state"]
-        if isinstance(state, dict) and isinstance(state.get("_v"), numbers.Real):
-            return ConstantSchedule(float(state["_v"]))
-        return None
-    state = _function_state(refused)
-    if state is None:
-        return None
-    qualname = state.get("qualname") or state.get("__qualname__")
-    module = str(state.get("module") or state.get("__module__") or "")
-    closure = state.get("closure_values")
-    if (
-        qualname == "constfn.<locals>.func"
-        and module.startswith("stable_baselines.")
-        and isinstance(closure, list)
-        and len(closure) == 1
-        and isinstance(closure[0], numbers.Real)
-        and not isinstance(closure[0], bool)
-    ):
-        return ConstantSchedule(float(closure[0]))
-    return None
+    budget = LoadBudget.for_file(len(payload)) if budget is None else budget
+    return Rebuilder(budget).rebuild(load_records(payload, budget))
