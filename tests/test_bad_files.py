@@ -23,6 +23,7 @@ from stable_baselines_io.exceptions import (
     CorruptAgentFileError,
     DeserializationError,
     StableBaselinesIOError,
+    UnsafeObjectError,
 )
 from stable_baselines_io.format import load_from_file, read_agent_file, save_to_file
 
@@ -456,7 +457,9 @@ def with_member(raw: bytes, name: str, content: bytes | str) -> bytes:
     ("{broken", CorruptAgentFileError, "invalid JSON"),
     ("[1]", CorruptAgentFileError, "expected a JSON object"),
     (json.dumps({"rng": {":type:": "<class 'x'>", ":codec:": "quantum.rng"}}), DeserializationError, "'rng'"),
-], ids=["invalid JSON", "not an object", "unknown codec"])
+    (json.dumps({"counters": [{":type:": "<class 'float'>", ":serialized:": base64.b64encode(
+        pickle.dumps(0.5)).decode("ascii")}]}), UnsafeObjectError, "'counters' holds a pickle.*never unpickled"),
+], ids=["invalid JSON", "not an object", "unknown codec", "harmless pickle"])
 def test_bad_training_state(tmp_path, content, error_type, match):
     path = write(tmp_path, with_member(valid_file_bytes(), "training_state", content))
     assert load_from_file(path)[0] == DATA  # the training state is read only on request

@@ -153,7 +153,7 @@ def read_agent_file(
             training_state = None
             if contents.state_json is not None:
                 training_state = json_to_data(contents.state_json, safe_mode=True, source=source,
-                                              member=TRAINING_STATE_MEMBER)
+                                              member=TRAINING_STATE_MEMBER, allow_pickle=False)
             return upgrade(AgentFile(data, contents.params, contents.metadata, ZIP_FORMAT, training_state,
                                      contents.state_arrays, version))
         warnings.warn(

@@ -532,6 +532,9 @@ def _unpickle(stored: dict[str, Any], safe_mode: bool, key: str, source: str | N
         raise unsafe_object_error(key, error.description, source, member=member) from error
     except LoadBudgetExceededError:
         raise
+    except InvalidStoredValueError as error:
+        raise InvalidStoredValueError(f"cannot rebuild data key {key!r}: {error}; pass custom_objects="
+                                      f"{{{key!r}: ...}} to replace it", path=source, member=member) from error
     except Exception as error:  # any error from a damaged or hostile pickle (LookupError, OverflowError...)
         raise DeserializationError(
             f"could not deserialize data key {key!r} ({stored.get(TYPE_KEY)}): {error!r}. "

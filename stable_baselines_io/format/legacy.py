@@ -88,6 +88,8 @@ def read_legacy(
         records = load_records(payload, budget)
     except (pickle.UnpicklingError, RecursionError) as error:
         raise CorruptAgentFileError(f"neither a zip archive nor a readable pickle: {error}", path=source) from error
+    except InvalidStoredValueError as error:
+        raise InvalidStoredValueError(str(error), path=source) from error
     data_records, params_records = _split(records, source)
     if data_records is not None and type(data_records) is not dict:
         raise CorruptAgentFileError(f"the data dictionary is a {_kind(data_records)}", path=source, member="data")

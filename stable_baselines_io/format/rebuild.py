@@ -56,6 +56,12 @@ _BIT_GENERATOR_CLASSES = {("numpy.random._mt19937", "MT19937"): "MT19937", ("num
                           ("numpy.random._philox", "Philox"): "Philox", ("numpy.random._sfc64", "SFC64"): "SFC64"}
 _SEED_SEQUENCE = ("numpy.random.bit_generator", "__pyx_unpickle_SeedSequence")
 _PLAIN = (str, int, float, bool, type(None), bytes, complex)
+#: Builtin types a pickle may name as values (e.g. ``policy=object``); calling them is handled apart.
+_TYPE_REFERENCES: dict[tuple[str, str], type] = {
+    **{("builtins", cls.__name__): cls for cls in (object, set, frozenset, list, dict, tuple, complex, slice, range,
+                                                     bytearray, bytes, str, int, float, bool)},
+    ("collections", "OrderedDict"): OrderedDict,
+}
 
 
 class Rebuilder:
@@ -79,6 +85,7 @@ class Rebuilder:
             ("builtins", "slice"): self._slice,
             ("builtins", "range"): self._range,
             ("builtins", "bytearray"): self._bytearray,
+            ("builtins", "bytes"): self._bytes,
             ("_codecs", "encode"): self._encode,
             ("copyreg", "_reconstructor"): self._reconstructor,
             ("numpy._core.multiarray", "_reconstruct"): self._ndarray,
@@ -170,6 +177,8 @@ class Rebuilder:
 
     def _reference(self, reference: Global) -> Any:
         module, name = reference.key
+        if reference.key in _TYPE_REFERENCES:
+            return _TYPE_REFERENCES[reference.key]
         if module.split(".")[0] == "tensorflow" and name in TENSORFLOW_ACTIVATIONS:
             return name
         builtin = names.by_sb2_pickle_name(module, name)
@@ -272,6 +281,13 @@ class Rebuilder:
         if type(parts[0]) is str and len(parts) == 2 and parts[1] in ("latin-1", "latin1"):
             return bytearray(parts[0].encode("latin-1"))
         raise fail("bytearray() is rebuilt only from bytes (a size would allocate without bound)")
+
+    def _bytes(self, call: Call, depth: int) -> bytes:
+        """``bytes()`` (how protocol 2 writes ``b""``) or ``bytes(b"...")``; never ``bytes(size)``."""
+        parts = [self.rebuild(part, depth + 1) for part in self._arguments(call, 1, at_least=0)]
+        if parts and type(parts[0]) is not bytes:
+            raise fail("bytes() is rebuilt only from bytes (a size would allocate without bound)")
+        return parts[0] if parts else b""
 
     def _encode(self, call: Call, depth: int) -> bytes:
         text, encoding = (self.rebuild(part, depth + 1) for part in self._arguments(call, 2))

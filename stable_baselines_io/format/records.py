@@ -8,11 +8,11 @@ rebuild step (:mod:`.rebuild`) turns records into objects after validating them.
 
 from __future__ import annotations
 
+import _compat_pickle
 from typing import Any
 
-#: The modules a pickle may name for one object under several names (Python 2, NumPy 1 and 2).
-_MODULE_ALIASES = {"__builtin__": "builtins", "copy_reg": "copyreg", "numpy.core.multiarray": "numpy._core.multiarray",
-                   "numpy.core.numeric": "numpy._core.numeric", "numpy.core": "numpy._core"}
+#: NumPy 1 pickles name ``numpy.core``, NumPy 2 ``numpy._core``.
+_NUMPY_MODULES = {"numpy.core.multiarray": "numpy._core.multiarray", "numpy.core.numeric": "numpy._core.numeric"}
 
 
 class Global:
@@ -30,8 +30,12 @@ class Global:
 
     @property
     def key(self) -> tuple[str, str]:
-        """:return: ``(module, name)`` with Python 2 and NumPy 1 module names mapped to today's"""
-        return _MODULE_ALIASES.get(self.module, self.module), self.name
+        """:return: ``(module, name)`` with Python 2 and NumPy 1 names mapped to today's (as pickle does)"""
+        key = _compat_pickle.NAME_MAPPING.get((self.module, self.name))
+        if key is not None:
+            return key
+        module = _compat_pickle.IMPORT_MAPPING.get(self.module, self.module)
+        return _NUMPY_MODULES.get(module, module), self.name
 
     @property
     def qualified(self) -> str:

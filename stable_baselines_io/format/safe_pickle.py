@@ -24,7 +24,7 @@ import pickle
 import struct
 from typing import Any
 
-from stable_baselines_io.exceptions import LoadBudgetExceededError
+from stable_baselines_io.exceptions import InvalidStoredValueError, LoadBudgetExceededError
 from stable_baselines_io.format.budget import LoadBudget
 from stable_baselines_io.format.rebuild import Rebuilder
 from stable_baselines_io.format.records import RECORD_TYPES, Call, Global
@@ -49,8 +49,9 @@ class _BoundedMemo(dict[int, Any]):
         super().__setitem__(index, value)
 
 
-def _check_hashed(keys: list[Any], what: str) -> None:
-    check_keys([key for key in keys if not isinstance(key, RECORD_TYPES)], what)
+def _check_hashed(keys: list[Any], what: str, already: int = 0) -> int:
+    """:func:`~.validators.check_keys`, where records (hashed by identity) are always accepted."""
+    return check_keys([key for key in keys if not isinstance(key, RECORD_TYPES)], what, already)
 
 
 class SafeUnpickler(pickle._Unpickler):
@@ -68,6 +69,8 @@ class SafeUnpickler(pickle._Unpickler):
         super().__init__(file)
         self.memo = _BoundedMemo()
         self._budget = budget
+        #: Collidable keys per dict or set filled in batches (SETITEMS, ADDITEMS), by id.
+        self._collidable: dict[int, int] = {}
 
     def load(self) -> Any:
         self._unframer = pickle._Unframer(self._file_read, self._file_readline)  # type: ignore[attr-defined]
@@ -156,11 +159,14 @@ class SafeUnpickler(pickle._Unpickler):
     def _set_items(self, target: Any, items: list[Any]) -> None:
         keys = items[::2]
         if type(target) is dict:
-            _check_hashed(keys, "a pickled dict")
+            self._count_keys(target, keys, "a pickled dict")
         elif not isinstance(target, Call):
             raise pickle.UnpicklingError(f"SETITEMS on a {type(target).__name__}")
         for index in range(0, len(items) - 1, 2):
             target[items[index]] = items[index + 1]
+
+    def _count_keys(self, target: dict[Any, Any] | set[Any], keys: list[Any], what: str) -> None:
+        self._collidable[id(target)] = _check_hashed(keys, what, self._collidable.get(id(target), 0))
 
     def load_dict(self) -> None:
         items = self.pop_mark()
@@ -171,7 +177,7 @@ class SafeUnpickler(pickle._Unpickler):
         items = self.pop_mark()
         target = self.stack[-1]
         if type(target) is set:
-            _check_hashed(items, "a pickled set")
+            self._count_keys(target, items, "a pickled set")
             target.update(items)
         elif isinstance(target, Call):
             target.items.extend(items)
@@ -225,12 +231,13 @@ def load_records(payload: bytes, budget: LoadBudget | None = None) -> Any:
     :return: the records
     :raises pickle.UnpicklingError: the pickle is malformed or uses what safe mode refuses
     :raises LoadBudgetExceededError: the pickle makes more than the budget allows
+    :raises InvalidStoredValueError: a dict or set has too many keys whose hashes could collide
     """
     budget = LoadBudget.for_file(len(payload)) if budget is None else budget
     budget.charge(len(payload), "a pickle")
     try:
         return SafeUnpickler(io.BytesIO(payload), budget).load()
-    except LoadBudgetExceededError:
+    except (LoadBudgetExceededError, InvalidStoredValueError):
         raise
     except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, UnicodeDecodeError,
             OverflowError, struct.error) as error:

@@ -106,8 +106,9 @@ def plain_dtype(descr: Any) -> np.dtype:
     """The dtype a descriptor names, if it is a plain numeric or bool one.
 
     Accepted: ``"<f4"``-style strings (byte order, kind among ``b i u f c``, a real item size),
-    fixed-width strings (``"|S5"``, ``"<U3"``), and for the JSON codec a list of ``[name, descriptor]`` pairs (a packed structured dtype of
-    plain fields). No objects, no strings, no subarrays, no offsets, no flags.
+    fixed-width strings (``"|S5"``, ``"<U3"``: inert bytes), and a list of ``[name, descriptor]``
+    pairs (a packed structured dtype of such fields). No objects, no subarrays, no offsets, no
+    flags, no padding.
 
     :param descr: the descriptor read from the file
     :return: the dtype
@@ -395,7 +396,7 @@ def generator_from_state(state: Any) -> np.random.Generator:
 # --- keys of dicts and sets -------------------------------------------------------------------
 
 
-def check_keys(keys: Sequence[Any], what: str) -> None:
+def check_keys(keys: Sequence[Any], what: str, already: int = 0) -> int:
     """Refuse dict keys or set elements whose hashes a file could make collide in bulk.
 
     Strings and bytes (hashed with a random seed), integers below 2**61 (distinct hashes), bools
@@ -404,8 +405,10 @@ def check_keys(keys: Sequence[Any], what: str) -> None:
 
     :param keys: the keys about to be hashed
     :param what: the container, for errors
+    :param already: collidable keys the container holds already (keys added in batches)
+    :return: the container's collidable keys, ``already`` included
     """
-    collidable = 0
+    collidable = already
     for key in keys:
         if _is_seeded_key(key):
             continue
@@ -416,6 +419,7 @@ def check_keys(keys: Sequence[Any], what: str) -> None:
             hash(key)
         except TypeError as error:
             raise fail(f"{what} has an unhashable key of type {_type_name(key)}") from error
+    return collidable
 
 
 def _is_seeded_key(key: Any) -> bool:
