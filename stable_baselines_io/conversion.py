@@ -15,6 +15,7 @@ import gymnasium
 
 from stable_baselines_io.exceptions import SerializationError
 from stable_baselines_io.format.files import read_agent_file, save_to_file
+from stable_baselines_io.format.names import ACTOR_CRITIC_SCHEME, DQN_SCHEME, by_registered_name
 from stable_baselines_io.format.registry import ClassReference, deferred_imports, registered_name
 from stable_baselines_io.interop import actor_critic_parameter_names, detect_algorithm, dqn_parameter_names
 from stable_baselines_io.type_aliases import DataDict, FileTarget, LoadedParams, ParamDict
@@ -64,11 +65,13 @@ def list_parameter_names(data: DataDict, count: int) -> list[str]:
     policy = data.get("policy")
     policy_name = registered_name(policy) if isinstance(policy, (type, ClassReference)) else None
     policy_kwargs = data.get("policy_kwargs") or {}
-    if policy_name == "actor_critic.MlpPolicy":
+    builtin = None if policy_name is None else by_registered_name(policy_name)
+    scheme = None if builtin is None else builtin.parameter_scheme
+    if scheme == ACTOR_CRITIC_SCHEME:
         continuous = isinstance(data.get("action_space"), gymnasium.spaces.Box)
         names = actor_critic_parameter_names(policy_kwargs, continuous)
-    elif policy_name in {"dqn.MlpPolicy", "dqn.LnMlpPolicy"}:
-        names = dqn_parameter_names(policy_kwargs, layer_norm_default=policy_name == "dqn.LnMlpPolicy")
+    elif builtin is not None and scheme == DQN_SCHEME:
+        names = dqn_parameter_names(policy_kwargs, layer_norm_default=builtin.layer_norm_default)
     else:
         raise SerializationError(
             f"the parameters are a bare list and the policy {policy!r} is not one whose parameter names are "

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-ALGORITHMS = ("ppo", "dqn")
+from stable_baselines_io.format.names import ACTOR_CRITIC_SCHEME, DQN_SCHEME, SB2_SCOPES, SCHEME_ALGORITHMS
+
+ALGORITHMS = tuple(SCHEME_ALGORITHMS.values())
 DEFAULT_ACTOR_CRITIC_LAYERS = [64, 64]
 DEFAULT_DQN_LAYERS = [64, 64]
 
@@ -29,10 +31,9 @@ def detect_algorithm(metadata: Mapping[str, Any], param_names: Sequence[str]) ->
     stored = str(metadata.get("algorithm", "")).lower()
     if stored in ALGORITHMS:
         return stored
-    if any(name.startswith("deepq/") for name in param_names):
-        return "dqn"
-    if any(name.startswith("model/") for name in param_names):
-        return "ppo"
+    for scheme in (DQN_SCHEME, ACTOR_CRITIC_SCHEME):
+        if any(name.startswith(SB2_SCOPES[scheme] + "/") for name in param_names):
+            return SCHEME_ALGORITHMS[scheme]
     return None
 
 
@@ -47,23 +48,24 @@ def actor_critic_parameter_names(policy_kwargs: Mapping[str, Any], continuous_ac
     if net_arch is None:
         layers = policy_kwargs.get("layers") or DEFAULT_ACTOR_CRITIC_LAYERS
         net_arch = [{"pi": list(layers), "vf": list(layers)}]
+    scope = SB2_SCOPES[ACTOR_CRITIC_SCHEME]
     names = []
     split: Mapping[str, Sequence[int]] = {}
     for index, layer in enumerate(net_arch):
         if isinstance(layer, Mapping):
             split = layer
             break
-        names += _dense("model", f"shared_fc{index}")
+        names += _dense(scope, f"shared_fc{index}")
     policy_layers, value_layers = list(split.get("pi", [])), list(split.get("vf", []))
     for index in range(max(len(policy_layers), len(value_layers))):
         if index < len(policy_layers):
-            names += _dense("model", f"pi_fc{index}")
+            names += _dense(scope, f"pi_fc{index}")
         if index < len(value_layers):
-            names += _dense("model", f"vf_fc{index}")
-    names += _dense("model", "vf") + _dense("model", "pi")
+            names += _dense(scope, f"vf_fc{index}")
+    names += _dense(scope, "vf") + _dense(scope, "pi")
     if continuous_actions:
-        names.append("model/pi/logstd:0")
-    return names + _dense("model", "q")
+        names.append(f"{scope}/pi/logstd:0")
+    return names + _dense(scope, "q")
 
 
 def dqn_parameter_names(policy_kwargs: Mapping[str, Any], layer_norm_default: bool = False) -> list[str]:
@@ -76,8 +78,9 @@ def dqn_parameter_names(policy_kwargs: Mapping[str, Any], layer_norm_default: bo
     layers = list(policy_kwargs.get("layers") or DEFAULT_DQN_LAYERS)
     dueling = bool(policy_kwargs.get("dueling", True))
     layer_norm = bool(policy_kwargs.get("layer_norm", layer_norm_default))
-    names = ["deepq/eps:0"]
-    for network in ("deepq/model", "deepq/target_q_func/model"):
+    scope = SB2_SCOPES[DQN_SCHEME]
+    names = [f"{scope}/eps:0"]
+    for network in (f"{scope}/model", f"{scope}/target_q_func/model"):
         for stream in ("action_value", "state_value") if dueling else ("action_value",):
             for index in range(len(layers)):
                 suffix = f"_{index}" if index else ""

@@ -19,6 +19,9 @@ from dataclasses import dataclass
 #: Parameter naming schemes of Stable Baselines 2 policies (see :mod:`stable_baselines_io.interop`).
 ACTOR_CRITIC_SCHEME = "actor_critic"
 DQN_SCHEME = "dqn"
+#: The variable scope each scheme's parameter names start with, and the algorithm that reads them.
+SB2_SCOPES = {ACTOR_CRITIC_SCHEME: "model", DQN_SCHEME: "deepq"}
+SCHEME_ALGORITHMS = {ACTOR_CRITIC_SCHEME: "ppo", DQN_SCHEME: "dqn"}
 
 
 @dataclass(frozen=True)

@@ -91,9 +91,13 @@ class SafeUnpickler(pickle._Unpickler):
                 opcodes += 1
                 if budget is not None and opcodes % _CHARGE_EVERY == 0:
                     budget.charge_objects(_CHARGE_EVERY, "the objects a pickle makes")
-                dispatch[key[0]](self)
+                dispatch[key[0]](self)  # type: ignore[arg-type]  # typeshed types the table for Unpickler
         except pickle._Stop as stop:  # type: ignore[attr-defined]
             return stop.value
+
+    def _pop_mark(self) -> list[Any]:
+        items: list[Any] = self.pop_mark()  # type: ignore[attr-defined]  # the pure-Python unpickler's
+        return items
 
     def find_class(self, module: str, name: str) -> Global:
         if not (isinstance(module, str) and isinstance(name, str)) or max(len(module), len(name)) > _MAX_NAME_LENGTH:
@@ -125,7 +129,7 @@ class SafeUnpickler(pickle._Unpickler):
         self.stack[-1] = _call(self.stack[-1], args, kwargs)
 
     def load_obj(self) -> None:
-        args = self.pop_mark()
+        args = self._pop_mark()
         if not args:
             raise pickle.UnpicklingError("OBJ without a class")
         self.append(_call(args[0], tuple(args[1:])))
@@ -133,7 +137,7 @@ class SafeUnpickler(pickle._Unpickler):
     def load_inst(self) -> None:
         module = self.readline()[:-1].decode("ascii")
         name = self.readline()[:-1].decode("ascii")
-        self.append(_call(self.find_class(module, name), tuple(self.pop_mark())))
+        self.append(_call(self.find_class(module, name), tuple(self._pop_mark())))
 
     def load_build(self) -> None:
         state = self.stack.pop()
@@ -153,7 +157,7 @@ class SafeUnpickler(pickle._Unpickler):
         self._set_items(self.stack[-1], [key, value])
 
     def load_setitems(self) -> None:
-        items = self.pop_mark()
+        items = self._pop_mark()
         self._set_items(self.stack[-1], items)
 
     def _set_items(self, target: Any, items: list[Any]) -> None:
@@ -169,12 +173,12 @@ class SafeUnpickler(pickle._Unpickler):
         self._collidable[id(target)] = _check_hashed(keys, what, self._collidable.get(id(target), 0))
 
     def load_dict(self) -> None:
-        items = self.pop_mark()
+        items = self._pop_mark()
         _check_hashed(items[::2], "a pickled dict")
         self.append({items[index]: items[index + 1] for index in range(0, len(items) - 1, 2)})
 
     def load_additems(self) -> None:
-        items = self.pop_mark()
+        items = self._pop_mark()
         target = self.stack[-1]
         if type(target) is set:
             self._count_keys(target, items, "a pickled set")
@@ -185,12 +189,12 @@ class SafeUnpickler(pickle._Unpickler):
             raise pickle.UnpicklingError(f"ADDITEMS on a {type(target).__name__}")
 
     def load_frozenset(self) -> None:
-        items = self.pop_mark()
+        items = self._pop_mark()
         _check_hashed(items, "a pickled frozenset")
         self.append(frozenset(items))
 
     def load_appends(self) -> None:
-        items = self.pop_mark()
+        items = self._pop_mark()
         target = self.stack[-1]
         if not isinstance(target, (list, Call)):
             raise pickle.UnpicklingError(f"APPENDS on a {type(target).__name__}")

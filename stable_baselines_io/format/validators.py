@@ -268,7 +268,7 @@ def scalar_from_bytes(dtype: np.dtype, buffer: Any) -> np.generic:
     :param buffer: its bytes (exactly one item)
     :return: the scalar
     """
-    scalar: np.generic = array_from_bytes(buffer, dtype, ())[()]
+    scalar: np.generic = array_from_bytes(buffer, dtype, ())[()]  # type: ignore[assignment]
     return scalar
 
 
