@@ -8,6 +8,7 @@ reproduce.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,6 +38,53 @@ def detect_algorithm(metadata: Mapping[str, Any], param_names: Sequence[str]) ->
     return None
 
 
+Shapes = OrderedDict[str, tuple[int, ...]]
+
+
+def actor_critic_parameter_shapes(policy_kwargs: Mapping[str, Any], n_inputs: int, n_outputs: int,
+                                  continuous_actions: bool) -> Shapes:
+    """Parameter names and shapes of Stable Baselines 2's actor-critic ``MlpPolicy``, in its order.
+
+    :param policy_kwargs: the stored ``policy_kwargs`` (``net_arch`` or ``layers``)
+    :param n_inputs: the flattened observation size
+    :param n_outputs: the number of discrete actions, or the size of a Box action
+    :param continuous_actions: Box actions (adds ``model/pi/logstd:0``)
+    :return: name -> shape
+    """
+    scope = SB2_SCOPES[ACTOR_CRITIC_SCHEME]
+    shapes: Shapes = OrderedDict()
+
+    def dense(layer: str, inputs: int, outputs: int) -> int:
+        shapes[f"{scope}/{layer}/w:0"] = (inputs, outputs)
+        shapes[f"{scope}/{layer}/b:0"] = (outputs,)
+        return outputs
+
+    net_arch = policy_kwargs.get("net_arch")
+    if net_arch is None:
+        layers = policy_kwargs.get("layers") or DEFAULT_ACTOR_CRITIC_LAYERS
+        net_arch = [{"pi": list(layers), "vf": list(layers)}]
+    latent = n_inputs
+    split: Mapping[str, Sequence[int]] = {}
+    for index, layer in enumerate(net_arch):
+        if isinstance(layer, Mapping):
+            split = layer
+            break
+        latent = dense(f"shared_fc{index}", latent, int(layer))
+    policy_layers, value_layers = list(split.get("pi", [])), list(split.get("vf", []))
+    policy_latent = value_latent = latent
+    for index in range(max(len(policy_layers), len(value_layers))):
+        if index < len(policy_layers):
+            policy_latent = dense(f"pi_fc{index}", policy_latent, int(policy_layers[index]))
+        if index < len(value_layers):
+            value_latent = dense(f"vf_fc{index}", value_latent, int(value_layers[index]))
+    dense("vf", value_latent, 1)
+    dense("pi", policy_latent, n_outputs)
+    if continuous_actions:
+        shapes[f"{scope}/pi/logstd:0"] = (1, n_outputs)
+    dense("q", value_latent, n_outputs)
+    return shapes
+
+
 def actor_critic_parameter_names(policy_kwargs: Mapping[str, Any], continuous_actions: bool) -> list[str]:
     """Parameter names of Stable Baselines 2's actor-critic ``MlpPolicy``, in its order.
 
@@ -44,28 +92,39 @@ def actor_critic_parameter_names(policy_kwargs: Mapping[str, Any], continuous_ac
     :param continuous_actions: Box actions (adds ``model/pi/logstd:0``)
     :return: the names
     """
-    net_arch = policy_kwargs.get("net_arch")
-    if net_arch is None:
-        layers = policy_kwargs.get("layers") or DEFAULT_ACTOR_CRITIC_LAYERS
-        net_arch = [{"pi": list(layers), "vf": list(layers)}]
-    scope = SB2_SCOPES[ACTOR_CRITIC_SCHEME]
-    names = []
-    split: Mapping[str, Sequence[int]] = {}
-    for index, layer in enumerate(net_arch):
-        if isinstance(layer, Mapping):
-            split = layer
-            break
-        names += _dense(scope, f"shared_fc{index}")
-    policy_layers, value_layers = list(split.get("pi", [])), list(split.get("vf", []))
-    for index in range(max(len(policy_layers), len(value_layers))):
-        if index < len(policy_layers):
-            names += _dense(scope, f"pi_fc{index}")
-        if index < len(value_layers):
-            names += _dense(scope, f"vf_fc{index}")
-    names += _dense(scope, "vf") + _dense(scope, "pi")
-    if continuous_actions:
-        names.append(f"{scope}/pi/logstd:0")
-    return names + _dense(scope, "q")
+    return list(actor_critic_parameter_shapes(policy_kwargs, 1, 1, continuous_actions))
+
+
+def dqn_parameter_shapes(policy_kwargs: Mapping[str, Any], n_inputs: int, n_actions: int,
+                         layer_norm_default: bool = False) -> Shapes:
+    """Parameter names and shapes of Stable Baselines 2's DQN ``MlpPolicy`` / ``LnMlpPolicy``, in its
+    order: the exploration rate, then the online and target networks.
+
+    :param policy_kwargs: the stored ``policy_kwargs`` (``layers``, ``dueling``, ``layer_norm``)
+    :param n_inputs: the flattened observation size
+    :param n_actions: the number of discrete actions
+    :param layer_norm_default: True for ``LnMlpPolicy``
+    :return: name -> shape
+    """
+    layers = [int(size) for size in policy_kwargs.get("layers") or DEFAULT_DQN_LAYERS]
+    dueling = bool(policy_kwargs.get("dueling", True))
+    layer_norm = bool(policy_kwargs.get("layer_norm", layer_norm_default))
+    scope = SB2_SCOPES[DQN_SCHEME]
+    shapes: Shapes = OrderedDict([(f"{scope}/eps:0", ())])
+    for network in (f"{scope}/model", f"{scope}/target_q_func/model"):
+        for stream, n_outputs in (("action_value", n_actions), ("state_value", 1))[: 2 if dueling else 1]:
+            inputs = n_inputs
+            for index, size in enumerate(layers):
+                suffix = f"_{index}" if index else ""
+                shapes[f"{network}/{stream}/fully_connected{suffix}/weights:0"] = (inputs, size)
+                shapes[f"{network}/{stream}/fully_connected{suffix}/biases:0"] = (size,)
+                if layer_norm:
+                    shapes[f"{network}/{stream}/LayerNorm{suffix}/beta:0"] = (size,)
+                    shapes[f"{network}/{stream}/LayerNorm{suffix}/gamma:0"] = (size,)
+                inputs = size
+            shapes[f"{network}/{stream}/fully_connected_{len(layers)}/weights:0"] = (inputs, n_outputs)
+            shapes[f"{network}/{stream}/fully_connected_{len(layers)}/biases:0"] = (n_outputs,)
+    return shapes
 
 
 def dqn_parameter_names(policy_kwargs: Mapping[str, Any], layer_norm_default: bool = False) -> list[str]:
@@ -75,24 +134,4 @@ def dqn_parameter_names(policy_kwargs: Mapping[str, Any], layer_norm_default: bo
     :param layer_norm_default: True for ``LnMlpPolicy``
     :return: the names
     """
-    layers = list(policy_kwargs.get("layers") or DEFAULT_DQN_LAYERS)
-    dueling = bool(policy_kwargs.get("dueling", True))
-    layer_norm = bool(policy_kwargs.get("layer_norm", layer_norm_default))
-    scope = SB2_SCOPES[DQN_SCHEME]
-    names = [f"{scope}/eps:0"]
-    for network in (f"{scope}/model", f"{scope}/target_q_func/model"):
-        for stream in ("action_value", "state_value") if dueling else ("action_value",):
-            for index in range(len(layers)):
-                suffix = f"_{index}" if index else ""
-                names += [f"{network}/{stream}/fully_connected{suffix}/weights:0",
-                          f"{network}/{stream}/fully_connected{suffix}/biases:0"]
-                if layer_norm:
-                    names += [f"{network}/{stream}/LayerNorm{suffix}/beta:0",
-                              f"{network}/{stream}/LayerNorm{suffix}/gamma:0"]
-            names += [f"{network}/{stream}/fully_connected_{len(layers)}/weights:0",
-                      f"{network}/{stream}/fully_connected_{len(layers)}/biases:0"]
-    return names
-
-
-def _dense(scope: str, layer: str) -> list[str]:
-    return [f"{scope}/{layer}/w:0", f"{scope}/{layer}/b:0"]
+    return list(dqn_parameter_shapes(policy_kwargs, 1, 1, layer_norm_default))

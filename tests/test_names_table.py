@@ -6,8 +6,15 @@ from __future__ import annotations
 import pytest
 
 from stable_baselines_io import DQN, PPO
+from stable_baselines_io.common.preprocessing import flat_dim
 from stable_baselines_io.format import names, registry
-from stable_baselines_io.interop import actor_critic_parameter_names, detect_algorithm, dqn_parameter_names
+from stable_baselines_io.interop import (
+    actor_critic_parameter_names,
+    actor_critic_parameter_shapes,
+    detect_algorithm,
+    dqn_parameter_names,
+    dqn_parameter_shapes,
+)
 
 
 @pytest.mark.parametrize("entry", names.BUILTIN_NAMES, ids=lambda entry: entry.registered_name)
@@ -34,9 +41,13 @@ def test_sb2_aliases_are_the_algorithms_policy_aliases():
 ], ids=["discrete default", "continuous shared and split", "layers"])
 def test_actor_critic_names_are_the_real_variable_names(env, policy_kwargs):
     model = PPO("MlpPolicy", env, policy_kwargs=policy_kwargs)
-    real = [variable.name for variable in model.get_parameter_list()]
-    assert actor_critic_parameter_names(policy_kwargs, continuous_actions=env == "Pendulum-v1") == real
-    assert detect_algorithm({}, real) == "ppo"
+    real = {variable.name: tuple(variable.shape) for variable in model.get_parameter_list()}
+    continuous = env == "Pendulum-v1"
+    assert actor_critic_parameter_names(policy_kwargs, continuous_actions=continuous) == list(real)
+    n_outputs = model.action_space.shape[0] if continuous else int(model.action_space.n)
+    assert actor_critic_parameter_shapes(policy_kwargs, flat_dim(model.observation_space), n_outputs,
+                                         continuous) == real
+    assert detect_algorithm({}, list(real)) == "ppo"
 
 
 @pytest.mark.parametrize("policy, policy_kwargs", [
@@ -47,8 +58,10 @@ def test_actor_critic_names_are_the_real_variable_names(env, policy_kwargs):
 ])
 def test_dqn_names_are_the_real_variable_names(policy, policy_kwargs):
     model = DQN(policy, "CartPole-v1", policy_kwargs=policy_kwargs)
-    real = [variable.name for variable in model.get_parameter_list()]
+    real = {variable.name: tuple(variable.shape) for variable in model.get_parameter_list()}
     entry = next(entry for entry in names.BUILTIN_NAMES if entry.parameter_scheme == names.DQN_SCHEME
                  and policy in entry.sb2_aliases)
-    assert dqn_parameter_names(policy_kwargs, layer_norm_default=entry.layer_norm_default) == real
-    assert detect_algorithm({}, real) == "dqn"
+    assert dqn_parameter_names(policy_kwargs, layer_norm_default=entry.layer_norm_default) == list(real)
+    assert dqn_parameter_shapes(policy_kwargs, flat_dim(model.observation_space), int(model.action_space.n),
+                                entry.layer_norm_default) == real
+    assert detect_algorithm({}, list(real)) == "dqn"

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from stable_baselines_io.common.buffers import ReplayBuffer
+from stable_baselines_io.common.data_checks import check_loaded_agent
 from stable_baselines_io.common.save_load import SaveLoadMixin
 from stable_baselines_io.common.vec_env import EnvSpec, VecEnv, make_vec_env
 from stable_baselines_io.exceptions import (
@@ -309,6 +310,7 @@ class BaseRLModel(SaveLoadMixin, ABC):
                 "the specified policy kwargs do not equal the stored policy kwargs: "
                 f"specified {kwargs['policy_kwargs']}, stored {data.get('policy_kwargs')}"
             )
+        check_loaded_agent(data, params, agent_file.training_state, _describe(load_path))
         model = cls._from_data(data, env, kwargs)
         if params is not None:
             try:
