@@ -86,6 +86,17 @@ def shared_references(levels: int) -> bytes:
     return b"\x80\x02]K\x01aq\x00" + b"0](h\x00h\x00eq\x00" * levels + b"."
 
 
+def deep_tuple_key(depth: int) -> bytes:
+    """A frozenset holding one tuple nested ``depth`` deep (hashing it recursed in C)."""
+    return b"\x80\x02c__builtin__\nfrozenset\n(K\x01" + b"\x85" * depth + b"\x85l\x85R."
+
+
+def shared_tuple_key(levels: int) -> bytes:
+    """A frozenset holding ``t(n+1) = (tn, tn)``: ``levels`` tuples, 2**levels leaves to hash."""
+    return (b"\x80\x02c__builtin__\nfrozenset\nK\x01q\x00" + b"0h\x00h\x00\x86q\x00" * levels
+            + b"0(h\x00l\x85R.")
+
+
 @dataclass(frozen=True)
 class Attack:
     """One hostile (or odd but legitimate) value and what loading it must raise.
@@ -162,6 +173,10 @@ ATTACKS = [
     Attack("nesting", "deep-lists", lambda: nested_lists(50_000), "InvalidStoredValueError"),
     Attack("hash-collisions", "float-keys", lambda: {float(index) + 0.5: 0 for index in range(5000)},
            "InvalidStoredValueError"),
+    Attack("hash-collisions", "deep-tuple-key", lambda: deep_tuple_key(100_000), "InvalidStoredValueError"),
+    Attack("hash-collisions", "deep-tuple-in-frozenset-opcode",
+           lambda: b"\x80\x04(K\x01" + b"\x85" * 100_000 + b"\x91.", "InvalidStoredValueError"),
+    Attack("hash-collisions", "shared-tuple-key", lambda: shared_tuple_key(64), "InvalidStoredValueError"),
     Attack("hash-collisions", "huge-memo-index", lambda: b"\x80\x02]p" + b"9" * 4000 + b"\n.",
            "DeserializationError", expect_legacy="CorruptAgentFileError"),
     Attack("refused-deep", "in-a-set", lambda: Reduces(set, ([1, Reduces(print, ("x",))],)), "UnsafeObjectError"),

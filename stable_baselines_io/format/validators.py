@@ -37,6 +37,8 @@ MAX_RANK = 32
 MAX_FIELDS = 256
 #: The most elements a space may describe (no array is allocated for them, but models are).
 MAX_SPACE_ELEMENTS = 2**31
+#: The most items (through nested tuples) of one tuple used as a dict key or set element.
+MAX_KEY_NODES = 32
 #: Keys whose hash a file can make collide (floats, big integers, tuples...) allowed per dict or set.
 MAX_COLLIDABLE_KEYS = 1024
 #: Plain kinds and their item sizes: bool, signed and unsigned integers, floats, complex.
@@ -415,11 +417,27 @@ def check_keys(keys: Sequence[Any], what: str, already: int = 0) -> int:
         collidable += 1
         if collidable > MAX_COLLIDABLE_KEYS:
             raise fail(f"{what} has more than {MAX_COLLIDABLE_KEYS} keys that are not strings or small integers")
+        if type(key) is tuple:
+            _check_tuple_key(key, what)
         try:
             hash(key)
         except TypeError as error:
             raise fail(f"{what} has an unhashable key of type {_type_name(key)}") from error
     return collidable
+
+
+def _check_tuple_key(key: tuple[Any, ...], what: str) -> None:
+    """Hashing a tuple hashes everything inside it, recursively and uncached: a deep or widely
+    shared tuple would overflow the C stack or take exponential time. Its tree must be small."""
+    pending: list[Any] = [key]
+    nodes = 0
+    while pending:
+        item = pending.pop()
+        nodes += 1
+        if nodes > MAX_KEY_NODES:
+            raise fail(f"{what} has a tuple key of more than {MAX_KEY_NODES} items, counted through nested tuples")
+        if type(item) is tuple:
+            pending.extend(item)
 
 
 def _is_seeded_key(key: Any) -> bool:
