@@ -18,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from stable_baselines_io.exceptions import RefusedObjectError
+from stable_baselines_io.exceptions import InvalidStoredValueError, RefusedObjectError
 from stable_baselines_io.format.archive import read_archive
 from stable_baselines_io.format.file_targets import open_for_reading
 from stable_baselines_io.format.files import ZIP_SIGNATURES
 from stable_baselines_io.format.json_codec import SERIALIZED_KEY, TYPE_KEY, decode_value
+from stable_baselines_io.format.legacy import rebuild_params
 from stable_baselines_io.format.rebuild import Rebuilder
 from stable_baselines_io.format.registry import deferred_imports
 from stable_baselines_io.format.safe_pickle import load_records, safe_loads
@@ -109,7 +110,7 @@ def _inspect_legacy(stream: Any, source: str) -> str:
         lines.append(f"not an agent file: the pickle holds {type(loaded).__name__}")
         return "\n".join(lines)
     rebuilder = Rebuilder()
-    data, params = loaded[0], rebuilder.rebuild(loaded[1])
+    data, params = loaded[0], rebuild_params(rebuilder, loaded[1], source)
     needs_pickle = []
     if type(data) is dict:
         lines.append(f"data: {len(data)} keys")
@@ -119,6 +120,8 @@ def _inspect_legacy(stream: Any, source: str) -> str:
             except RefusedObjectError as error:
                 needs_pickle.append(key)
                 lines.append(f"  {key} = {error.description} [refused in safe mode]")
+            except InvalidStoredValueError as error:
+                lines.append(f"  {key} = <cannot rebuild: {error}>")
     lines.append("keys refused in safe mode (a legacy file is all pickle): "
                  f"{', '.join(needs_pickle) if needs_pickle else 'none'}")
     if isinstance(params, dict):

@@ -94,7 +94,7 @@ def read_legacy(
     if data_records is not None and type(data_records) is not dict:
         raise CorruptAgentFileError(f"the data dictionary is a {_kind(data_records)}", path=source, member="data")
     rebuilder = Rebuilder(budget)
-    params = _rebuild_params(rebuilder, params_records, source)
+    params = rebuild_params(rebuilder, params_records, source)
     if not load_data or data_records is None:
         return None, params
     return _rebuild_data(rebuilder, data_records, custom_objects or {}, source), params
@@ -135,7 +135,15 @@ def _rebuild_data(rebuilder: Rebuilder, records: dict[Any, Any], custom_objects:
     return data
 
 
-def _rebuild_params(rebuilder: Rebuilder, records: Any, source: str) -> LoadedParams:
+def rebuild_params(rebuilder: Rebuilder, records: Any, source: str) -> LoadedParams:
+    """Validate and rebuild the parameters of a legacy file from their records.
+
+    :param rebuilder: the load's rebuilder
+    :param records: the parameters as parsed by :func:`~.safe_pickle.load_records`
+    :param source: the file, named in errors
+    :return: a mapping or a list of arrays, or None
+    :raises CorruptAgentFileError: they are not a list or mapping of NumPy arrays
+    """
     if records is None:
         return None
     try:
