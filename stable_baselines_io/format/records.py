@@ -22,20 +22,15 @@ class Global:
     :param name: the attribute the pickle names
     """
 
-    __slots__ = ("module", "name")
+    __slots__ = ("module", "name", "key")
 
     def __init__(self, module: str, name: str):
         self.module = module
         self.name = name
-
-    @property
-    def key(self) -> tuple[str, str]:
-        """:return: ``(module, name)`` with Python 2 and NumPy 1 names mapped to today's (as pickle does)"""
-        key = _compat_pickle.NAME_MAPPING.get((self.module, self.name))
-        if key is not None:
-            return key
-        module = _compat_pickle.IMPORT_MAPPING.get(self.module, self.module)
-        return _NUMPY_MODULES.get(module, module), self.name
+        #: ``(module, name)`` with Python 2 and NumPy 1 names mapped to today's (as pickle does).
+        self.key: tuple[str, str] = _compat_pickle.NAME_MAPPING.get((module, name)) or (
+            _NUMPY_MODULES.get(_compat_pickle.IMPORT_MAPPING.get(module, module),
+                               _compat_pickle.IMPORT_MAPPING.get(module, module)), name)
 
     @property
     def qualified(self) -> str:

@@ -82,15 +82,17 @@ class SafeUnpickler(pickle._Unpickler):
         self.append = self.stack.append
         self.proto = 0
         read, dispatch, budget = self.read, self.dispatch, self._budget
-        opcodes = 0
+        until_charge = _CHARGE_EVERY
         try:
             while True:
                 key = read(1)
                 if not key:
                     raise EOFError("the pickle ends before its STOP opcode")
-                opcodes += 1
-                if budget is not None and opcodes % _CHARGE_EVERY == 0:
-                    budget.charge_objects(_CHARGE_EVERY, "the objects a pickle makes")
+                until_charge -= 1
+                if not until_charge:
+                    until_charge = _CHARGE_EVERY
+                    if budget is not None:
+                        budget.charge_objects(_CHARGE_EVERY, "the objects a pickle makes")
                 dispatch[key[0]](self)  # type: ignore[arg-type]  # typeshed types the table for Unpickler
         except pickle._Stop as stop:  # type: ignore[attr-defined]
             return stop.value
