@@ -34,8 +34,9 @@ from stable_baselines_io.format.validators import (
     fail,
     multi_binary_from,
     multi_discrete_from,
+    check_random_state,
     random_state_from,
-    random_state_from_dict,
+    random_state_parts,
     scalar_from_bytes,
     tuple_space_from,
 )
@@ -55,7 +56,11 @@ _BIT_GENERATOR_CLASSES = {("numpy.random._mt19937", "MT19937"): "MT19937", ("num
                           ("numpy.random._pcg64", "PCG64DXSM"): "PCG64DXSM",
                           ("numpy.random._philox", "Philox"): "Philox", ("numpy.random._sfc64", "SFC64"): "SFC64"}
 _SEED_SEQUENCE = ("numpy.random.bit_generator", "__pyx_unpickle_SeedSequence")
-_PLAIN = (str, int, float, bool, type(None), bytes, complex)
+_NOT_DONE = object()
+_PLAIN = frozenset({str, int, float, bool, type(None), bytes, complex})
+#: Calls whose result takes appended items (``APPENDS``, ``ADDITEMS``) or entries (``SETITEMS``).
+_TAKE_ITEMS = frozenset({("builtins", "set"), ("builtins", "frozenset"), ("builtins", "list"), ("builtins", "tuple")})
+_TAKE_ENTRIES = frozenset({("builtins", "dict"), ("collections", "OrderedDict")})
 #: Builtin types a pickle may name as values (e.g. ``policy=object``); calling them is handled apart.
 _TYPE_REFERENCES: dict[tuple[str, str], type] = {
     **{("builtins", cls.__name__): cls for cls in (object, set, frozenset, list, dict, tuple, complex, slice, range,
@@ -111,11 +116,12 @@ class Rebuilder:
         value_type = type(value)
         if value_type in _PLAIN:
             return value
+        identity = id(value)
+        done = self._done.get(identity, _NOT_DONE)
+        if done is not _NOT_DONE:
+            return done
         if depth > MAX_NESTING:
             raise fail(f"the pickle is nested more than {MAX_NESTING} levels deep")
-        identity = id(value)
-        if identity in self._done:
-            return self._done[identity]
         if value_type is list:
             rebuilt_list: list[Any] = []
             self._done[identity] = rebuilt_list
@@ -127,29 +133,29 @@ class Rebuilder:
             self._done[identity] = rebuilt_dict
             rebuilt_dict.update(self._pairs(value.items(), depth, "a dict"))
             return rebuilt_dict
-        if identity in self._in_progress:
-            raise fail("the pickle holds a reference cycle through a tuple or an object, which safe mode does not "
-                       "rebuild")
-        self._in_progress.add(identity)
-        try:
-            result = self._rebuild_immutable(value, depth)
-        finally:
-            self._in_progress.discard(identity)
+        if value_type is tuple:  # a cycle through a tuple passes through a list, dict or call
+            self._charge(len(value))
+            result = tuple([self.rebuild(item, depth + 1) for item in value])
+        else:
+            if identity in self._in_progress:
+                raise fail("the pickle holds a reference cycle through an object, which safe mode does not rebuild")
+            self._in_progress.add(identity)
+            try:
+                result = self._rebuild_immutable(value, depth)
+            finally:
+                self._in_progress.discard(identity)
         self._done[identity] = result
         return result
 
     def _rebuild_immutable(self, value: Any, depth: int) -> Any:
-        if type(value) is tuple:
-            self._charge(len(value))
-            return tuple(self.rebuild(item, depth + 1) for item in value)
+        if type(value) is Call:
+            return self._call(value, depth)
         if type(value) in (set, frozenset):
             return type(value)(self._items(value, depth, "a set"))
         if type(value) is bytearray:
             return bytearray(value)
         if type(value) is Global:
             return self._reference(value)
-        if type(value) is Call:
-            return self._call(value, depth)
         raise fail(f"the pickle holds a {type(value).__name__}, which safe mode does not rebuild")
 
     # --- helpers ------------------------------------------------------------------------------
@@ -194,8 +200,8 @@ class Rebuilder:
             raise RefusedObjectError(describe(call))
         handler = self._calls.get(key)
         if handler is not None:
-            self._refuse_extras(call, allow_items=handler in (self._list, self._set),
-                                allow_entries=handler == self._dict)
+            if call.items or call.entries:
+                self._refuse_extras(call, allow_items=key in _TAKE_ITEMS, allow_entries=key in _TAKE_ENTRIES)
             return handler(call, depth)
         module, name = key
         if module.startswith(_SPACE_MODULES) and name in _SPACE_NAMES:
@@ -317,8 +323,8 @@ class Rebuilder:
         return dtype
 
     def _ndarray(self, call: Call, depth: int) -> np.ndarray:
-        cls = self._arguments(call, 3)[0]
-        if not isinstance(cls, Global) or cls.key != ("numpy", "ndarray") or not call.has_state:
+        cls = call.args[0] if len(call.args) == 3 and not call.kwargs else None
+        if type(cls) is not Global or cls.key != ("numpy", "ndarray") or not call.has_state:
             raise fail("a pickled array must be a plain numpy.ndarray with its state")
         state = call.state
         if type(state) is not tuple or len(state) not in (4, 5):
@@ -351,6 +357,9 @@ class Rebuilder:
         raise fail("a pickled random generator must name its bit generator")
 
     def _random_state(self, call: Call, depth: int) -> np.random.RandomState:
+        return random_state_from(*self._random_state_parts(call, depth))
+
+    def _random_state_parts(self, call: Call, depth: int) -> tuple[Any, Any, Any, Any]:
         args = self._arguments(call, 2, at_least=0)
         if args and self._bit_generator_name(args[0], depth) != "MT19937":
             raise fail("a pickled RandomState must use the MT19937 bit generator")
@@ -359,10 +368,17 @@ class Rebuilder:
             raise RefusedObjectError(describe(call))
         state = self._state(call, depth)
         if isinstance(state, dict):
-            return random_state_from_dict(state)
+            return random_state_parts(state)
         if isinstance(state, tuple) and len(state) == 5 and state[0] == "MT19937":
-            return random_state_from(*state[1:])
+            return state[1], state[2], state[3], state[4]
         raise fail("a pickled RandomState needs its MT19937 state")
+
+    def _discarded(self, value: Any, depth: int) -> None:
+        """Validate a value that is dropped (a space's random generator) without building it."""
+        if isinstance(value, Call) and self._calls.get(value.key) == self._random_state:  # type: ignore[arg-type]
+            check_random_state(*self._random_state_parts(value, depth))
+        else:
+            self.rebuild(value, depth + 1)
 
     def _bit_generator(self, call: Call, depth: int) -> np.random.BitGenerator:
         (kind,) = self._arguments(call, 1)
@@ -398,12 +414,14 @@ class Rebuilder:
 
     def _space(self, name: str, call: Call, depth: int) -> gymnasium.Space:
         self._refuse_extras(call)
-        state = self._state(call, depth)
-        if isinstance(state, tuple) and len(state) == 2 and isinstance(state[1], dict):
-            state = {**(state[0] or {}), **state[1]}
-        if not isinstance(state, dict) or not all(isinstance(key, str) for key in state):
+        state = call.state if call.has_state else None
+        if type(state) is tuple and len(state) == 2 and type(state[1]) is dict:
+            state = {**(state[0] if type(state[0]) is dict else {}), **state[1]}
+        if type(state) is not dict or not all(isinstance(key, str) for key in state):
             raise fail(f"a pickled {name} space needs its attributes")
         state = {key[1:] if key in {"_shape", "_np_random"} else key: value for key, value in state.items()}
+        self._discarded(state.pop("np_random", None), depth)  # dropped: seed the space to sample from it
+        state = {key: self.rebuild(value, depth + 1) for key, value in state.items()}
         dtype = state.get("dtype")
         if name == "Box":
             dtype = np.dtype(np.float32) if dtype is None else dtype

@@ -40,15 +40,6 @@ _STATE_SETTERS = frozenset({"_function_setstate", "_class_setstate"})
 _MAX_NAME_LENGTH = 1024
 
 
-class _BoundedMemo(dict[int, Any]):
-    """The unpickler's memo, refusing indexes whose hashes could collide (huge integers)."""
-
-    def __setitem__(self, index: int, value: Any) -> None:
-        if not 0 <= index < _MAX_MEMO_INDEX:
-            raise pickle.UnpicklingError(f"memo index {index if index < 10**12 else '(huge)'} out of range")
-        super().__setitem__(index, value)
-
-
 def _check_hashed(keys: list[Any], what: str, already: int = 0) -> int:
     """:func:`~.validators.check_keys`, where records (hashed by identity) are always accepted."""
     return check_keys([key for key in keys if not isinstance(key, RECORD_TYPES)], what, already)
@@ -67,25 +58,25 @@ class SafeUnpickler(pickle._Unpickler):
 
     def __init__(self, file: io.BytesIO, budget: LoadBudget | None = None):
         super().__init__(file)
-        self.memo = _BoundedMemo()
+        self._file = file
         self._budget = budget
         #: Collidable keys per dict or set filled in batches (SETITEMS, ADDITEMS), by id.
         self._collidable: dict[int, int] = {}
 
     def load(self) -> Any:
         self._unframer = pickle._Unframer(self._file_read, self._file_readline)  # type: ignore[attr-defined]
-        self.read = self._unframer.read
-        self.readinto = self._unframer.readinto
-        self.readline = self._unframer.readline
+        # Until a FRAME opcode (protocol 4+), read the stream directly: the unframer would add a
+        # Python call to every read.
+        self.read, self.readinto, self.readline = self._file.read, self._file.readinto, self._file.readline
         self.metastack: list[list[Any]] = []
         self.stack: list[Any] = []
         self.append = self.stack.append
         self.proto = 0
-        read, dispatch, budget = self.read, self.dispatch, self._budget
+        dispatch, budget = self.dispatch, self._budget
         until_charge = _CHARGE_EVERY
         try:
             while True:
-                key = read(1)
+                key = self.read(1)
                 if not key:
                     raise EOFError("the pickle ends before its STOP opcode")
                 until_charge -= 1
@@ -105,6 +96,21 @@ class SafeUnpickler(pickle._Unpickler):
         if not (isinstance(module, str) and isinstance(name, str)) or max(len(module), len(name)) > _MAX_NAME_LENGTH:
             raise pickle.UnpicklingError("a pickled global must be named by a module and an attribute of sane length")
         return Global(module, name)
+
+    def load_frame(self) -> None:
+        (frame_size,) = struct.unpack("<Q", self.read(8))
+        if frame_size > len(self._file.getbuffer()):
+            raise pickle.UnpicklingError(f"a frame of {frame_size} bytes is longer than the pickle")
+        self.read, self.readinto, self.readline = (self._unframer.read, self._unframer.readinto,
+                                                   self._unframer.readline)
+        self._unframer.load_frame(frame_size)
+
+    def load_put(self) -> None:
+        """``PUT``: the only memo opcode whose index is text, hence unbounded (huge integers collide)."""
+        line = self.readline()[:-1]
+        if len(line) > 10 or not line.isdigit() or int(line) >= _MAX_MEMO_INDEX:
+            raise pickle.UnpicklingError(f"memo index {line[:20]!r} out of range")
+        self.memo[int(line)] = self.stack[-1]  # type: ignore[attr-defined]
 
     def persistent_load(self, pid: Any) -> Any:
         raise pickle.UnpicklingError("persistent ids are not supported in safe mode")
@@ -214,7 +220,8 @@ class SafeUnpickler(pickle._Unpickler):
                              (pickle.BUILD, load_build), (pickle.SETITEM, load_setitem),
                              (pickle.SETITEMS, load_setitems), (pickle.DICT, load_dict),
                              (pickle.ADDITEMS, load_additems), (pickle.FROZENSET, load_frozenset),
-                             (pickle.APPENDS, load_appends), (pickle.APPEND, load_append)]:
+                             (pickle.APPENDS, load_appends), (pickle.APPEND, load_append), (pickle.PUT, load_put),
+                             (pickle.FRAME, load_frame)]:
         dispatch[_opcode[0]] = _method  # type: ignore[assignment]
     del _opcode, _method
 

@@ -180,6 +180,9 @@ def check_shape(shape: Any, what: str = "shape") -> tuple[int, ...]:
     :param what: its name, for errors
     :return: the shape as a tuple
     """
+    if type(shape) is tuple and len(shape) <= MAX_RANK and all(type(size) is int and 0 <= size <= 2**62
+                                                               for size in shape):
+        return shape
     if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
         shape = (shape,)
     if not isinstance(shape, (tuple, list)) or len(shape) > MAX_RANK:
@@ -224,8 +227,9 @@ def array_from_bytes(buffer: Any, dtype: np.dtype, shape: Any, fortran_order: bo
     if len(buffer) != expected:
         raise fail(f"an array of shape {checked_shape} and dtype {dtype} needs {expected} bytes of data, "
                    f"received {len(buffer)}")
-    flat = np.frombuffer(bytes(buffer), dtype=dtype).copy()
-    return flat.reshape(checked_shape, order="F" if fortran_order else "C")
+    # a copy made by NumPy from bytes only: owned, writeable, aligned
+    return np.frombuffer(buffer, dtype=dtype).reshape(checked_shape, order="F" if fortran_order else "C").copy(
+        order="F" if fortran_order else "C")
 
 
 def array_from_values(values: Any, dtype: np.dtype, shape: Any, budget: LoadBudget | None = None) -> np.ndarray:
@@ -294,8 +298,22 @@ def _mt19937_state(state: Any) -> dict[str, Any]:
     return {"key": key, "pos": check_int(state.get("pos"), "the MT19937 position", 0, _MT19937_KEY_LENGTH)}
 
 
+def check_random_state(key: Any, pos: Any, has_gauss: Any, cached_gaussian: Any) -> tuple[Any, ...]:
+    """Check a legacy ``RandomState`` state completely.
+
+    :param key: 624 integers in the uint32 range
+    :param pos: the position in the key, in ``[0, 624]``
+    :param has_gauss: 0 or 1
+    :param cached_gaussian: a float
+    :return: the state for ``RandomState.set_state``, made of new objects
+    """
+    checked = _mt19937_state({"key": key, "pos": pos})
+    return ("MT19937", checked["key"], checked["pos"], check_int(has_gauss, "has_gauss", 0, 1),
+            check_float(cached_gaussian, "the cached Gaussian"))
+
+
 def random_state_from(key: Any, pos: Any, has_gauss: Any, cached_gaussian: Any) -> np.random.RandomState:
-    """A legacy ``RandomState`` from its checked state.
+    """A legacy ``RandomState`` from its checked state (see :func:`check_random_state`).
 
     :param key: 624 integers in the uint32 range
     :param pos: the position in the key, in ``[0, 624]``
@@ -303,25 +321,23 @@ def random_state_from(key: Any, pos: Any, has_gauss: Any, cached_gaussian: Any) 
     :param cached_gaussian: a float
     :return: the generator
     """
-    checked = _mt19937_state({"key": key, "pos": pos})
-    gauss_flag = check_int(has_gauss, "has_gauss", 0, 1)
-    gauss = check_float(cached_gaussian, "the cached Gaussian")
-    random_state = np.random.RandomState()
-    random_state.set_state(("MT19937", checked["key"], checked["pos"], gauss_flag, gauss))
+    state = check_random_state(key, pos, has_gauss, cached_gaussian)
+    random_state = np.random.RandomState(0)  # any seed: set_state replaces it, and seeding from the OS is slow
+    random_state.set_state(state)
     return random_state
 
 
-def random_state_from_dict(state: Any) -> np.random.RandomState:
-    """A ``RandomState`` from the dict its pickle holds (``get_state(legacy=False)``).
+def random_state_parts(state: Any) -> tuple[Any, Any, Any, Any]:
+    """The parts of the dict a ``RandomState`` pickle holds (``get_state(legacy=False)``).
 
     :param state: ``{"bit_generator": "MT19937", "state": {"key", "pos"}, "has_gauss", "gauss"}``
-    :return: the generator
+    :return: ``(key, pos, has_gauss, gauss)``, unchecked
     """
     if not isinstance(state, dict) or state.get("bit_generator") != "MT19937" or not isinstance(
             state.get("state"), dict):
         raise fail("a RandomState state must be a dict with bit_generator 'MT19937' and its 'state'")
     inner = state["state"]
-    return random_state_from(inner.get("key"), inner.get("pos"), state.get("has_gauss"), state.get("gauss"))
+    return inner.get("key"), inner.get("pos"), state.get("has_gauss"), state.get("gauss")
 
 
 def _buffered_fields(state: dict[str, Any]) -> dict[str, int]:
@@ -381,7 +397,7 @@ def bit_generator_from_state(state: Any, expected_name: str | None = None) -> np
         raise fail(f"unknown bit generator {_short(name)}: expected one of {', '.join(BIT_GENERATOR_NAMES)}"
                    + ("" if expected_name is None else f" (the pickle made a {expected_name})"))
     cls, check = _BIT_GENERATORS[name]
-    bit_generator = cls()
+    bit_generator = cls(0)  # any seed: the state replaces it, and seeding from the OS is slow
     bit_generator.state = {"bit_generator": name, **check(state)}
     return bit_generator
 
