@@ -127,6 +127,16 @@ def test_replay_buffer_descriptions_are_checked(change, match):
         check_replay_buffer_description({**description, **change})
 
 
+def test_space_sampler_states_are_checked_completely():
+    state = gymnasium.spaces.Discrete(2, seed=1).np_random.bit_generator.state
+    check_loaded_agent({}, None, {"_space_random_states": {"action_space": state}})
+    hostile = {"bit_generator": "MT19937", "state": {"key": np.zeros(624, np.uint32), "pos": 10**6}}
+    with pytest.raises(CorruptAgentFileError, match=r"invalid state for action_space.*position.*training_state"):
+        check_loaded_agent({}, None, {"_space_random_states": {"action_space": hostile}})
+    with pytest.raises(CorruptAgentFileError, match="'shuffle_rng' must be Generator, received RandomState"):
+        check_loaded_agent({}, None, {"shuffle_rng": np.random.RandomState(0)})
+
+
 # --- through load: nothing is built before the checks pass -------------------------------------------
 
 

@@ -17,9 +17,14 @@ import gymnasium
 import numpy as np
 
 from stable_baselines_io.common.preprocessing import flat_dim
-from stable_baselines_io.exceptions import AlgorithmMismatchError, CorruptAgentFileError, UnsupportedSpaceError
+from stable_baselines_io.exceptions import (
+    AlgorithmMismatchError,
+    CorruptAgentFileError,
+    InvalidStoredValueError,
+    UnsupportedSpaceError,
+)
 from stable_baselines_io.format import names, registry
-from stable_baselines_io.format.validators import MAX_RANK
+from stable_baselines_io.format.validators import MAX_RANK, bit_generator_from_state
 from stable_baselines_io.interop import Shapes, actor_critic_parameter_shapes, dqn_parameter_shapes
 from stable_baselines_io.type_aliases import DataDict, LoadedParams
 
@@ -71,9 +76,22 @@ FLOAT_RANGES: dict[str, tuple[float, float]] = {
 SCHEDULE_KEYS = ("learning_rate", "cliprange", "cliprange_vf")
 #: Keys holding a bool.
 BOOL_KEYS = ("double_q", "param_noise", "prioritized_replay", "_vectorize_action")
+#: Keys of the training state that must hold one of these types (None allowed where listed below).
+TYPES: dict[str, tuple[type, ...]] = {
+    "rng": (np.random.Generator,),
+    "shuffle_rng": (np.random.Generator,),
+    "_last_obs": (np.ndarray, dict, tuple),
+    "_episode_starts": (np.ndarray,),
+    "_ep_info_list": (list,),
+    "_episode_return_list": (list,),
+    "_env_episode_stats": (dict,),
+    "_space_random_states": (dict,),
+    "_replay_buffer_metadata": (dict,),
+}
 #: Keys that may be None beside their type.
 OPTIONAL_KEYS = frozenset({"seed", "cliprange_vf", "prioritized_replay_beta_iters", "ent_coef", "max_grad_norm",
-                           "n_cpu_tf_sess"})
+                           "n_cpu_tf_sess", "_last_obs", "_episode_starts", "_env_episode_stats",
+                           "_replay_buffer_metadata"})
 
 
 def check_loaded_agent(data: DataDict, params: LoadedParams, training_state: DataDict | None = None,
@@ -94,6 +112,7 @@ def check_loaded_agent(data: DataDict, params: LoadedParams, training_state: Dat
     for key, value in (training_state or {}).items():
         check_value(key, value, source, member="training_state")
     check_replay_buffer_description((training_state or {}).get("_replay_buffer_metadata"), source)
+    check_space_random_states((training_state or {}).get("_space_random_states"), source)
     expected = expected_parameter_shapes(data, source)
     if expected is not None:
         check_parameter_shapes(expected, params, source)
@@ -127,6 +146,8 @@ def check_value(key: str, value: Any, source: str | None = None, member: str = "
             raise _bad(key, "a bool", value, source, member)
     elif key in ("observation_space", "action_space") and not isinstance(value, gymnasium.Space):
         raise _bad(key, "a gymnasium space", value, source, member)
+    elif key in TYPES and not isinstance(value, TYPES[key]):
+        raise _bad(key, " or ".join(cls.__name__ for cls in TYPES[key]), value, source, member)
 
 
 def check_policy_kwargs(policy_kwargs: Any, source: str | None = None) -> None:
@@ -229,6 +250,25 @@ def check_parameter_shapes(expected: Shapes, params: LoadedParams, source: str |
         raise AlgorithmMismatchError(
             f"the file{'' if source is None else f' {source!r}'} does not hold the network its policy, spaces and "
             f"policy_kwargs describe (checked before building it): " + "; ".join(problems))
+
+
+def check_space_random_states(states: Any, source: str | None = None) -> None:
+    """Check the stored states of the spaces' samplers completely (they are set on NumPy bit
+    generators, which do not range-check every field themselves).
+
+    :param states: ``{"observation_space" | "action_space": bit generator state}``, or None
+    :param source: the file, named in errors
+    :raises CorruptAgentFileError: an unknown space or an invalid state
+    """
+    for name, state in (states or {}).items():
+        if name not in ("observation_space", "action_space"):
+            raise _bad("_space_random_states", "states of 'observation_space' and 'action_space'", name, source,
+                       "training_state")
+        try:
+            bit_generator_from_state(state)
+        except InvalidStoredValueError as error:
+            raise CorruptAgentFileError(f"data key '_space_random_states' holds an invalid state for {name}: {error}",
+                                        path=source, member="training_state") from error
 
 
 def check_replay_buffer_description(description: Any, source: str | None = None) -> None:
