@@ -34,6 +34,7 @@ def test_sb2_aliases_are_the_algorithms_policy_aliases():
         assert table == dict(algorithm.policy_aliases)
 
 
+@pytest.mark.filterwarnings("ignore:Usage of the `layers` policy kwarg is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("env, policy_kwargs", [
     ("CartPole-v1", {}),
     ("Pendulum-v1", {"net_arch": [32, {"pi": [16], "vf": [8, 8]}]}),

@@ -22,7 +22,7 @@ from __future__ import annotations
 import io
 import pickle
 import struct
-from typing import Any
+from typing import IO, Any
 
 from stable_baselines_io.exceptions import InvalidStoredValueError, LoadBudgetExceededError
 from stable_baselines_io.format.budget import LoadBudget
@@ -269,3 +269,13 @@ def safe_loads(payload: bytes, budget: LoadBudget | None = None) -> Any:
     """
     budget = LoadBudget.for_file(len(payload)) if budget is None else budget
     return Rebuilder(budget).rebuild(load_records(payload, budget))
+
+
+def safe_load(stream: IO[bytes], budget: LoadBudget | None = None) -> Any:
+    """Like :func:`safe_loads`, from a binary stream (read to its end).
+
+    :param stream: the pickle stream
+    :param budget: the load budget (default: one for the pickle's size)
+    :return: the object
+    """
+    return safe_loads(stream.read(), budget)
