@@ -1,0 +1,63 @@
+"""Every failure of a read is the library's: raw errors from damaged bytes become our exceptions.
+
+Whatever a file holds, a reader raises an exception from :mod:`stable_baselines_io.exceptions`
+naming the file and the member, never ``zlib.error``, ``struct.error``, ``RecursionError``...
+
+>>> with reported_as_corrupt("agent.zip", "metadata"):
+...     int("not a number")
+Traceback (most recent call last):
+...
+stable_baselines_io.exceptions.CorruptAgentFileError: cannot read it: invalid literal for int() with base 10: 'not a number' (file 'agent.zip', member 'metadata')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import lzma
+import pickle
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterator
+
+from stable_baselines_io.exceptions import CorruptAgentFileError, LoadBudgetExceededError, StableBaselinesIOError
+
+#: What damaged bytes make the standard library and NumPy raise while reading. ``OSError`` covers
+#: ``bz2`` and bad seeks, ``ValueError`` covers ``JSONDecodeError`` and ``UnicodeDecodeError``,
+#: ``LookupError`` covers ``KeyError`` and ``IndexError``, ``RuntimeError`` an encrypted member.
+RAW_READ_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile, zlib.error, lzma.LZMAError, pickle.UnpicklingError, OSError, EOFError, ValueError,
+    TypeError, AttributeError, LookupError, struct.error, OverflowError, RecursionError, NotImplementedError,
+    RuntimeError, ArithmeticError, AssertionError,
+)
+
+
+@contextlib.contextmanager
+def reported_as_corrupt(source: str | None, member: str | None = None, what: str = "cannot read it") -> Iterator[None]:
+    """Turn a raw error raised inside the block into :class:`CorruptAgentFileError`.
+
+    The library's own exceptions pass unchanged; ``MemoryError`` becomes
+    :class:`LoadBudgetExceededError` (also a ``MemoryError``).
+
+    :param source: the file, named in the error
+    :param member: the member or key being read, named in the error
+    :param what: the start of the message
+    :return: a context manager
+    """
+    try:
+        yield
+    except StableBaselinesIOError:
+        raise
+    except MemoryError as error:
+        raise LoadBudgetExceededError(
+            f"{what}: ran out of memory ({error!r}); the file asks for more than this machine has",
+            path=source, member=member,
+        ) from error
+    except RAW_READ_ERRORS as error:
+        raise CorruptAgentFileError(f"{what}: {_describe(error)}", path=source, member=member) from error
+
+
+def _describe(error: BaseException) -> str:
+    """The message alone where it says what happened, else the error's type and message."""
+    text = str(error)
+    return text if text and isinstance(error, (ValueError, OSError, EOFError, zipfile.BadZipFile)) else repr(error)
