@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
 import pickletools
 import zipfile
@@ -18,10 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from stable_baselines_io.exceptions import CorruptAgentFileError
 from stable_baselines_io.format.archive import read_archive
+from stable_baselines_io.format.budget import LoadBudget
 from stable_baselines_io.format.file_targets import open_for_reading
 from stable_baselines_io.format.files import ZIP_SIGNATURES
 from stable_baselines_io.format.json_codec import SERIALIZED_KEY, TYPE_KEY, decode_value
+from stable_baselines_io.format.read_errors import reported_as_corrupt
 from stable_baselines_io.format.registry import deferred_imports
 from stable_baselines_io.format.safe_pickle import RefusedObject, describe_refused, find_refused, safe_loads
 from stable_baselines_io.interop import detect_algorithm
@@ -61,22 +65,30 @@ def pickle_globals(payload: bytes) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def inspect_file(load_path: FileTarget) -> str:
+def inspect_file(load_path: FileTarget, max_bytes: int | None = None) -> str:
     """A human-readable report of an agent file: format, metadata, data keys, parameters.
 
     :param load_path: a path or a binary file object
+    :param max_bytes: the most bytes reading the file may decompress and allocate (default
+        ``max(64 MiB, 1100 * file size)``)
     :return: the report
+    :raises CorruptAgentFileError: the file cannot be read (whatever its bytes)
     """
     with deferred_imports(), open_for_reading(load_path) as (stream, source):
-        signature = stream.read(4)
+        budget = LoadBudget.for_file(stream.seek(0, io.SEEK_END), max_bytes, source)
         stream.seek(0)
-        if signature in ZIP_SIGNATURES:
-            return _inspect_zip(stream, source)
-        return _inspect_legacy(stream, source)
+        with reported_as_corrupt(source):
+            signature = stream.read(4)
+            stream.seek(0)
+            if not signature:
+                raise CorruptAgentFileError("the file is empty", path=source)
+            if signature in ZIP_SIGNATURES:
+                return _inspect_zip(stream, source, budget)
+            return _inspect_legacy(stream, source)
 
 
-def _inspect_zip(stream: Any, source: str) -> str:
-    contents = read_archive(stream, source)
+def _inspect_zip(stream: Any, source: str, budget: LoadBudget) -> str:
+    contents = read_archive(stream, source, budget=budget)
     stream.seek(0)
     with zipfile.ZipFile(stream) as archive:
         members = ", ".join(f"{info.filename} ({info.file_size:,} B)" for info in archive.infolist())

@@ -48,12 +48,12 @@ def test_train_uses_tuned_hyperparameters_unless_overridden(tmp_path: Path) -> N
 
 def test_errors_are_reported_without_a_traceback(tmp_path: Path) -> None:
     missing = run_cli("eval", str(tmp_path / "missing.zip"))
-    assert missing.returncode == 1
+    assert missing.returncode == 2
     assert "sb-io eval: error: the file could not be found" in missing.stderr
     assert "Traceback" not in missing.stderr
     (tmp_path / "bad.zip").write_bytes(b"PK\x03\x04 truncated")
     corrupt = run_cli("inspect", str(tmp_path / "bad.zip"))
-    assert corrupt.returncode == 1 and "not a valid zip archive" in corrupt.stderr
+    assert corrupt.returncode == 2 and "not a valid zip archive" in corrupt.stderr
 
 
 def test_readme_commands_are_the_ones_make_demo_runs() -> None:

@@ -54,10 +54,10 @@ def reported_as_corrupt(source: str | None, member: str | None = None, what: str
             path=source, member=member,
         ) from error
     except RAW_READ_ERRORS as error:
-        raise CorruptAgentFileError(f"{what}: {_describe(error)}", path=source, member=member) from error
+        raise CorruptAgentFileError(f"{what}: {_error_text(error)}", path=source, member=member) from error
 
 
-def _describe(error: BaseException) -> str:
+def _error_text(error: BaseException) -> str:
     """The message alone where it says what happened, else the error's type and message."""
     text = str(error)
     return text if text and isinstance(error, (ValueError, OSError, EOFError, zipfile.BadZipFile)) else repr(error)
