@@ -20,8 +20,7 @@ from stable_baselines_io.exceptions import (
     SaveTargetChangedError,
     SerializationError,
 )
-from stable_baselines_io.format import file_targets
-from stable_baselines_io.format import load_from_file, save_to_file
+from stable_baselines_io.format import file_targets, load_from_file, save_to_file
 from stable_baselines_io.format.file_targets import is_temporary_of, temporary_name
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

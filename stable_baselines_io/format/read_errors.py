@@ -3,11 +3,12 @@
 Whatever a file holds, a reader raises an exception from :mod:`stable_baselines_io.exceptions`
 naming the file and the member, never ``zlib.error``, ``struct.error``, ``RecursionError``...
 
->>> with reported_as_corrupt("agent.zip", "metadata"):
-...     int("not a number")
-Traceback (most recent call last):
-...
-stable_baselines_io.exceptions.CorruptAgentFileError: cannot read it: invalid literal for int() with base 10: 'not a number' (file 'agent.zip', member 'metadata')
+>>> try:
+...     with reported_as_corrupt("agent.zip", "metadata"):
+...         int("ten")
+... except CorruptAgentFileError as error:
+...     print(error)
+cannot read it: invalid literal for int() with base 10: 'ten' (file 'agent.zip', member 'metadata')
 """
 
 from __future__ import annotations
