@@ -195,7 +195,7 @@ class _MemberReader:
         self._source = source
         self._budget = budget
 
-    def bytes(self, info: zipfile.ZipInfo) -> bytes:
+    def raw(self, info: zipfile.ZipInfo) -> bytes:
         """:return: the member's decompressed bytes, read in chunks each charged before it is kept"""
         chunks = []
         with reported_as_corrupt(self._source, info.filename, "cannot read the member"), \
@@ -208,7 +208,7 @@ class _MemberReader:
     def text(self, info: zipfile.ZipInfo) -> str:
         """:return: the member as UTF-8 text"""
         with reported_as_corrupt(self._source, info.filename, "not UTF-8 text"):
-            return self.bytes(info).decode("utf-8")
+            return self.raw(info).decode("utf-8")
 
     def json(self, info: zipfile.ZipInfo) -> Any:
         """:return: the member parsed as JSON (nesting deeper than Python's recursion limit is refused)"""
@@ -226,7 +226,7 @@ class _MemberReader:
     def _open(self, info: zipfile.ZipInfo) -> Iterator[IO[bytes]]:
         """A window onto the file when the member is stored, else its bytes decompressed in memory."""
         if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
-            yield io.BytesIO(self.bytes(info))
+            yield io.BytesIO(self.raw(info))
             return
         with reported_as_corrupt(self._source, info.filename, "bad local file header"):
             self._stream.seek(info.header_offset)
