@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
 import json
 import pickletools
@@ -19,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from stable_baselines_io.exceptions import CorruptAgentFileError
+from stable_baselines_io.exceptions import CorruptAgentFileError, UnsupportedFormatVersionError
 from stable_baselines_io.format.archive import read_archive
 from stable_baselines_io.format.budget import LoadBudget
 from stable_baselines_io.format.file_targets import open_for_reading
-from stable_baselines_io.format.files import ZIP_SIGNATURES
+from stable_baselines_io.format.files import ZIP_SIGNATURES, stored_format_version
 from stable_baselines_io.format.json_codec import SERIALIZED_KEY, TYPE_KEY, decode_value
 from stable_baselines_io.format.read_errors import reported_as_corrupt
 from stable_baselines_io.format.registry import deferred_imports
@@ -89,6 +90,8 @@ def inspect_file(load_path: FileTarget, max_bytes: int | None = None) -> str:
 
 def _inspect_zip(stream: Any, source: str, budget: LoadBudget) -> str:
     contents = read_archive(stream, source, budget=budget)
+    with contextlib.suppress(UnsupportedFormatVersionError):  # a newer file is still described
+        stored_format_version(contents.metadata, source)
     stream.seek(0)
     with zipfile.ZipFile(stream) as archive:
         members = ", ".join(f"{info.filename} ({info.file_size:,} B)" for info in archive.infolist())
@@ -116,8 +119,8 @@ def _inspect_legacy(stream: Any, source: str) -> str:
     lines.append(f"pickle globals: {', '.join(pickle_globals(payload))}")
     loaded = safe_loads(payload)
     if not (isinstance(loaded, tuple) and len(loaded) == 2):
-        lines.append(f"not an agent file: the pickle holds {type(loaded).__name__}")
-        return "\n".join(lines)
+        raise CorruptAgentFileError(f"not an agent file: a legacy agent file holds a (data, params) pair; this "
+                                    f"pickle holds a {type(loaded).__name__}", path=source)
     data, params = loaded
     needs_pickle = []
     if isinstance(data, dict):

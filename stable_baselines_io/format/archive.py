@@ -21,6 +21,7 @@ from stable_baselines_io.format.budget import LoadBudget
 from stable_baselines_io.format.params_codec import (
     MAX_COMPRESSION_RATIO,
     ZIP64_THRESHOLD,
+    charge_directory,
     check_member_bounds,
     read_params,
     unique_members,
@@ -117,10 +118,10 @@ def read_archive(stream: IO[bytes], source: str, load_data: bool = True, load_st
     if budget is None:
         budget = LoadBudget.for_file(file_size, None, source)
     with reported_as_corrupt(source, None, "not a valid zip archive (truncated or damaged?)"):
+        charge_directory(stream, budget, None)
         archive = zipfile.ZipFile(stream)
     with archive:
         infos = archive.infolist()
-        budget.charge_objects(len(infos), "the archive's members")
         members = unique_members(infos, source, None)
         if members and not members.keys() & AGENT_MEMBERS:
             # e.g. a file cut after the nested .npz, whose own end record zipfile then finds
@@ -195,20 +196,39 @@ class _MemberReader:
         self._source = source
         self._budget = budget
 
-    def raw(self, info: zipfile.ZipInfo) -> bytes:
-        """:return: the member's decompressed bytes, read in chunks each charged before it is kept"""
-        chunks = []
+    def decompressed(self, info: zipfile.ZipInfo) -> io.BytesIO:
+        """The member's decompressed bytes, in memory.
+
+        Its declared size is charged before anything is decompressed (zipfile never returns
+        more than the declared size, and :func:`_check_declared_size` bounded it by the
+        compressed size), then the bytes are read straight into one buffer of that size.
+
+        :param info: the member
+        :return: a stream at position 0
+        """
+        self._budget.charge(info.file_size, "decompressing the member", info.filename)
+        stream = io.BytesIO()
+        if info.file_size:
+            stream.seek(info.file_size - 1)
+            stream.write(b"\0")
         with reported_as_corrupt(self._source, info.filename, "cannot read the member"), \
-                self._archive.open(info) as member:
-            while chunk := member.read(_READ_CHUNK_BYTES):
-                self._budget.charge(len(chunk), "decompressing the member", info.filename)
-                chunks.append(chunk)
-        return b"".join(chunks)
+                self._archive.open(info) as member, stream.getbuffer() as view:
+            offset = 0
+            while offset < len(view):
+                received = member.readinto(view[offset:offset + _READ_CHUNK_BYTES])  # type: ignore[attr-defined]
+                if not received:
+                    raise CorruptAgentFileError(f"the member ends after {offset} of its {len(view)} bytes",
+                                                path=self._source, member=info.filename)
+                offset += received
+        stream.seek(0)
+        return stream
 
     def text(self, info: zipfile.ZipInfo) -> str:
         """:return: the member as UTF-8 text"""
-        with reported_as_corrupt(self._source, info.filename, "not UTF-8 text"):
-            return self.raw(info).decode("utf-8")
+        stream = self.decompressed(info)
+        self._budget.charge(info.file_size, "decoding the member as text", info.filename)
+        with reported_as_corrupt(self._source, info.filename, "not UTF-8 text"), stream.getbuffer() as view:
+            return str(view, "utf-8")
 
     def json(self, info: zipfile.ZipInfo) -> Any:
         """:return: the member parsed as JSON (nesting deeper than Python's recursion limit is refused)"""
@@ -226,7 +246,7 @@ class _MemberReader:
     def _open(self, info: zipfile.ZipInfo) -> Iterator[IO[bytes]]:
         """A window onto the file when the member is stored, else its bytes decompressed in memory."""
         if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
-            yield io.BytesIO(self.raw(info))
+            yield self.decompressed(info)
             return
         with reported_as_corrupt(self._source, info.filename, "bad local file header"):
             self._stream.seek(info.header_offset)

@@ -50,7 +50,13 @@ ZIP64_THRESHOLD = 2**31
 #: Deflate cannot expand data more than about 1032 times; a larger declared ratio is a zip bomb.
 MAX_COMPRESSION_RATIO = 1100
 
+#: What zipfile's object for one member costs in memory, at most (measured: about 400 bytes).
+ZIP_ENTRY_COST_BYTES = 512
+
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+_END_RECORD = struct.Struct("<4s4H2LH")
+_END_RECORD_SIGNATURE = b"PK\x05\x06"
+_CENTRAL_ENTRY_MIN_BYTES = 46
 _LOCAL_HEADER_SIGNATURE = b"PK\x03\x04"
 _UTF8_NAME_FLAG = 0x800
 #: Members with these flag bits (encrypted, patched, strongly encrypted) go to zipfile, which refuses them.
@@ -156,10 +162,10 @@ def read_params(stream: IO[bytes], param_list: Iterable[str] | None, source: str
     if budget is None:
         budget = LoadBudget.for_file(stream.seek(0, io.SEEK_END), None, source)
     with reported_as_corrupt(source, member_prefix, "not a valid .npz archive"):
+        charge_directory(stream, budget, member_prefix)
         archive = zipfile.ZipFile(stream)
     with archive:
         infos = archive.infolist()
-        budget.charge_objects(len(infos), "the members of the .npz archive", member_prefix)
         members = unique_members(infos, source, member_prefix)
         names = _names_to_read(members, param_list, source, member_prefix)
         params: ParamDict = OrderedDict()
@@ -177,6 +183,34 @@ def read_params(stream: IO[bytes], param_list: Iterable[str] | None, source: str
                         with archive.open(info) as file:
                             params[name] = read_array(file, info.file_size, budget, member)
         return params
+
+
+def charge_directory(stream: IO[bytes], budget: LoadBudget, member: str | None) -> None:
+    """Charge the members zipfile is about to create for an archive, before it parses them.
+
+    zipfile builds one object of a few hundred bytes for every entry of the central directory,
+    whatever the entries' names say, so a directory of a million identical entries (which
+    compresses to almost nothing inside a compressed member) would cost hundreds of megabytes
+    before anything could be checked. The cost charged here is bounded by the directory's real
+    size (an entry takes at least 46 bytes), read from the end record, or the stream's size.
+
+    :param stream: the seekable archive
+    :param budget: the load's budget
+    :param member: the archive's name in the file, for errors (None for the file itself)
+    :raises LoadBudgetExceededError: the entries would exceed the budget
+    """
+    size = stream.seek(0, io.SEEK_END)
+    tail_start = max(0, size - _END_RECORD.size - 0xFFFF)
+    stream.seek(tail_start)
+    tail = stream.read(size - tail_start)
+    end = tail.rfind(_END_RECORD_SIGNATURE)
+    stream.seek(0)
+    if end < 0 or end + _END_RECORD.size > len(tail):
+        return  # not a zip archive: zipfile will say so without building anything
+    declared = _END_RECORD.unpack_from(tail, end)[5]
+    directory_size = size if declared == 0xFFFFFFFF else min(declared, size)  # zip64: the size bounds it
+    entries = directory_size // _CENTRAL_ENTRY_MIN_BYTES
+    budget.charge(entries * ZIP_ENTRY_COST_BYTES, f"the directory of up to {entries:,} entries", member)
 
 
 def unique_members(infos: list[zipfile.ZipInfo], source: str | None, member: str | None) -> dict[str, zipfile.ZipInfo]:
