@@ -120,6 +120,10 @@ def _memory_error_in_chain(error: BaseException | None) -> bool:
     return False
 
 
+def _shortened(text: str, keep: int = 1500) -> str:
+    return text if len(text) <= 2 * keep else f"{text[:keep]} [...] {text[-keep:]}"
+
+
 def run_one(loader: str, path: str) -> dict[str, Any]:
     """Run one load and describe what happened."""
     warnings.simplefilter("ignore")
@@ -137,7 +141,7 @@ def run_one(loader: str, path: str) -> dict[str, Any]:
             exception=type(error).__name__,
             exception_classes=[cls.__name__ for cls in type(error).__mro__],
             module=type(error).__module__,
-            message=str(error)[:2000],
+            message=_shortened(str(error)),
             traceback=traceback.format_exc()[-4000:],
             memory_error=_memory_error_in_chain(error),
         )

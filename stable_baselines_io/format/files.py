@@ -186,7 +186,7 @@ def _read_open_file(stream: IO[bytes], source: str, budget: LoadBudget, load_dat
         stacklevel=4,
     )
     data, params = read_legacy(stream, source, custom_objects=custom_objects, safe_mode=safe_mode,
-                               load_data=load_data)
+                               load_data=load_data, budget=budget)
     return AgentFile(data, params, {}, LEGACY_FORMAT)
 
 

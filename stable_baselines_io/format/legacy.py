@@ -6,6 +6,7 @@ caller opts out), written only on request.
 
 from __future__ import annotations
 
+import io
 import pickle
 import struct
 from collections import OrderedDict
@@ -15,7 +16,9 @@ import cloudpickle
 import numpy as np
 
 from stable_baselines_io.exceptions import CorruptAgentFileError, DeserializationError
+from stable_baselines_io.format.budget import LoadBudget
 from stable_baselines_io.format.json_codec import unsafe_object_error
+from stable_baselines_io.format.read_errors import error_text
 from stable_baselines_io.format.safe_pickle import find_refused, safe_load
 from stable_baselines_io.type_aliases import DataDict, LoadedParams
 
@@ -39,6 +42,7 @@ def read_legacy(
     custom_objects: dict[str, Any] | None = None,
     safe_mode: bool = True,
     load_data: bool = True,
+    budget: LoadBudget | None = None,
 ) -> tuple[DataDict | None, LoadedParams]:
     """Read a legacy cloudpickle agent file.
 
@@ -48,14 +52,21 @@ def read_legacy(
     :param safe_mode: see :func:`~stable_baselines_io.format.json_codec.json_to_data`
     :param load_data: return the data dictionary (False returns None for it and does not check
         its objects, so parameters load from a file whose data safe mode would refuse)
+    :param budget: the load's budget, charged with the pickle's bytes
     :return: ``(data, params)``; ``params`` is a list for the oldest files
     """
+    # In memory, a length the pickle declares (BINBYTES, BINUNICODE...) can never make a read
+    # allocate more than the file holds, as a read from a file object would.
+    payload = io.BytesIO(stream.read())
+    if budget is not None:
+        budget.charge(len(payload.getbuffer()), "reading the legacy pickle")
     try:
-        loaded = safe_load(stream) if safe_mode else cloudpickle.load(stream)
+        loaded = safe_load(payload) if safe_mode else cloudpickle.load(payload)
     except _UNPICKLING_ERRORS as error:
-        raise CorruptAgentFileError(f"neither a zip archive nor a readable pickle: {error!r}", path=source) from error
+        raise CorruptAgentFileError(f"neither a zip archive nor a readable pickle: {error_text(error)}",
+                                    path=source) from error
     except Exception as error:
-        raise DeserializationError(f"unpickling the legacy file failed: {error!r}", path=source) from error
+        raise DeserializationError(f"unpickling the legacy file failed: {error_text(error)}", path=source) from error
     if not (isinstance(loaded, tuple) and len(loaded) == 2):
         raise CorruptAgentFileError(
             f"a legacy agent file holds a (data, params) pair; this one holds {type(loaded).__name__}", path=source

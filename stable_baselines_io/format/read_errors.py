@@ -33,6 +33,10 @@ RAW_READ_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+#: The longest quote of a low-level error in our messages.
+MAX_CAUSE_CHARS = 300
+
+
 @contextlib.contextmanager
 def reported_as_corrupt(source: str | None, member: str | None = None, what: str = "cannot read it") -> Iterator[None]:
     """Turn a raw error raised inside the block into :class:`CorruptAgentFileError`.
@@ -55,10 +59,12 @@ def reported_as_corrupt(source: str | None, member: str | None = None, what: str
             path=source, member=member,
         ) from error
     except RAW_READ_ERRORS as error:
-        raise CorruptAgentFileError(f"{what}: {_error_text(error)}", path=source, member=member) from error
+        raise CorruptAgentFileError(f"{what}: {error_text(error)}", path=source, member=member) from error
 
 
-def _error_text(error: BaseException) -> str:
-    """The message alone where it says what happened, else the error's type and message."""
+def error_text(error: BaseException) -> str:
+    """The message alone where it says what happened, else the error's type and message; shortened
+    (zipfile quotes whole damaged headers)."""
     text = str(error)
-    return text if text and isinstance(error, (ValueError, OSError, EOFError, zipfile.BadZipFile)) else repr(error)
+    text = text if text and isinstance(error, (ValueError, OSError, EOFError, zipfile.BadZipFile)) else repr(error)
+    return text if len(text) <= MAX_CAUSE_CHARS else text[:MAX_CAUSE_CHARS] + "..."

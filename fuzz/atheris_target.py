@@ -1,0 +1,58 @@
+"""The atheris (libFuzzer) target: coverage-guided inputs from the same strategies, loaded in-process.
+
+Run by :mod:`fuzz.run` (``python -m fuzz.atheris_target -max_total_time=...``). An input whose load
+raises anything but the library's exceptions, or takes more than 2 s, is written to
+``fuzz/findings/`` and reported to libFuzzer as a crash; crashes, timeouts and memory blow-ups are
+libFuzzer's own findings (``-timeout``, ``-rss_limit_mb``).
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import time
+import warnings
+
+import atheris
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+with atheris.instrument_imports(include=["stable_baselines_io", "zipfile", "json"]):
+    from stable_baselines_io.conversion import convert_file
+    from stable_baselines_io.exceptions import StableBaselinesIOError
+    from stable_baselines_io.format.files import read_agent_file
+    from stable_baselines_io.inspection import inspect_file
+
+from fuzz.run import record_finding  # noqa: E402
+from fuzz.seeds import all_seeds  # noqa: E402
+from fuzz.strategies import fuzz_inputs  # noqa: E402
+
+LOADERS = {
+    "read_agent_file": lambda data: read_agent_file(io.BytesIO(data), load_state=True),
+    "inspect": lambda data: inspect_file(io.BytesIO(data)),
+    "convert": lambda data: convert_file(io.BytesIO(data), io.BytesIO()),
+}
+SEEDS = all_seeds()
+
+
+@settings(database=None, deadline=None, suppress_health_check=list(HealthCheck))
+@given(fuzz_inputs(SEEDS), st.sampled_from(sorted(LOADERS)))
+def one_input(data: bytes, loader: str) -> None:
+    warnings.simplefilter("ignore")
+    start = time.perf_counter()
+    try:
+        LOADERS[loader](data)
+    except StableBaselinesIOError:
+        pass
+    except BaseException as error:
+        record_finding(data, "raw-exception", f"{loader}: {type(error).__module__}.{type(error).__name__}: {error}")
+        raise
+    elapsed = time.perf_counter() - start
+    if elapsed > 2.0:
+        record_finding(data, "slow", f"{loader}: {elapsed:.2f} s")
+        raise AssertionError(f"{loader} took {elapsed:.2f} s")
+
+
+if __name__ == "__main__":
+    atheris.Setup(sys.argv, one_input.hypothesis.fuzz_one_input)
+    atheris.Fuzz()
