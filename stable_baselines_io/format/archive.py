@@ -21,8 +21,11 @@ from stable_baselines_io.format.budget import LoadBudget
 from stable_baselines_io.format.params_codec import (
     MAX_COMPRESSION_RATIO,
     ZIP64_THRESHOLD,
+    DateTime,
     charge_directory,
     check_member_bounds,
+    member_info,
+    now_date_time,
     read_params,
     unique_members,
     write_params,
@@ -67,8 +70,12 @@ def write_archive(
     metadata: dict[str, Any] | None,
     state_json: str | None = None,
     state_arrays: dict[str, ParamDict] | None = None,
+    date_time: DateTime | None = None,
 ) -> None:
     """Write a zip agent file into ``stream`` (which need not be seekable).
+
+    Members are written in a fixed order, stored (not compressed), all with the same time: the
+    same contents and ``date_time`` give the same bytes.
 
     :param stream: binary stream open for writing
     :param data_json: the ``data`` member's JSON, or None to omit it
@@ -76,27 +83,30 @@ def write_archive(
     :param metadata: the ``metadata`` member's content, or None to omit it
     :param state_json: the ``training_state`` member's JSON, or None to omit it
     :param state_arrays: arrays for the members named in :data:`STATE_ARRAY_MEMBERS`
+    :param date_time: the members' time (default: now)
     """
+    date_time = date_time or now_date_time()
     with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         if data_json is not None:
-            archive.writestr(DATA_MEMBER, data_json)
+            archive.writestr(member_info(DATA_MEMBER, date_time), data_json)
         if params is not None:
-            archive.writestr(PARAMETER_LIST_MEMBER, json.dumps(list(params), indent=4))
-            _write_arrays(archive, PARAMETERS_MEMBER, params)
+            archive.writestr(member_info(PARAMETER_LIST_MEMBER, date_time), json.dumps(list(params), indent=4))
+            _write_arrays(archive, PARAMETERS_MEMBER, params, date_time)
         if metadata is not None:
-            archive.writestr(METADATA_MEMBER, json.dumps(metadata, indent=4, allow_nan=False))
+            archive.writestr(member_info(METADATA_MEMBER, date_time),
+                             json.dumps(metadata, indent=4, allow_nan=False))
         if state_json is not None:
-            archive.writestr(TRAINING_STATE_MEMBER, state_json)
+            archive.writestr(member_info(TRAINING_STATE_MEMBER, date_time), state_json)
         for member_name, arrays in (state_arrays or {}).items():
             if member_name not in STATE_ARRAY_MEMBERS:
                 raise ValueError(f"unknown state member {member_name!r}: expected one of {STATE_ARRAY_MEMBERS}")
-            _write_arrays(archive, member_name, arrays)
+            _write_arrays(archive, member_name, arrays, date_time)
 
 
-def _write_arrays(archive: zipfile.ZipFile, member_name: str, arrays: ParamDict) -> None:
+def _write_arrays(archive: zipfile.ZipFile, member_name: str, arrays: ParamDict, date_time: DateTime) -> None:
     total_bytes = sum(getattr(value, "nbytes", 0) + 4096 for value in arrays.values())
-    with archive.open(member_name, "w", force_zip64=total_bytes > ZIP64_THRESHOLD) as member:
-        write_params(member, arrays)
+    with archive.open(member_info(member_name, date_time), "w", force_zip64=total_bytes > ZIP64_THRESHOLD) as member:
+        write_params(member, arrays, date_time)
 
 
 def read_archive(stream: IO[bytes], source: str, load_data: bool = True, load_state: bool = False,

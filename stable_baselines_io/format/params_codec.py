@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import math
 import struct
+import time
 import zipfile
 import zlib
 from collections import Counter, OrderedDict
@@ -38,6 +39,9 @@ from stable_baselines_io.format._crc import CRC_CHUNK_BYTES, PieceCrc, crc_pool,
 from stable_baselines_io.format.budget import LoadBudget
 from stable_baselines_io.format.read_errors import reported_as_corrupt
 from stable_baselines_io.type_aliases import ParamDict
+
+#: A zip member's time: ``(year, month, day, hour, minute, second)``.
+DateTime = tuple[int, int, int, int, int, int]
 
 NPY_SUFFIX = ".npy"
 READ_CHUNK_BYTES = 16 * 1024 * 1024
@@ -90,13 +94,15 @@ def bytes_to_params(serialized: bytes, param_list: Iterable[str] | None = None,
     return read_params(io.BytesIO(serialized), param_list, source=None, budget=budget)
 
 
-def write_params(stream: IO[bytes], params: Mapping[str, np.ndarray]) -> None:
+def write_params(stream: IO[bytes], params: Mapping[str, np.ndarray], date_time: DateTime | None = None) -> None:
     """Write parameters as an ``.npz`` archive into ``stream`` (which need not be seekable).
 
     :param stream: a binary stream open for writing
     :param params: name -> array
+    :param date_time: the members' time (default: now)
     :raises SerializationError: an array holds Python objects, or a value is not an array
     """
+    date_time = date_time or now_date_time()
     total_bytes = sum(getattr(value, "nbytes", 0) for value in params.values())
     with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive, \
             crc_pool(total_bytes) as pool:
@@ -106,8 +112,27 @@ def write_params(stream: IO[bytes], params: Mapping[str, np.ndarray]) -> None:
                 raise SerializationError(f"parameter {name!r} is an array of Python objects, which cannot be saved "
                                          "without pickle")
             member_size = array.nbytes + 4096
-            with archive.open(name + NPY_SUFFIX, "w", force_zip64=member_size > ZIP64_THRESHOLD) as member:
+            with archive.open(member_info(name + NPY_SUFFIX, date_time), "w",
+                              force_zip64=member_size > ZIP64_THRESHOLD) as member:
                 write_array(member, np.asarray(array), pool)
+
+
+def now_date_time() -> DateTime:
+    """:return: the current local time as a zip member's ``date_time``"""
+    return time.localtime()[:6]  # type: ignore[return-value]
+
+
+def member_info(name: str, date_time: DateTime) -> zipfile.ZipInfo:
+    """A stored zip member written at ``date_time``, with zipfile's default permissions (``rw-------``).
+
+    :param name: the member's name
+    :param date_time: ``(year, month, day, hour, minute, second)``
+    :return: the member's header
+    """
+    info = zipfile.ZipInfo(name, date_time=date_time)
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o600 << 16
+    return info
 
 
 def write_array(file: IO[bytes], array: np.ndarray, pool: ThreadPoolExecutor | None = None) -> None:
