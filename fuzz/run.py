@@ -109,18 +109,29 @@ def fuzz_with_atheris(seconds: float) -> tuple[int, int]:
         print("atheris engine: atheris is not installed (pip install atheris): skipped")
         return 0, 0
     FINDINGS_DIR.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "fuzz.atheris_target", f"-max_total_time={int(seconds)}", "-timeout=10",
+    # -timeout=0: libFuzzer's SIGALRM-based timeout kills the Python process outright; hangs are
+    # caught by the subprocess timeout here and per input by the Hypothesis engine's worker
+    command = [sys.executable, "-m", "fuzz.atheris_target", f"-max_total_time={int(seconds)}", "-timeout=0",
                "-rss_limit_mb=4096", "-max_len=16384", "-len_control=0", f"-artifact_prefix={FINDINGS_DIR}/atheris-",
                "-print_final_stats=1"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "tests")]),
            "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-    completed = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
-    executed = re.search(r"stat::number_of_executed_units:\s*(\d+)", completed.stderr)
-    tried = int(executed.group(1)) if executed else 0
-    found = completed.returncode != 0
+    try:
+        completed = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                                   timeout=seconds + 300)
+        stderr, returncode = completed.stderr, completed.returncode
+    except subprocess.TimeoutExpired as timeout:
+        stderr = (timeout.stderr or b"").decode(errors="replace") if isinstance(timeout.stderr, bytes) \
+            else timeout.stderr or ""
+        returncode = -1
+        stderr += "\nHANG: the atheris process did not finish in time"
+    executed = re.search(r"stat::number_of_executed_units:\s*(\d+)", stderr)
+    progress = re.findall(r"^#(\d+)", stderr, flags=re.MULTILINE)  # when no final stats were printed
+    tried = int(executed.group(1)) if executed else int(progress[-1]) if progress else 0
+    found = returncode != 0
     if found:
-        print(completed.stderr[-4000:])
-    print(f"atheris engine: {tried} inputs tried in {seconds:.0f} s; exit status {completed.returncode}; "
+        print(stderr[-4000:])
+    print(f"atheris engine: {tried} inputs tried in {seconds:.0f} s; exit status {returncode}; "
           f"findings {int(found)}")
     return tried, int(found)
 

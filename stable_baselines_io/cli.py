@@ -81,6 +81,7 @@ def evaluate(arguments: argparse.Namespace) -> int:
     """
     from stable_baselines_io.common.evaluation import evaluate_policy
     from stable_baselines_io.format.files import read_agent_file
+    from stable_baselines_io.format.read_errors import reported_as_corrupt
 
     header = read_agent_file(arguments.file, load_data=False, max_bytes=arguments.max_bytes)
     names = list(header.params) if isinstance(header.params, dict) else []
@@ -90,7 +91,10 @@ def evaluate(arguments: argparse.Namespace) -> int:
     env_id = arguments.env or header.metadata.get("env_id")
     if not env_id:
         raise SystemExit(f"{arguments.file} does not name its environment: pass --env ENV_ID")
-    model = _algorithm_class(algo).load(arguments.file, safe_mode=not arguments.unsafe, max_bytes=arguments.max_bytes)
+    model_class = _algorithm_class(algo)
+    # a value of the wrong type in the file must not end the command with a traceback
+    with reported_as_corrupt(arguments.file, None, "cannot build a model from the file"):
+        model = model_class.load(arguments.file, safe_mode=not arguments.unsafe, max_bytes=arguments.max_bytes)
     mean_return, std_return, _ = evaluate_policy(model, env_id, n_eval_episodes=arguments.episodes,
                                                  deterministic=not arguments.stochastic, seed=arguments.seed)
     print(f"{env_id}: mean reward {mean_return:.2f} +/- {std_return:.2f} over {arguments.episodes} episodes")

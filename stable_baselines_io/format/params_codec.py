@@ -56,6 +56,10 @@ MAX_COMPRESSION_RATIO = 1100
 
 #: What zipfile's object for one member costs in memory, at most (measured: about 400 bytes).
 ZIP_ENTRY_COST_BYTES = 512
+#: What rebuilding one array costs beyond its data (objects, header parsing, a member to open):
+#: charged so that the budget also bounds how many arrays a file can make the reader rebuild
+#: (4096 under the 64 MiB floor), and with them the time a load takes.
+ARRAY_OVERHEAD_BYTES = 16 * 1024
 
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _END_RECORD = struct.Struct("<4s4H2LH")
@@ -368,7 +372,8 @@ def _empty_array(shape: tuple[int, ...], dtype: np.dtype, member_size: int, head
             f"{member_size - header_size} bytes"
         )
     if budget is not None:
-        budget.charge(data_size, f"the array {member or ''} of shape {shape} ({dtype})".replace("  ", " "), member)
+        budget.charge(data_size + ARRAY_OVERHEAD_BYTES,
+                      f"the array {member or ''} of shape {shape} ({dtype})".replace("  ", " "), member)
     array = np.empty(count, dtype=dtype)
     view = memoryview(array.view(np.uint8).reshape(-1)) if data_size else memoryview(b"")  # type: ignore[arg-type]
     return array, view

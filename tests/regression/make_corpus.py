@@ -186,6 +186,10 @@ def corpus() -> dict[str, tuple[Callable[[], bytes], str]]:
                                              ("model/pi/b:0.npy", npy(PARAMS["model/pi/b:0"]), stored),
                                              ("model/pi/b:0.npy", npy(np.zeros(4, np.float32)), stored)])),
             "CorruptAgentFileError"),
+        "many-arrays__5000-tiny-arrays-deflated.zip": (
+            lambda: agent(parameter_list=json.dumps([f"a{i}" for i in range(5000)]).encode(),
+                          parameters=npz({f"a{i}": npy(np.zeros(1, np.float32)) for i in range(5000)}, deflated),
+                          method=deflated), "LoadBudgetExceededError"),
         "absurd-member-count__1m-identical-entries.zip": (lambda: many_entries_bomb(1_000_000),
                                                            "LoadBudgetExceededError"),
         # --- raw errors that used to escape ---------------------------------------------------
