@@ -36,6 +36,11 @@ LOADERS = ("read_agent_file", "inspect", "convert")
 #: the JSON codecs, rebuilt by a separate change).
 UNPICKLER_MODULES = ("format/safe_pickle.py", "format/json_codec.py")
 BUFFER_BYTES = 16 * 1024
+#: A load may produce its whole budget (e.g. 660 MB for a 600 KB file whose members really
+#: decompress that much): beyond the regression limits (2 s, 100 MB), it may take this much more
+#: memory per byte of budget, and time at this many bytes per second. More is a budget overrun.
+BUDGET_MEMORY_FACTOR = 1.25
+BUDGET_BYTES_PER_SECOND = 40 * 10**6
 
 
 def record_finding(data: bytes, kind: str, description: str) -> Path:
@@ -53,7 +58,9 @@ def fuzz_with_hypothesis(seconds: float, seeds: list[bytes]) -> tuple[int, int]:
     """:return: ``(inputs tried, findings)``"""
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
-    from limits import LimitedWorker
+    from limits import LOAD_GROWTH_BYTES, LOAD_SECONDS, LimitedWorker
+
+    from stable_baselines_io.format.budget import LoadBudget
 
     from fuzz.strategies import fuzz_inputs
 
@@ -74,7 +81,10 @@ def fuzz_with_hypothesis(seconds: float, seeds: list[bytes]) -> tuple[int, int]:
             outcome = worker.run(loader, target)
             counts[loader] += 1
             counts[outcome.status] += 1
-            problems = outcome.problems()
+            # a load may legitimately use its whole budget: memory and time are checked against it
+            budget = LoadBudget.for_file(len(data)).limit
+            problems = outcome.problems(load_seconds=LOAD_SECONDS + budget / BUDGET_BYTES_PER_SECOND,
+                                        growth_bytes=LOAD_GROWTH_BYTES + int(BUDGET_MEMORY_FACTOR * budget))
             if outcome.status == "raised" and target.name not in outcome.message:
                 problems.append(f"the error does not name the file: {outcome.exception}: {outcome.message[:300]}")
             if problems:

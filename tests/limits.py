@@ -60,15 +60,20 @@ class Outcome:
     value: dict[str, Any] | None = None
     detail: str = ""
 
-    def problems(self) -> list[str]:
-        """What is wrong whatever the expected result: crash, hang, time, memory, a raw error."""
+    def problems(self, load_seconds: float = LOAD_SECONDS, growth_bytes: int = LOAD_GROWTH_BYTES) -> list[str]:
+        """What is wrong whatever the expected result: crash, hang, time, memory, a raw error.
+
+        :param load_seconds: the time the load may take
+        :param growth_bytes: the memory the load may add to the worker's
+        :return: one sentence per problem
+        """
         found = []
         if self.status in ("crashed", "hung"):
             found.append(f"{self.status}: {self.detail}")
-        if self.seconds > LOAD_SECONDS:
-            found.append(f"took {self.seconds:.2f} s (limit {LOAD_SECONDS} s)")
-        if self.rss_growth_bytes > LOAD_GROWTH_BYTES:
-            found.append(f"grew by {self.rss_growth_bytes / 1e6:.0f} MB (limit {LOAD_GROWTH_BYTES / 1e6:.0f} MB)")
+        if self.seconds > load_seconds:
+            found.append(f"took {self.seconds:.2f} s (limit {load_seconds:.1f} s)")
+        if self.rss_growth_bytes > growth_bytes:
+            found.append(f"grew by {self.rss_growth_bytes / 1e6:.0f} MB (limit {growth_bytes / 1e6:.0f} MB)")
         if self.memory_error:
             found.append("hit the address-space cap (a real MemoryError): no budget stopped it")
         if self.status == "raised" and self.module != "stable_baselines_io.exceptions":
