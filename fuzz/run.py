@@ -60,9 +60,8 @@ def fuzz_with_hypothesis(seconds: float, seeds: list[bytes]) -> tuple[int, int]:
     from hypothesis import strategies as st
     from limits import LOAD_GROWTH_BYTES, LOAD_SECONDS, LimitedWorker
 
-    from stable_baselines_io.format.budget import LoadBudget
-
     from fuzz.strategies import fuzz_inputs
+    from stable_baselines_io.format.budget import LoadBudget
 
     counts: collections.Counter[str] = collections.Counter()
     findings = 0
