@@ -373,7 +373,7 @@ def _empty_array(shape: tuple[int, ...], dtype: np.dtype, member_size: int, head
         )
     if budget is not None:
         budget.charge(data_size + ARRAY_OVERHEAD_BYTES,
-                      f"the array {member or ''} of shape {shape} ({dtype})".replace("  ", " "), member)
+                      lambda: f"the array {member or ''} of shape {shape} ({dtype})".replace("  ", " "), member)
     array = np.empty(count, dtype=dtype)
     view = memoryview(array.view(np.uint8).reshape(-1)) if data_size else memoryview(b"")  # type: ignore[arg-type]
     return array, view
