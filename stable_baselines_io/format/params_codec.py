@@ -229,10 +229,13 @@ def charge_directory(stream: IO[bytes], budget: LoadBudget, member: str | None) 
     :raises LoadBudgetExceededError: the entries would exceed the budget
     """
     size = stream.seek(0, io.SEEK_END)
-    tail_start = max(0, size - _END_RECORD.size - 0xFFFF)
-    stream.seek(tail_start)
-    tail = stream.read(size - tail_start)
-    end = tail.rfind(_END_RECORD_SIGNATURE)
+    # as zipfile: the end record is the last 22 bytes, unless the archive has a comment (64 KiB at most)
+    for tail_start in (max(0, size - _END_RECORD.size), max(0, size - _END_RECORD.size - 0xFFFF)):
+        stream.seek(tail_start)
+        tail = stream.read(size - tail_start)
+        end = tail.rfind(_END_RECORD_SIGNATURE)
+        if end >= 0:
+            break
     stream.seek(0)
     if end < 0 or end + _END_RECORD.size > len(tail):
         return  # not a zip archive: zipfile will say so without building anything
