@@ -47,6 +47,10 @@ NPY_SUFFIX = ".npy"
 READ_CHUNK_BYTES = 16 * 1024 * 1024
 #: The longest ``.npy`` header read (NumPy's own default limit); longer ones are refused unread.
 MAX_NPY_HEADER_BYTES = 10_000
+#: The deepest bracket nesting read in a ``.npy`` header (a structured dtype needs a few levels).
+MAX_NPY_HEADER_NESTING = 8
+_OPENING_BRACKETS = frozenset(b"([{")
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"()[]{}")))
 #: The most dimensions an array may have (NumPy's own limit).
 MAX_NDIM = 64
 #: Sizes above this are written with zip64 headers (zip's 32-bit limit, with room for headers).
@@ -346,7 +350,9 @@ def _read_npy_header(file: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
     (header_length,) = struct.unpack(length_format, length_bytes)
     if header_length > MAX_NPY_HEADER_BYTES:
         raise ValueError(f"the .npy header declares {header_length} bytes; at most {MAX_NPY_HEADER_BYTES} are read")
-    header = io.BytesIO(length_bytes + file.read(header_length))
+    header_bytes = file.read(header_length)
+    _check_nesting(header_bytes)
+    header = io.BytesIO(length_bytes + header_bytes)
     if version == (1, 0):
         shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(header)
     else:
@@ -356,6 +362,17 @@ def _read_npy_header(file: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
     if dtype.fields is not None or dtype.subdtype is not None:
         raise ValueError(f"the array has a structured dtype {dtype}; only plain numbers, booleans and strings load")
     return shape, fortran_order, dtype
+
+
+def _check_nesting(header: bytes) -> None:
+    """Refuse a header nested deeper than a dict of tuples needs, before NumPy's parser recurses into it."""
+    depth = deepest = 0
+    for bracket in header.translate(None, _NOT_BRACKETS):
+        depth += 1 if bracket in _OPENING_BRACKETS else -1
+        deepest = max(deepest, depth)
+    if deepest > MAX_NPY_HEADER_NESTING:
+        raise ValueError(f"the .npy header is nested {deepest} levels deep; a valid one has at most "
+                         f"{MAX_NPY_HEADER_NESTING}")
 
 
 def _empty_array(shape: tuple[int, ...], dtype: np.dtype, member_size: int, header_size: int | None,

@@ -229,6 +229,10 @@ def corpus() -> dict[str, tuple[Callable[[], bytes], str]]:
         "npy-error__header-not-a-dict.zip": (
             lambda: agent(parameter_list=b'["w"]', parameters=npz({"w": npy_with_header(
                 b"__import__('os').system('false')".ljust(127) + b"\n")})), "CorruptAgentFileError"),
+        "deep-npy-header__nested-brackets.zip": (
+            lambda: agent(parameter_list=b'["w"]', parameters=npz({"w": npy_with_header(
+                (b"{'descr': " + b"(" * 4000 + b")" * 4000 + b", }").ljust(8181) + b"\n", 2)}, deflated),
+                method=deflated), "CorruptAgentFileError"),
         "npy-error__object-dtype.zip": (
             lambda: agent(parameter_list=b'["w"]', parameters=npz({"w": npy_with_header(
                 b"{'descr': '|O', 'fortran_order': False, 'shape': (1,), }".ljust(127) + b"\n", data=bytes(8))})),
