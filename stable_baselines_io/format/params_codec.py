@@ -34,10 +34,10 @@ from typing import IO
 
 import numpy as np
 
-from stable_baselines_io.exceptions import CorruptAgentFileError, SerializationError
+from stable_baselines_io.exceptions import CorruptAgentFileError, SerializationError, StableBaselinesIOError
 from stable_baselines_io.format._crc import CRC_CHUNK_BYTES, PieceCrc, crc_pool, write_with_crc
 from stable_baselines_io.format.budget import LoadBudget
-from stable_baselines_io.format.read_errors import reported_as_corrupt
+from stable_baselines_io.format.read_errors import DAMAGE_ERRORS, as_corrupt, reported_as_corrupt
 from stable_baselines_io.type_aliases import ParamDict
 
 #: A zip member's time: ``(year, month, day, hour, minute, second)``.
@@ -208,13 +208,17 @@ def read_params(stream: IO[bytes], param_list: Iterable[str] | None, source: str
                 info = members[name + NPY_SUFFIX]
                 member = f"{member_prefix}/{info.filename}"
                 check_member_bounds(info, limit_bytes, source, member)
-                with reported_as_corrupt(source, member, "cannot read the array"):
+                try:
                     if direct and info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & _UNSUPPORTED_FLAGS:
                         params[name] = _read_stored_array(stream, info, getattr(archive, "metadata_encoding", None),
                                                           pool, budget, member)  # metadata_encoding: Python 3.11+
                     else:
                         with archive.open(info) as file:
                             params[name] = read_array(file, info.file_size, budget, member)
+                except StableBaselinesIOError:
+                    raise
+                except DAMAGE_ERRORS as error:
+                    raise as_corrupt(error, source, member, "cannot read the array") from error
         return params
 
 
@@ -366,8 +370,11 @@ def _read_npy_header(file: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
 
 def _check_nesting(header: bytes) -> None:
     """Refuse a header nested deeper than a dict of tuples needs, before NumPy's parser recurses into it."""
+    brackets = header.translate(None, _NOT_BRACKETS)
+    if len(brackets) <= 2 * MAX_NPY_HEADER_NESTING:
+        return
     depth = deepest = 0
-    for bracket in header.translate(None, _NOT_BRACKETS):
+    for bracket in brackets:
         depth += 1 if bracket in _OPENING_BRACKETS else -1
         deepest = max(deepest, depth)
     if deepest > MAX_NPY_HEADER_NESTING:

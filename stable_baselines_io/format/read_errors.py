@@ -33,6 +33,8 @@ RAW_READ_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+#: What a read of damaged or hostile bytes can raise: :data:`RAW_READ_ERRORS` and ``MemoryError``.
+DAMAGE_ERRORS: tuple[type[BaseException], ...] = (MemoryError, *RAW_READ_ERRORS)
 #: The longest quote of a low-level error in our messages.
 MAX_CAUSE_CHARS = 300
 
@@ -53,13 +55,26 @@ def reported_as_corrupt(source: str | None, member: str | None = None, what: str
         yield
     except StableBaselinesIOError:
         raise
-    except MemoryError as error:
-        raise LoadBudgetExceededError(
+    except DAMAGE_ERRORS as error:
+        raise as_corrupt(error, source, member, what) from error
+
+
+def as_corrupt(error: BaseException, source: str | None, member: str | None, what: str) -> CorruptAgentFileError:
+    """The library's exception for a raw ``error`` (for hot loops, where a ``try`` costs less than a
+    ``with reported_as_corrupt(...)``; raise it ``from error``).
+
+    :param error: one of :data:`DAMAGE_ERRORS`
+    :param source: the file
+    :param member: the member or key
+    :param what: the start of the message
+    :return: the exception to raise
+    """
+    if isinstance(error, MemoryError):
+        return LoadBudgetExceededError(
             f"{what}: ran out of memory ({error!r}); the file asks for more than this machine has",
             path=source, member=member,
-        ) from error
-    except RAW_READ_ERRORS as error:
-        raise CorruptAgentFileError(f"{what}: {error_text(error)}", path=source, member=member) from error
+        )
+    return CorruptAgentFileError(f"{what}: {error_text(error)}", path=source, member=member)
 
 
 def error_text(error: BaseException) -> str:
