@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # tensorflow-cpu installs much faster; use TF_EXTRA=gpu for the full tensorflow package.
 TF_EXTRA ?= cpu
 
-.PHONY: install demo test test-slow bench lint type format clean
+.PHONY: install demo test test-slow bench fuzz lint type format clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,16 @@ bench: install
 	$(PY) benchmarks/install_peers.py
 	$(PY) benchmarks/run_all.py
 
+# Fuzz the read path for FUZZ_SECONDS (Hypothesis strategies in a memory- and time-limited worker,
+# plus atheris' coverage-guided engine when it installs); findings go to fuzz/findings/.
+FUZZ_SECONDS ?= 600
+FUZZ_ENGINE ?= both
+fuzz: install
+	$(PY) -m pip install --quiet atheris || echo "atheris did not install: the Hypothesis engine runs alone"
+	$(PY) -m fuzz.run --seconds $(FUZZ_SECONDS) --engine $(FUZZ_ENGINE)
+
 lint: install
-	$(PY) -m ruff check stable_baselines_io tests benchmarks
+	$(PY) -m ruff check stable_baselines_io tests benchmarks fuzz
 
 type: install
 	$(PY) -m mypy stable_baselines_io

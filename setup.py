@@ -41,6 +41,7 @@ setup(
         "tests": ["pytest>=7", "pytest-timeout>=2", "hypothesis>=6"],
         "lint": ["ruff>=0.4", "mypy>=1.8"],
         "benchmarks": ["safetensors>=0.4", "stable-baselines3>=2.3", "matplotlib>=3.7"],
+        "fuzz": ["hypothesis>=6", "atheris>=2.3"],
     },
     entry_points={"console_scripts": ["sb-io=stable_baselines_io.cli:main"]},
     classifiers=[

@@ -113,7 +113,7 @@ def machine_info() -> dict[str, Any]:
 
 def crc32_implementation() -> str:
     """The CRC-32 the format layer uses here: ``zlib``, or ``isal`` where that package is installed."""
-    code = "from stable_baselines_io.format.params_codec import _crc32; print(_crc32().__module__)"
+    code = "from stable_baselines_io.format._crc import crc32_function; print(crc32_function().__module__)"
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT,
                                env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
     return completed.stdout.strip() or "?"

@@ -21,6 +21,9 @@ from stable_baselines_io.exceptions import StableBaselinesIOError
 from stable_baselines_io.hyperparams import tuned_hyperparameters
 from stable_baselines_io.interop import ALGORITHMS, detect_algorithm
 
+#: The exit status of a command that failed with a library error (argparse uses 2 for usage errors too).
+ERROR_STATUS = 2
+
 
 def _algorithm_class(name: str) -> Any:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
@@ -78,8 +81,9 @@ def evaluate(arguments: argparse.Namespace) -> int:
     """
     from stable_baselines_io.common.evaluation import evaluate_policy
     from stable_baselines_io.format.files import read_agent_file
+    from stable_baselines_io.format.read_errors import reported_as_corrupt
 
-    header = read_agent_file(arguments.file, load_data=False)
+    header = read_agent_file(arguments.file, load_data=False, max_bytes=arguments.max_bytes)
     names = list(header.params) if isinstance(header.params, dict) else []
     algo = arguments.algo or detect_algorithm(header.metadata, names)
     if algo is None:
@@ -87,7 +91,10 @@ def evaluate(arguments: argparse.Namespace) -> int:
     env_id = arguments.env or header.metadata.get("env_id")
     if not env_id:
         raise SystemExit(f"{arguments.file} does not name its environment: pass --env ENV_ID")
-    model = _algorithm_class(algo).load(arguments.file, safe_mode=not arguments.unsafe)
+    model_class = _algorithm_class(algo)
+    # a value of the wrong type in the file must not end the command with a traceback
+    with reported_as_corrupt(arguments.file, None, "cannot build a model from the file"):
+        model = model_class.load(arguments.file, safe_mode=not arguments.unsafe, max_bytes=arguments.max_bytes)
     mean_return, std_return, _ = evaluate_policy(model, env_id, n_eval_episodes=arguments.episodes,
                                                  deterministic=not arguments.stochastic, seed=arguments.seed)
     print(f"{env_id}: mean reward {mean_return:.2f} +/- {std_return:.2f} over {arguments.episodes} episodes")
@@ -102,7 +109,7 @@ def inspect(arguments: argparse.Namespace) -> int:
     """
     from stable_baselines_io.inspection import inspect_file
 
-    print(inspect_file(arguments.file))
+    print(inspect_file(arguments.file, max_bytes=arguments.max_bytes))
     return 0
 
 
@@ -115,7 +122,8 @@ def convert(arguments: argparse.Namespace) -> int:
     from stable_baselines_io.conversion import convert_file
 
     custom_objects = _parse_assignments(arguments.custom_object)
-    convert_file(arguments.source, arguments.destination, custom_objects=custom_objects)
+    convert_file(arguments.source, arguments.destination, custom_objects=custom_objects,
+                 max_bytes=arguments.max_bytes)
     print(f"converted {arguments.source} -> {arguments.destination} (zip, no pickle)")
     return 0
 
@@ -151,10 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     eval_parser.add_argument("--seed", type=int, default=0, help="episode i is reset with seed + i")
     eval_parser.add_argument("--stochastic", action="store_true", help="sample actions instead of greedy ones")
     eval_parser.add_argument("--unsafe", action="store_true", help="allow unpickling (trusted files only)")
+    _add_max_bytes(eval_parser)
     eval_parser.set_defaults(handler=evaluate)
 
     inspect_parser = commands.add_parser("inspect", help="show what an agent file holds (no TensorFlow, no pickle)")
     inspect_parser.add_argument("file")
+    _add_max_bytes(inspect_parser)
     inspect_parser.set_defaults(handler=inspect)
 
     convert_parser = commands.add_parser("convert", help="re-save a legacy / Stable Baselines 2 file without pickle")
@@ -162,8 +172,29 @@ def build_parser() -> argparse.ArgumentParser:
     convert_parser.add_argument("destination")
     convert_parser.add_argument("--custom-object", "-c", action="append", default=[], metavar="KEY=VALUE",
                                 help="replace a stored key that safe mode cannot rebuild; value parsed as JSON")
+    _add_max_bytes(convert_parser)
     convert_parser.set_defaults(handler=convert)
     return parser
+
+
+def _add_max_bytes(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-bytes", type=_byte_count, default=None, metavar="N",
+                        help="most bytes loading the file may decompress and allocate (default: "
+                             "max(64 MiB, 1100 x file size)); suffixes K, M, G, T (powers of 1024)")
+
+
+def _byte_count(text: str) -> int:
+    units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    number, unit = text.strip().upper().rstrip("IB"), ""
+    if number and number[-1] in units:
+        number, unit = number[:-1], number[-1]
+    try:
+        value = int(number) * units[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of bytes such as 500M or 2G, received {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of bytes of at least 0, received {text!r}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -175,9 +206,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         return int(arguments.handler(arguments))
-    except StableBaselinesIOError as error:
-        print(f"sb-io {arguments.command}: error: {error}", file=sys.stderr)
-        return 1
+    except (StableBaselinesIOError, OSError) as error:  # OSError: e.g. no permission to read or write
+        print(f"sb-io {arguments.command}: error: {_one_line(error)}", file=sys.stderr)
+        return ERROR_STATUS
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 if __name__ == "__main__":

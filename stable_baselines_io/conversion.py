@@ -14,6 +14,7 @@ from typing import Any
 import gymnasium
 
 from stable_baselines_io.exceptions import SerializationError
+from stable_baselines_io.format.file_targets import describe_target
 from stable_baselines_io.format.files import read_agent_file, save_to_file
 from stable_baselines_io.format.names import ACTOR_CRITIC_SCHEME, DQN_SCHEME, by_registered_name
 from stable_baselines_io.format.registry import ClassReference, deferred_imports, registered_name
@@ -25,25 +26,32 @@ def convert_file(
     source: FileTarget,
     destination: FileTarget,
     custom_objects: dict[str, Any] | None = None,
+    max_bytes: int | None = None,
 ) -> list[str]:
     """Read ``source`` in safe mode and write it to ``destination`` as a pickle-free zip file.
 
     :param source: a legacy cloudpickle or zip agent file
     :param destination: where to write (``.zip`` appended to a path without extension)
     :param custom_objects: values for keys that safe mode cannot rebuild (e.g. a learning rate)
+    :param max_bytes: the most bytes reading ``source`` may decompress and allocate (default
+        ``max(64 MiB, 1100 * file size)``)
     :return: the data keys written
     :raises SerializationError: a value would still need pickle (pass ``custom_objects`` for it)
     """
     with deferred_imports():
-        agent_file = read_agent_file(source, custom_objects=custom_objects, safe_mode=True)
+        agent_file = read_agent_file(source, custom_objects=custom_objects, safe_mode=True, max_bytes=max_bytes)
         data = agent_file.data or {}
         params = _named_params(agent_file.params, data)
         algorithm = detect_algorithm(agent_file.metadata, list(params or {}))
-        metadata = {"converted_from": os.path.basename(str(getattr(source, "name", source))),
+        metadata = {"converted_from": os.path.basename(describe_target(source)),
                     "converted_from_format": agent_file.file_format}
         if algorithm is not None:
             metadata["algorithm"] = algorithm.upper()
-        save_to_file(destination, data=data, params=params, metadata=metadata, allow_pickle=False)
+        try:
+            save_to_file(destination, data=data, params=params, metadata=metadata, allow_pickle=False)
+        except SerializationError as error:
+            raise SerializationError(f"cannot convert {describe_target(source)!r} to a pickle-free file: {error}") \
+                from error
     return sorted(data)
 
 

@@ -38,6 +38,15 @@ class AgentFileNotFoundError(AgentFileError, ValueError, FileNotFoundError):
     """The file does not exist (Stable Baselines raised ``ValueError`` here)."""
 
 
+class SavePathIsADirectoryError(AgentFileError, IsADirectoryError):
+    """A save was asked to write onto a directory."""
+
+
+class SaveTargetChangedError(AgentFileError, PermissionError):
+    """The temporary file of a save was replaced (e.g. by a symlink) before it was renamed over the
+    target: the save refuses to go on."""
+
+
 class CorruptAgentFileError(AgentFileError, ValueError):
     """The file is not a readable agent file: empty, truncated, not a zip nor a pickle, a missing
     member, invalid JSON, a CRC error, an implausible declared size (zip bomb)..."""

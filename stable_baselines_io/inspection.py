@@ -10,27 +10,40 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import io
 import json
 import pickletools
+import reprlib
 import zipfile
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from stable_baselines_io.exceptions import InvalidStoredValueError, RefusedObjectError
+from stable_baselines_io.exceptions import (
+    CorruptAgentFileError,
+    InvalidStoredValueError,
+    LoadBudgetExceededError,
+    RefusedObjectError,
+    UnsupportedFormatVersionError,
+)
 from stable_baselines_io.format.archive import read_archive
+from stable_baselines_io.format.budget import LoadBudget
 from stable_baselines_io.format.file_targets import open_for_reading
-from stable_baselines_io.format.files import ZIP_SIGNATURES
+from stable_baselines_io.format.files import ZIP_SIGNATURES, stored_format_version
 from stable_baselines_io.format.json_codec import SERIALIZED_KEY, TYPE_KEY, decode_value
-from stable_baselines_io.format.legacy import rebuild_params
+from stable_baselines_io.format.legacy import legacy_records, rebuild_params
+from stable_baselines_io.format.read_errors import reported_as_corrupt
 from stable_baselines_io.format.rebuild import Rebuilder
 from stable_baselines_io.format.registry import deferred_imports
-from stable_baselines_io.format.safe_pickle import load_records, safe_loads
+from stable_baselines_io.format.safe_pickle import safe_loads
 from stable_baselines_io.interop import detect_algorithm
 from stable_baselines_io.type_aliases import FileTarget
 
 MAX_VALUE_CHARS = 120
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxother = _SHORT_REPR.maxstring = MAX_VALUE_CHARS
 
 
 def pickle_globals(payload: bytes) -> list[str]:
@@ -64,22 +77,32 @@ def pickle_globals(payload: bytes) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def inspect_file(load_path: FileTarget) -> str:
+def inspect_file(load_path: FileTarget, max_bytes: int | None = None) -> str:
     """A human-readable report of an agent file: format, metadata, data keys, parameters.
 
     :param load_path: a path or a binary file object
+    :param max_bytes: the most bytes reading the file may decompress and allocate (default
+        ``max(64 MiB, 1100 * file size)``)
     :return: the report
+    :raises CorruptAgentFileError: the file cannot be read (whatever its bytes)
     """
     with deferred_imports(), open_for_reading(load_path) as (stream, source):
-        signature = stream.read(4)
+        budget = LoadBudget.for_file(stream.seek(0, io.SEEK_END), max_bytes, source)
         stream.seek(0)
-        if signature in ZIP_SIGNATURES:
-            return _inspect_zip(stream, source)
-        return _inspect_legacy(stream, source)
+        with reported_as_corrupt(source):
+            signature = stream.read(4)
+            stream.seek(0)
+            if not signature:
+                raise CorruptAgentFileError("the file is empty", path=source)
+            if signature in ZIP_SIGNATURES:
+                return _inspect_zip(stream, source, budget)
+            return _inspect_legacy(stream, source, budget)
 
 
-def _inspect_zip(stream: Any, source: str) -> str:
-    contents = read_archive(stream, source)
+def _inspect_zip(stream: Any, source: str, budget: LoadBudget) -> str:
+    contents = read_archive(stream, source, budget=budget)
+    with contextlib.suppress(UnsupportedFormatVersionError):  # a newer file is still described
+        stored_format_version(contents.metadata, source)
     stream.seek(0)
     with zipfile.ZipFile(stream) as archive:
         members = ", ".join(f"{info.filename} ({info.file_size:,} B)" for info in archive.infolist())
@@ -92,7 +115,7 @@ def _inspect_zip(stream: Any, source: str) -> str:
         stored = json.loads(contents.data_json)
         lines.append(f"data: {len(stored)} keys")
         for key, value in stored.items():
-            lines += _stored_value_lines(key, value, source, needs_pickle)
+            lines += _stored_value_lines(key, value, source, needs_pickle, budget)
     lines.append(f"keys that need pickle: {', '.join(needs_pickle) if needs_pickle else 'none'}")
     names = list(contents.params or {})
     lines += _parameter_lines(contents.params.items() if contents.params else [])
@@ -100,16 +123,16 @@ def _inspect_zip(stream: Any, source: str) -> str:
     return "\n".join(lines)
 
 
-def _inspect_legacy(stream: Any, source: str) -> str:
+def _inspect_legacy(stream: Any, source: str, budget: LoadBudget) -> str:
     lines = [f"file: {source}", "format: legacy cloudpickle (one pickle of (data, params); deprecated)",
              "metadata: none (legacy files have none)"]
     payload = stream.read()
     lines.append(f"pickle globals: {', '.join(pickle_globals(payload))}")
-    loaded = load_records(payload)
+    loaded = legacy_records(payload, budget, source)
     if not (type(loaded) is tuple and len(loaded) == 2):
-        lines.append(f"not an agent file: the pickle holds {type(loaded).__name__}")
-        return "\n".join(lines)
-    rebuilder = Rebuilder()
+        raise CorruptAgentFileError(f"not an agent file: a legacy agent file holds a (data, params) pair; this "
+                                    f"pickle holds a {type(loaded).__name__}", path=source)
+    rebuilder = Rebuilder(budget)
     data, params = loaded[0], rebuild_params(rebuilder, loaded[1], source)
     needs_pickle = []
     if type(data) is dict:
@@ -139,26 +162,31 @@ def _metadata_lines(metadata: dict[str, Any]) -> list[str]:
     return ["metadata:"] + [f"  {key}: {value}" for key, value in metadata.items()]
 
 
-def _stored_value_lines(key: str, value: Any, source: str, needs_pickle: list[str]) -> list[str]:
+def _stored_value_lines(key: str, value: Any, source: str, needs_pickle: list[str],
+                        budget: LoadBudget) -> list[str]:
     if isinstance(value, dict) and SERIALIZED_KEY in value:
         needs_pickle.append(key)
         try:
             payload = base64.b64decode(value[SERIALIZED_KEY], validate=True)
         except (binascii.Error, ValueError):
             return [f"  {key} = pickled {value.get(TYPE_KEY)} [invalid base64]"]
-        verdict = _safe_mode_verdict(payload)
+        verdict = _safe_mode_verdict(payload, budget)
         return [f"  {key} = pickled {value.get(TYPE_KEY)}, {len(payload):,} B [needs pickle] -> {verdict}",
                 f"      pickle names: {', '.join(pickle_globals(payload))}"]
     try:
-        decoded = decode_value(value, safe_mode=True, key=key, source=source)
+        decoded = decode_value(value, safe_mode=True, key=key, source=source, budget=budget)
+    except LoadBudgetExceededError:
+        raise
     except Exception as error:  # report, don't stop: inspect is for damaged files too
         return [f"  {key} = <cannot decode: {error}>"]
     return [f"  {key} = {_short(decoded)}"]
 
 
-def _safe_mode_verdict(payload: bytes) -> str:
+def _safe_mode_verdict(payload: bytes, budget: LoadBudget) -> str:
     try:
-        value = safe_loads(payload)
+        value = safe_loads(payload, budget)
+    except LoadBudgetExceededError:
+        raise
     except RefusedObjectError as error:
         return f"refused in safe mode ({error.description}): use custom_objects or safe_mode=False"
     except Exception as error:  # a damaged pickle is reported, not raised
@@ -177,7 +205,9 @@ def _parameter_lines(items: Iterable[tuple[str, Any]]) -> list[str]:
 
 
 def _short(value: Any) -> str:
-    text = f"<class {value.name!r} (not imported)>" if type(value).__name__ == "ClassReference" else repr(value)
+    # reprlib bounds the depth and items it writes: a value with shared parts is never expanded
+    text = f"<class {value.name!r} (not imported)>" if type(value).__name__ == "ClassReference" \
+        else _SHORT_REPR.repr(value)
     text = " ".join(text.split())
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 3] + "..."
 

@@ -14,8 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stable_baselines_io.exceptions import SerializationError
-from stable_baselines_io.format import load_from_file, save_to_file
+from stable_baselines_io.exceptions import (
+    AgentFileNotFoundError,
+    SavePathIsADirectoryError,
+    SaveTargetChangedError,
+    SerializationError,
+)
+from stable_baselines_io.format import file_targets, load_from_file, save_to_file
+from stable_baselines_io.format.file_targets import is_temporary_of, temporary_name
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +43,7 @@ print("saved", flush=True)
 
 
 def temporary_files(folder: Path, name: str) -> list[Path]:
-    return [path for path in folder.iterdir() if path.name.startswith(f".{name}.") and path.name.endswith(".tmp")]
+    return [path for path in folder.iterdir() if is_temporary_of(path.name, folder / name)]
 
 
 def assert_old_file_intact(path: Path, old_bytes: bytes) -> None:
@@ -87,7 +93,9 @@ def test_killed_while_saving_leaves_the_old_file(old_file):
     leftovers = temporary_files(path.parent, path.name)
     assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, *(p.name for p in leftovers)])
     assert len(leftovers) == 1
-    leftovers[0].unlink()
+    # the next save of the same target recognises the abandoned file and removes it
+    save_to_file(path, data=OLD_DATA, params=OLD_PARAMS)
+    assert temporary_files(path.parent, path.name) == []
 
 
 class FailingParameter:
@@ -142,3 +150,98 @@ def test_successful_save_replaces_the_file_and_leaves_no_temporary(old_file):
     assert load_from_file(path)[0] == {"version": 2}
     assert temporary_files(path.parent, path.name) == []
     assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_a_symlink_swapped_in_before_the_rename_is_refused_and_not_followed(old_file, tmp_path, monkeypatch):
+    path, old_bytes = old_file
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious")
+    victim.chmod(0o600)
+    swapped = []
+
+    def swap_in_a_symlink(temporary: Path) -> None:  # what an attacker with write access to the folder does
+        temporary.rename(tmp_path / "stolen")
+        temporary.symlink_to(victim)
+        swapped.append(temporary)
+
+    monkeypatch.setattr(file_targets, "_before_rename", swap_in_a_symlink)
+    with pytest.raises(SaveTargetChangedError, match="replaced while it was written") as raised:
+        save_to_file(path, data={"version": 2}, params=OLD_PARAMS)
+    assert isinstance(raised.value, PermissionError) and raised.value.path == str(path)
+    assert victim.read_bytes() == b"precious" and victim.stat().st_mode & 0o777 == 0o600
+    assert_old_file_intact(path, old_bytes)
+    assert not path.is_symlink()
+    assert not swapped[0].exists() and not swapped[0].is_symlink()  # the swapped-in link is removed
+
+
+def test_a_temporary_file_replaced_by_another_file_is_refused(old_file, monkeypatch):
+    path, old_bytes = old_file
+
+    def replace_with_another_file(temporary: Path) -> None:
+        temporary.unlink()
+        temporary.write_bytes(b"not what was written")
+
+    monkeypatch.setattr(file_targets, "_before_rename", replace_with_another_file)
+    with pytest.raises(SaveTargetChangedError):
+        save_to_file(path, data={"version": 2}, params=OLD_PARAMS)
+    assert_old_file_intact(path, old_bytes)
+    assert temporary_files(path.parent, path.name) == []
+
+
+def test_temporary_files_are_exclusive_unpredictable_and_private_while_written(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(file_targets, "_before_rename", lambda temporary: seen.append(
+        (temporary.name, temporary.stat().st_mode & 0o777)))
+    for _ in range(2):
+        save_to_file(tmp_path / "agent.zip", data={"a": 1})
+    (first, _), (second, _) = seen
+    assert first != second and is_temporary_of(first, tmp_path / "agent.zip")
+    planted = tmp_path / temporary_name(tmp_path / "agent.zip")
+    planted.symlink_to(tmp_path / "elsewhere")  # a name guessed and planted in advance
+    monkeypatch.setattr(file_targets, "temporary_name", lambda path: planted.name)
+    with pytest.raises(FileExistsError):  # O_EXCL | O_NOFOLLOW: never opens what someone else created
+        save_to_file(tmp_path / "agent.zip", data={"a": 2})
+    assert load_from_file(tmp_path / "agent.zip")[0] == {"a": 1}
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_the_mode_is_kept_or_defaults_to_the_umask(tmp_path):
+    path = tmp_path / "agent.zip"
+    save_to_file(path, data={"a": 1})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    path.chmod(0o640)
+    save_to_file(path, data={"a": 2})
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_saving_onto_a_directory_or_into_a_missing_folder_is_a_clear_error(tmp_path):
+    (tmp_path / "folder.zip").mkdir()
+    with pytest.raises(SavePathIsADirectoryError, match="onto a directory.*folder.zip") as raised:
+        save_to_file(tmp_path / "folder.zip", data={"a": 1})
+    assert isinstance(raised.value, IsADirectoryError)
+    with pytest.raises(AgentFileNotFoundError, match="folder to save into does not exist") as missing:
+        save_to_file(tmp_path / "missing" / "agent.zip", data={"a": 1})
+    assert isinstance(missing.value, FileNotFoundError)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.zip"]
+
+
+def test_only_abandoned_temporaries_of_the_same_target_are_cleaned_up(tmp_path):
+    fcntl = pytest.importorskip("fcntl")
+    path = tmp_path / "agent.zip"
+    abandoned = tmp_path / temporary_name(path)
+    abandoned.write_bytes(b"partial")
+    in_use = tmp_path / temporary_name(path)
+    in_use.write_bytes(b"being written")
+    other_target = tmp_path / temporary_name(tmp_path / "other.zip")
+    other_target.write_bytes(b"partial")
+    lookalike = tmp_path / ".agent.zip.sbio-tmp-not-hex-at-all!"
+    lookalike.write_bytes(b"user file")
+    link = tmp_path / temporary_name(path)
+    link.symlink_to(tmp_path / "other.zip")
+    with open(in_use, "rb") as holder:
+        fcntl.flock(holder.fileno(), fcntl.LOCK_EX)  # as a save in progress holds it
+        save_to_file(path, data={"a": 1})
+        assert not abandoned.exists()
+        assert in_use.exists() and other_target.exists() and lookalike.exists() and link.is_symlink()

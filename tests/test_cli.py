@@ -48,12 +48,12 @@ def test_train_uses_tuned_hyperparameters_unless_overridden(tmp_path: Path) -> N
 
 def test_errors_are_reported_without_a_traceback(tmp_path: Path) -> None:
     missing = run_cli("eval", str(tmp_path / "missing.zip"))
-    assert missing.returncode == 1
+    assert missing.returncode == 2
     assert "sb-io eval: error: the file could not be found" in missing.stderr
     assert "Traceback" not in missing.stderr
     (tmp_path / "bad.zip").write_bytes(b"PK\x03\x04 truncated")
     corrupt = run_cli("inspect", str(tmp_path / "bad.zip"))
-    assert corrupt.returncode == 1 and "not a valid zip archive" in corrupt.stderr
+    assert corrupt.returncode == 2 and "not a valid zip archive" in corrupt.stderr
 
 
 def test_readme_commands_are_the_ones_make_demo_runs() -> None:
@@ -80,3 +80,24 @@ def test_readme_python_example_runs(tmp_path: Path) -> None:
                             timeout=300, env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "agent.zip").is_file()
+
+
+def test_eval_of_a_file_with_values_of_the_wrong_type_is_one_line_with_status_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import zipfile
+
+    from stable_baselines_io.cli import main
+    from stable_baselines_io.ppo import PPO
+
+    PPO("MlpPolicy", "CartPole-v1", seed=0, n_steps=16, policy_kwargs={"net_arch": [8]}).save(tmp_path / "agent.zip")
+    with zipfile.ZipFile(tmp_path / "agent.zip") as original, zipfile.ZipFile(tmp_path / "bad.zip", "w") as copy:
+        for info in original.infolist():
+            content = original.read(info)
+            if info.filename == "data":
+                content = json.dumps({**json.loads(content), "seed": "x", "policy_kwargs": 5}).encode()
+            copy.writestr(info, content)
+    assert main(["eval", str(tmp_path / "bad.zip"), "--episodes", "1"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("sb-io eval: error: ") and len(error.strip().splitlines()) == 1
+    assert "bad.zip" in error

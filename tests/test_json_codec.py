@@ -384,3 +384,20 @@ def test_property_nested_data_round_trips(same, value):
     text = data_to_json(data)
     strict_json_loads(text)
     same(json_to_data(text), data)
+
+
+def test_shared_parts_are_written_once_per_path_up_to_a_limit():
+    shared = [1, 2]
+    assert json_to_data(data_to_json({"pair": [shared, shared]}))["pair"] == [[1, 2], [1, 2]]
+    level: list = [1]
+    for _ in range(30):  # 30 objects, 2**30 paths
+        level = [level, level]
+    with pytest.raises(SerializationError, match=r"cannot write data key 'graph'.*expands to more than 4,194,304"):
+        data_to_json({"graph": level})
+
+
+def test_a_value_that_contains_itself_is_refused():
+    looped: list = [1]
+    looped.append({"back": looped})
+    with pytest.raises(SerializationError, match="cannot write data key 'loop': a list contains itself"):
+        data_to_json({"loop": looped})

@@ -16,10 +16,12 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
+import stable_baselines_io.format._crc as _crc
 import stable_baselines_io.format.params_codec as params_codec
 from stable_baselines_io.exceptions import CorruptAgentFileError
+from stable_baselines_io.format._crc import crc32_combine
 from stable_baselines_io.format.files import load_from_file, save_to_file
-from stable_baselines_io.format.params_codec import bytes_to_params, crc32_combine, params_to_bytes, write_array
+from stable_baselines_io.format.params_codec import bytes_to_params, params_to_bytes, write_array
 
 LAYOUTS = {
     "C float32": np.arange(12, dtype=np.float32).reshape(3, 4),
@@ -52,9 +54,10 @@ def test_crc32_combine(lengths):
 @pytest.fixture(params=[1, 2], ids=["inline CRC", "CRC threads"])
 def small_chunks(request, monkeypatch):
     """Chunks and thresholds small enough that tiny arrays take every path: pieces, threads, known CRC."""
+    monkeypatch.setattr(_crc, "CRC_CHUNK_BYTES", 64)
     monkeypatch.setattr(params_codec, "CRC_CHUNK_BYTES", 64)
-    monkeypatch.setattr(params_codec, "KNOWN_CRC_MIN_BYTES", 16)
-    monkeypatch.setattr(params_codec, "CRC_THREADS", request.param)
+    monkeypatch.setattr(_crc, "KNOWN_CRC_MIN_BYTES", 16)
+    monkeypatch.setattr(_crc, "CRC_THREADS", request.param)
 
 
 def big_params() -> OrderedDict:

@@ -27,7 +27,9 @@ from stable_baselines_io.exceptions import (
     UnknownPolicyError,
 )
 from stable_baselines_io.format.archive import REPLAY_BUFFER_MEMBER, TRAINING_ARRAYS_MEMBER
+from stable_baselines_io.format.file_targets import describe_target
 from stable_baselines_io.format.files import read_agent_file, save_to_file, writer_metadata
+from stable_baselines_io.format.read_errors import reported_as_corrupt
 from stable_baselines_io.type_aliases import DataDict, FileTarget
 
 SelfBaseRLModel = TypeVar("SelfBaseRLModel", bound="BaseRLModel")
@@ -278,6 +280,7 @@ class BaseRLModel(SaveLoadMixin, ABC):
         safe_mode: bool = True,
         force_reset: bool = True,
         print_system_info: bool = False,
+        max_bytes: int | None = None,
         **kwargs: Any,
     ) -> SelfBaseRLModel:
         """Build a new model from an agent file, with its training state when the file has one.
@@ -291,33 +294,36 @@ class BaseRLModel(SaveLoadMixin, ABC):
         :param force_reset: reset the environment at the next ``learn``; False continues ``env``
             from the stored last observation (pass the same environment object, in the same state)
         :param print_system_info: print the versions the file was saved with beside the current ones
+        :param max_bytes: the most bytes reading the file may decompress and allocate; default
+            ``max(64 MiB, 1100 * file size)`` (see ``docs/security.md``)
         :param kwargs: attributes that override the stored ones (the stored value of such a key is
             never decoded, so ``policy=MlpPolicy`` also replaces a policy class that cannot load).
             ``policy_kwargs`` must equal the stored ones, unless the policy is replaced too
         :return: the new model
         """
         replaced = {**(custom_objects or {}), **{key: value for key, value in kwargs.items() if key != "policy_kwargs"}}
-        agent_file = read_agent_file(load_path, custom_objects=replaced, safe_mode=safe_mode, load_state=True)
+        agent_file = read_agent_file(load_path, custom_objects=replaced, safe_mode=safe_mode, load_state=True,
+                                     max_bytes=max_bytes)
         if print_system_info:
             print(system_info_table(agent_file.metadata))
         data, params = agent_file.data, agent_file.params
         if data is None:
             raise CorruptAgentFileError("the file holds no data dictionary, so no model can be built from it",
-                                        path=_describe(load_path), member="data")
+                                        path=describe_target(load_path), member="data")
         policy_replaced = "policy" in replaced
         if not policy_replaced and "policy_kwargs" in kwargs and kwargs["policy_kwargs"] != data.get("policy_kwargs"):
             raise PolicyKwargsMismatchError(
                 "the specified policy kwargs do not equal the stored policy kwargs: "
                 f"specified {kwargs['policy_kwargs']}, stored {data.get('policy_kwargs')}"
             )
-        check_loaded_agent(data, params, agent_file.training_state, _describe(load_path))
+        check_loaded_agent(data, params, agent_file.training_state, describe_target(load_path))
         model = cls._from_data(data, env, kwargs)
         if params is not None:
             try:
                 model.load_parameters(params)
             except ParameterMismatchError as error:
                 raise AlgorithmMismatchError(
-                    f"the file {_describe(load_path)!r} does not hold a {cls.__name__} agent of this "
+                    f"the file {describe_target(load_path)!r} does not hold a {cls.__name__} agent of this "
                     f"configuration: {error}"
                 ) from error
         model._set_training_state(agent_file.training_state, agent_file.state_arrays.get(TRAINING_ARRAYS_MEMBER))
@@ -444,7 +450,8 @@ class OffPolicyRLModel(BaseRLModel):
                 member=REPLAY_BUFFER_MEMBER,
             )
         replay_buffer = self._make_replay_buffer()
-        replay_buffer.from_arrays(metadata, arrays, source=f"the {REPLAY_BUFFER_MEMBER!r} member")
+        with reported_as_corrupt(None, REPLAY_BUFFER_MEMBER, "not a readable replay buffer"):
+            replay_buffer.from_arrays(metadata, arrays, source=f"the {REPLAY_BUFFER_MEMBER!r} member")
         self.replay_buffer = replay_buffer
 
     def save_replay_buffer(self, path: FileTarget) -> None:
@@ -471,19 +478,21 @@ class OffPolicyRLModel(BaseRLModel):
             allow_pickle=False,
         )
 
-    def load_replay_buffer(self, path: FileTarget) -> None:
+    def load_replay_buffer(self, path: FileTarget, max_bytes: int | None = None) -> None:
         """Replace the replay buffer with one written by :meth:`save_replay_buffer`.
 
         Nothing runs code from the file (no pickle). The stored buffer must fit the model: same
         class, ``buffer_size``, observation and action shapes and dtypes.
 
         :param path: a path (``buffer`` finds ``buffer.zip``) or a binary file object (left open)
+        :param max_bytes: the most bytes reading the file may decompress and allocate (see
+            :meth:`load`)
         :raises ReplayBufferMismatchError: the stored buffer does not fit the model (every
             mismatch is named)
         :raises CorruptAgentFileError: the file is not a readable replay buffer file
         """
-        source = _describe(path)
-        buffer_file = read_agent_file(path, safe_mode=True)
+        source = describe_target(path)
+        buffer_file = read_agent_file(path, safe_mode=True, max_bytes=max_bytes)
         if buffer_file.metadata.get("content") != self.REPLAY_BUFFER_FILE_CONTENT:
             raise CorruptAgentFileError(
                 "not a replay buffer file (one written by save_replay_buffer): its metadata has "
@@ -493,7 +502,9 @@ class OffPolicyRLModel(BaseRLModel):
             raise CorruptAgentFileError("a replay buffer file needs its metadata in 'data' and its arrays in "
                                         "'parameters'", path=source)
         replay_buffer = self._make_replay_buffer()
-        replay_buffer.from_arrays(buffer_file.data, buffer_file.params, source=f"the replay buffer file {source!r}")
+        with reported_as_corrupt(source, "data", "not a readable replay buffer"):
+            replay_buffer.from_arrays(buffer_file.data, buffer_file.params,
+                                      source=f"the replay buffer file {source!r}")
         self.replay_buffer = replay_buffer
 
 
@@ -545,6 +556,3 @@ def _widen(bounds: np.ndarray) -> np.ndarray:
     values = np.asarray(bounds, dtype=np.float64)
     return np.where(values >= limit, np.inf, np.where(values <= -limit, -np.inf, values))
 
-
-def _describe(target: FileTarget) -> str:
-    return str(target) if isinstance(target, (str, bytes)) or hasattr(target, "__fspath__") else repr(target)

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from stable_baselines_io.exceptions import ParameterMismatchError
 from stable_baselines_io.format.archive import TRAINING_ARRAYS_MEMBER
+from stable_baselines_io.format.file_targets import describe_target
 from stable_baselines_io.format.files import load_from_file, save_to_file
 from stable_baselines_io.type_aliases import DataDict, FileTarget, ParamDict
 
@@ -72,7 +73,8 @@ class SaveLoadMixin:
         return params
 
     def load_parameters(
-        self, load_path_or_dict: FileTarget | Mapping[str, np.ndarray] | list[np.ndarray], exact_match: bool = True
+        self, load_path_or_dict: FileTarget | Mapping[str, np.ndarray] | list[np.ndarray], exact_match: bool = True,
+        max_bytes: int | None = None,
     ) -> None:
         """Assign network weights from a mapping, a list, an agent file path or a file object.
 
@@ -82,6 +84,8 @@ class SaveLoadMixin:
         :param load_path_or_dict: name -> array mapping; a list in :meth:`get_parameter_list`
             order (deprecated); or an agent file (path or binary file object)
         :param exact_match: require a value for every variable; if False, a subset is assigned
+        :param max_bytes: for a file, the most bytes reading it may decompress and allocate
+            (default ``max(64 MiB, 1100 * file size)``)
         """
         variables = self.get_parameter_list()
         if isinstance(load_path_or_dict, list):
@@ -95,9 +99,9 @@ class SaveLoadMixin:
         elif isinstance(load_path_or_dict, Mapping):
             params = load_path_or_dict
         else:
-            _, loaded = self._load_from_file(load_path_or_dict, load_data=False)
+            _, loaded = self._load_from_file(load_path_or_dict, load_data=False, max_bytes=max_bytes)
             if loaded is None:
-                raise ParameterMismatchError(f"{load_path_or_dict!r} holds no parameters")
+                raise ParameterMismatchError(f"{describe_target(load_path_or_dict)} holds no parameters")
             params = self._list_to_params(loaded, variables) if isinstance(loaded, list) else loaded
         self._assign_by_name(OrderedDict((variable.name, variable) for variable in variables), params, exact_match)
 

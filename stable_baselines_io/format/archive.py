@@ -17,7 +17,20 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from stable_baselines_io.exceptions import CorruptAgentFileError
-from stable_baselines_io.format.params_codec import MAX_COMPRESSION_RATIO, ZIP64_THRESHOLD, read_params, write_params
+from stable_baselines_io.format.budget import LoadBudget
+from stable_baselines_io.format.params_codec import (
+    MAX_COMPRESSION_RATIO,
+    ZIP64_THRESHOLD,
+    DateTime,
+    charge_directory,
+    check_member_bounds,
+    member_info,
+    now_date_time,
+    read_params,
+    unique_members,
+    write_params,
+)
+from stable_baselines_io.format.read_errors import reported_as_corrupt
 from stable_baselines_io.type_aliases import ParamDict
 
 DATA_MEMBER = "data"
@@ -35,6 +48,7 @@ AGENT_MEMBERS = frozenset({DATA_MEMBER, PARAMETER_LIST_MEMBER, PARAMETERS_MEMBER
 
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _LOCAL_HEADER_SIGNATURE = b"PK\x03\x04"
+_READ_CHUNK_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -56,8 +70,12 @@ def write_archive(
     metadata: dict[str, Any] | None,
     state_json: str | None = None,
     state_arrays: dict[str, ParamDict] | None = None,
+    date_time: DateTime | None = None,
 ) -> None:
     """Write a zip agent file into ``stream`` (which need not be seekable).
+
+    Members are written in a fixed order, stored (not compressed), all with the same time: the
+    same contents and ``date_time`` give the same bytes.
 
     :param stream: binary stream open for writing
     :param data_json: the ``data`` member's JSON, or None to omit it
@@ -65,47 +83,56 @@ def write_archive(
     :param metadata: the ``metadata`` member's content, or None to omit it
     :param state_json: the ``training_state`` member's JSON, or None to omit it
     :param state_arrays: arrays for the members named in :data:`STATE_ARRAY_MEMBERS`
+    :param date_time: the members' time (default: now)
     """
+    date_time = date_time or now_date_time()
     with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         if data_json is not None:
-            archive.writestr(DATA_MEMBER, data_json)
+            archive.writestr(member_info(DATA_MEMBER, date_time), data_json)
         if params is not None:
-            archive.writestr(PARAMETER_LIST_MEMBER, json.dumps(list(params), indent=4))
-            _write_arrays(archive, PARAMETERS_MEMBER, params)
+            archive.writestr(member_info(PARAMETER_LIST_MEMBER, date_time), json.dumps(list(params), indent=4))
+            _write_arrays(archive, PARAMETERS_MEMBER, params, date_time)
         if metadata is not None:
-            archive.writestr(METADATA_MEMBER, json.dumps(metadata, indent=4, allow_nan=False))
+            archive.writestr(member_info(METADATA_MEMBER, date_time),
+                             json.dumps(metadata, indent=4, allow_nan=False))
         if state_json is not None:
-            archive.writestr(TRAINING_STATE_MEMBER, state_json)
+            archive.writestr(member_info(TRAINING_STATE_MEMBER, date_time), state_json)
         for member_name, arrays in (state_arrays or {}).items():
             if member_name not in STATE_ARRAY_MEMBERS:
                 raise ValueError(f"unknown state member {member_name!r}: expected one of {STATE_ARRAY_MEMBERS}")
-            _write_arrays(archive, member_name, arrays)
+            _write_arrays(archive, member_name, arrays, date_time)
 
 
-def _write_arrays(archive: zipfile.ZipFile, member_name: str, arrays: ParamDict) -> None:
+def _write_arrays(archive: zipfile.ZipFile, member_name: str, arrays: ParamDict, date_time: DateTime) -> None:
     total_bytes = sum(getattr(value, "nbytes", 0) + 4096 for value in arrays.values())
-    with archive.open(member_name, "w", force_zip64=total_bytes > ZIP64_THRESHOLD) as member:
-        write_params(member, arrays)
+    with archive.open(member_info(member_name, date_time), "w", force_zip64=total_bytes > ZIP64_THRESHOLD) as member:
+        write_params(member, arrays, date_time)
 
 
-def read_archive(stream: IO[bytes], source: str, load_data: bool = True, load_state: bool = False) -> ArchiveContents:
+def read_archive(stream: IO[bytes], source: str, load_data: bool = True, load_state: bool = False,
+                 budget: LoadBudget | None = None) -> ArchiveContents:
     """Read a zip agent file from a seekable stream.
 
     :param stream: seekable binary stream
     :param source: the file, named in errors
     :param load_data: read the ``data`` member (False skips it)
     :param load_state: also read the training state members
+    :param budget: the load's budget, charged with every decompressed byte and every array
+        (default: a new one for the stream's size)
     :return: the members' contents
     :raises CorruptAgentFileError: for every way the archive can be bad
+    :raises LoadBudgetExceededError: the members would exceed the budget
     """
     file_size = stream.seek(0, io.SEEK_END)
     stream.seek(0)
-    try:
+    if budget is None:
+        budget = LoadBudget.for_file(file_size, None, source)
+    with reported_as_corrupt(source, None, "not a valid zip archive (truncated or damaged?)"):
+        charge_directory(stream, budget, None)
         archive = zipfile.ZipFile(stream)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as error:  # "zip file version"
-        raise CorruptAgentFileError(f"not a valid zip archive (truncated or damaged?): {error}", path=source) from error
     with archive:
-        members = {info.filename: info for info in archive.infolist()}
+        infos = archive.infolist()
+        members = unique_members(infos, source, None)
         if members and not members.keys() & AGENT_MEMBERS:
             # e.g. a file cut after the nested .npz, whose own end record zipfile then finds
             raise CorruptAgentFileError(
@@ -114,35 +141,29 @@ def read_archive(stream: IO[bytes], source: str, load_data: bool = True, load_st
             )
         for info in members.values():
             _check_declared_size(info, file_size, source)
+        reader = _MemberReader(archive, stream, source, budget)
         contents = ArchiveContents()
         if METADATA_MEMBER in members:
-            metadata = _read_json(archive, members[METADATA_MEMBER], source)
+            metadata = reader.json(members[METADATA_MEMBER])
             if not isinstance(metadata, dict):
                 raise CorruptAgentFileError("expected a JSON object", path=source, member=METADATA_MEMBER)
             contents.metadata = metadata
         if load_data and DATA_MEMBER in members:
-            contents.data_json = _read_text(archive, members[DATA_MEMBER], source)
+            contents.data_json = reader.text(members[DATA_MEMBER])
         if PARAMETER_LIST_MEMBER in members:
-            parameter_list = _read_json(archive, members[PARAMETER_LIST_MEMBER], source)
+            parameter_list = reader.json(members[PARAMETER_LIST_MEMBER])
             if not isinstance(parameter_list, list) or not all(isinstance(name, str) for name in parameter_list):
                 raise CorruptAgentFileError("expected a JSON array of parameter names", path=source,
                                             member=PARAMETER_LIST_MEMBER)
             contents.parameter_list = parameter_list
         if PARAMETERS_MEMBER in members:
-            info = members[PARAMETERS_MEMBER]
-            with _open_member(archive, stream, info, source) as parameters_stream:
-                contents.params = read_params(parameters_stream, contents.parameter_list, source,
-                                              limit_bytes=info.file_size)
+            contents.params = reader.arrays(members[PARAMETERS_MEMBER], contents.parameter_list)
         if load_state:
             if TRAINING_STATE_MEMBER in members:
-                contents.state_json = _read_text(archive, members[TRAINING_STATE_MEMBER], source)
+                contents.state_json = reader.text(members[TRAINING_STATE_MEMBER])
             for member_name in STATE_ARRAY_MEMBERS:
                 if member_name in members:
-                    info = members[member_name]
-                    with _open_member(archive, stream, info, source) as arrays_stream:
-                        contents.state_arrays[member_name] = read_params(arrays_stream, None, source,
-                                                                         limit_bytes=info.file_size,
-                                                                         member_prefix=member_name)
+                    contents.state_arrays[member_name] = reader.arrays(members[member_name], None)
         if PARAMETERS_MEMBER not in members and contents.parameter_list:
             raise CorruptAgentFileError(
                 f"parameter_list names {len(contents.parameter_list)} parameters but the archive has no "
@@ -152,6 +173,7 @@ def read_archive(stream: IO[bytes], source: str, load_data: bool = True, load_st
 
 
 def _check_declared_size(info: zipfile.ZipInfo, file_size: int, source: str) -> None:
+    check_member_bounds(info, None, source, info.filename)
     end_of_data = info.header_offset + info.compress_size
     if info.compress_size > file_size or end_of_data > file_size:
         raise CorruptAgentFileError(
@@ -169,27 +191,81 @@ def _check_declared_size(info: zipfile.ZipInfo, file_size: int, source: str) -> 
         )
 
 
-def _read_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> bytes:
-    try:
-        return archive.read(info)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as error:
-        # RuntimeError: an encrypted member
-        raise CorruptAgentFileError(f"cannot read the member: {error}", path=source, member=info.filename) from error
+class _MemberReader:
+    """Reads the members of one archive, charging what they decompress to the load's budget.
 
+    :param archive: the open archive
+    :param stream: the seekable stream it reads
+    :param source: the file, named in errors
+    :param budget: the load's budget
+    """
 
-def _read_text(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> str:
-    try:
-        return _read_bytes(archive, info, source).decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise CorruptAgentFileError(f"not UTF-8 text: {error}", path=source, member=info.filename) from error
+    def __init__(self, archive: zipfile.ZipFile, stream: IO[bytes], source: str, budget: LoadBudget):
+        self._archive = archive
+        self._stream = stream
+        self._source = source
+        self._budget = budget
 
+    def decompressed(self, info: zipfile.ZipInfo) -> io.BytesIO:
+        """The member's decompressed bytes, in memory.
 
-def _read_json(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> Any:
-    text = _read_text(archive, info, source)
-    try:
-        return json.loads(text)
-    except ValueError as error:
-        raise CorruptAgentFileError(f"invalid JSON: {error}", path=source, member=info.filename) from error
+        Its declared size is charged before anything is decompressed (zipfile never returns
+        more than the declared size, and :func:`_check_declared_size` bounded it by the
+        compressed size), then the bytes are read straight into one buffer of that size.
+
+        :param info: the member
+        :return: a stream at position 0
+        """
+        self._budget.charge(info.file_size, "decompressing the member", info.filename)
+        stream = io.BytesIO()
+        if info.file_size:
+            stream.seek(info.file_size - 1)
+            stream.write(b"\0")
+        with reported_as_corrupt(self._source, info.filename, "cannot read the member"), \
+                self._archive.open(info) as member, stream.getbuffer() as view:
+            offset = 0
+            while offset < len(view):
+                received = member.readinto(view[offset:offset + _READ_CHUNK_BYTES])  # type: ignore[attr-defined]
+                if not received:
+                    raise CorruptAgentFileError(f"the member ends after {offset} of its {len(view)} bytes",
+                                                path=self._source, member=info.filename)
+                offset += received
+        stream.seek(0)
+        return stream
+
+    def text(self, info: zipfile.ZipInfo) -> str:
+        """:return: the member as UTF-8 text"""
+        stream = self.decompressed(info)
+        self._budget.charge(info.file_size, "decoding the member as text", info.filename)
+        with reported_as_corrupt(self._source, info.filename, "not UTF-8 text"), stream.getbuffer() as view:
+            return str(view, "utf-8")
+
+    def json(self, info: zipfile.ZipInfo) -> Any:
+        """:return: the member parsed as JSON (nesting deeper than Python's recursion limit is refused)"""
+        text = self.text(info)
+        with reported_as_corrupt(self._source, info.filename, "invalid JSON"):
+            return json.loads(text)
+
+    def arrays(self, info: zipfile.ZipInfo, parameter_list: list[str] | None) -> ParamDict:
+        """:return: the arrays of an ``.npz`` member, in ``parameter_list`` order when given"""
+        with self._open(info) as arrays_stream:
+            return read_params(arrays_stream, parameter_list, self._source, limit_bytes=info.file_size,
+                               member_prefix=info.filename, budget=self._budget)
+
+    @contextlib.contextmanager
+    def _open(self, info: zipfile.ZipInfo) -> Iterator[IO[bytes]]:
+        """A window onto the file when the member is stored, else its bytes decompressed in memory."""
+        if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+            yield self.decompressed(info)
+            return
+        with reported_as_corrupt(self._source, info.filename, "bad local file header"):
+            self._stream.seek(info.header_offset)
+            header = self._stream.read(_LOCAL_HEADER.size)
+            if len(header) != _LOCAL_HEADER.size or header[:4] != _LOCAL_HEADER_SIGNATURE:
+                raise CorruptAgentFileError("bad local file header", path=self._source, member=info.filename)
+            *_, name_length, extra_length = _LOCAL_HEADER.unpack(header)
+        start = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+        yield io.BufferedReader(_MemberWindow(self._stream, start, info.file_size), buffer_size=1024 * 1024)
 
 
 class _MemberWindow(io.RawIOBase):
@@ -225,20 +301,3 @@ class _MemberWindow(io.RawIOBase):
         received = self._stream.readinto(view)  # type: ignore[attr-defined]
         self._position += received or 0
         return received or 0
-
-
-@contextlib.contextmanager
-def _open_member(
-    archive: zipfile.ZipFile, stream: IO[bytes], info: zipfile.ZipInfo, source: str
-) -> Iterator[IO[bytes]]:
-    """Open a member for reading: a window onto the file when stored, else decompressed in memory."""
-    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
-        yield io.BytesIO(_read_bytes(archive, info, source))
-        return
-    stream.seek(info.header_offset)
-    header = stream.read(_LOCAL_HEADER.size)
-    if len(header) != _LOCAL_HEADER.size or header[:4] != _LOCAL_HEADER_SIGNATURE:
-        raise CorruptAgentFileError("bad local file header", path=source, member=info.filename)
-    *_, name_length, extra_length = _LOCAL_HEADER.unpack(header)
-    start = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
-    yield io.BufferedReader(_MemberWindow(stream, start, info.file_size), buffer_size=1024 * 1024)

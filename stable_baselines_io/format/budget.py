@@ -16,6 +16,8 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from stable_baselines_io.exceptions import LoadBudgetExceededError
 
 #: The smallest budget, whatever the file's size.
@@ -57,15 +59,17 @@ class LoadBudget:
         """:return: the bytes still allowed"""
         return self.limit - self.used
 
-    def charge(self, n_bytes: int, what: str, member: str | None = None) -> None:
+    def charge(self, n_bytes: int, what: str | Callable[[], str], member: str | None = None) -> None:
         """Count ``n_bytes`` more, or refuse them.
 
         :param n_bytes: the bytes about to be produced (decompressed, allocated or rebuilt)
-        :param what: what they are for, named in the error
+        :param what: what they are for, named in the error (or a function that says it, called
+            only for the error)
         :param member: the archive member or data key concerned
         :raises LoadBudgetExceededError: the load would go over its limit
         """
         if n_bytes > self.limit - self.used:
+            what = what() if callable(what) else what
             raise LoadBudgetExceededError(
                 f"loading would exceed the load budget of {self.limit:,} bytes: {what} needs {n_bytes:,} more "
                 f"bytes after {self.used:,} already used. If you trust this file, raise the limit with "

@@ -5,15 +5,24 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import tempfile
+import secrets
+import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from stable_baselines_io.exceptions import AgentFileNotFoundError
+from stable_baselines_io.exceptions import AgentFileNotFoundError, SavePathIsADirectoryError, SaveTargetChangedError
 from stable_baselines_io.type_aliases import FileTarget
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 ZIP_SUFFIX = ".zip"
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 def is_path(target: FileTarget) -> bool:
@@ -66,39 +75,165 @@ def resolve_load_path(load_path: str | os.PathLike[str]) -> Path:
     raise AgentFileNotFoundError(f"the file could not be found{tried}", path=path)
 
 
+#: Marks the temporary files of a save: ``.<name>.sbio-tmp-<16 random hex digits>`` beside the target.
+TEMPORARY_MARK = ".sbio-tmp-"
+_TEMPORARY_RANDOM_HEX = 16
+#: Without ``fcntl`` (Windows), a leftover temporary file this old is taken as abandoned.
+STALE_TEMPORARY_SECONDS = 24 * 3600
+
+
+def temporary_name(path: Path) -> str:
+    """A fresh, unpredictable name for the temporary file of a save to ``path``.
+
+    :param path: the final file
+    :return: a file name in ``path``'s folder
+    """
+    return f".{path.name}{TEMPORARY_MARK}{secrets.token_hex(_TEMPORARY_RANDOM_HEX // 2)}"
+
+
+def is_temporary_of(name: str, path: Path) -> bool:
+    """Whether ``name`` is the name of a temporary file of a save to ``path``.
+
+    >>> is_temporary_of(".agent.zip.sbio-tmp-0123456789abcdef", Path("agent.zip"))
+    True
+    >>> is_temporary_of(".agent.zip.sbio-tmp-../../etc", Path("agent.zip"))
+    False
+
+    :param name: a file name
+    :param path: the final file
+    :return: True for one of ours
+    """
+    prefix = f".{path.name}{TEMPORARY_MARK}"
+    token = name[len(prefix):]
+    return name.startswith(prefix) and len(token) == _TEMPORARY_RANDOM_HEX and \
+        all(character in "0123456789abcdef" for character in token)
+
+
 @contextlib.contextmanager
 def atomic_write(path: Path) -> Iterator[IO[bytes]]:
     """Write to a temporary file beside ``path`` and rename it over ``path`` only on success.
 
     A crash or an exception while writing leaves any previous file at ``path`` untouched and no
-    partial file behind. The new file gets the permissions of the file it replaces, or the
-    default permissions for new files.
+    partial file behind. The temporary file is created exclusively under an unpredictable name
+    (see :func:`temporary_name`), locked while it is written, given its permissions through its
+    open descriptor, synced, and renamed only after checking that its name still refers to the
+    file written (same device and inode, not a symlink): whoever can write to the folder cannot
+    redirect the save. The new file gets the permissions of the file it replaces, or the default
+    permissions for new files. Temporary files left by a killed save of the same target are
+    removed first.
 
     :param path: the final file
     :return: a context manager yielding the temporary file, open for binary writing
+    :raises AgentFileNotFoundError: the folder does not exist
+    :raises SavePathIsADirectoryError: ``path`` is a directory
+    :raises SaveTargetChangedError: the temporary file was replaced while it was written
     """
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise AgentFileNotFoundError("the folder to save into does not exist", path=path)
-    handle, temporary_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    temporary = Path(temporary_name)
+    if path.is_dir():
+        raise SavePathIsADirectoryError("cannot save an agent onto a directory: give a file name", path=path)
+    remove_abandoned_temporaries(path)
+    mode = _mode_for(path)
+    temporary = directory / temporary_name(path)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, 0o600)
     try:
-        with os.fdopen(handle, "wb") as file:
+        _lock(descriptor)
+        written = os.fstat(descriptor)
+        with os.fdopen(descriptor, "wb", closefd=False) as file:
             yield file
             file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, _mode_for(path))
-        os.replace(temporary, path)
+        os.fchmod(descriptor, mode)
+        os.fsync(descriptor)
+        _before_rename(temporary)
+        _check_still_ours(temporary, written, path)
+        try:
+            os.replace(temporary, path)
+        except IsADirectoryError as error:  # a directory appeared at the target meanwhile
+            raise SavePathIsADirectoryError("cannot save an agent onto a directory: give a file name",
+                                            path=path) from error
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)  # removes the name only: never follows a symlink swapped in
         raise
+    finally:
+        os.close(descriptor)
     _fsync_directory(directory)
+
+
+def _before_rename(temporary: Path) -> None:
+    """Runs between the last write and the checks before the rename (a seam for tests)."""
+
+
+def _check_still_ours(temporary: Path, written: os.stat_result, path: Path) -> None:
+    try:
+        current = os.lstat(temporary)
+    except FileNotFoundError as error:
+        raise SaveTargetChangedError("the temporary file of the save was removed while it was written",
+                                     path=path, member=temporary.name) from error
+    if stat.S_ISLNK(current.st_mode) or (current.st_dev, current.st_ino) != (written.st_dev, written.st_ino):
+        raise SaveTargetChangedError(
+            "the temporary file of the save was replaced while it was written (by a symlink or another file): "
+            "refusing to rename it over the target; is someone else writing to this folder?",
+            path=path, member=temporary.name,
+        )
+
+
+def remove_abandoned_temporaries(path: Path) -> list[Path]:
+    """Remove the temporary files that killed saves to ``path`` left behind.
+
+    Only files named as ours for this target (:func:`is_temporary_of`), regular files owned by
+    this user, and not in use: a save in progress holds a lock on its temporary file (or, where
+    locks are not available, the file is younger than :data:`STALE_TEMPORARY_SECONDS`).
+
+    :param path: the final file
+    :return: the files removed
+    """
+    directory = path.parent if str(path.parent) else Path(".")
+    removed = []
+    with contextlib.suppress(OSError):
+        names = [name for name in os.listdir(directory) if is_temporary_of(name, path)]
+        for name in names:
+            candidate = directory / name
+            if _is_abandoned(candidate):
+                with contextlib.suppress(OSError):
+                    os.unlink(candidate)
+                    removed.append(candidate)
+    return removed
+
+
+def _is_abandoned(candidate: Path) -> bool:
+    try:
+        info = os.lstat(candidate)
+        if not stat.S_ISREG(info.st_mode) or (hasattr(os, "geteuid") and info.st_uid != os.geteuid()):
+            return False
+        if fcntl is None:
+            return time.time() - info.st_mtime > STALE_TEMPORARY_SECONDS
+        descriptor = os.open(candidate, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return False
+    try:
+        if (os.fstat(descriptor).st_ino, os.fstat(descriptor).st_dev) != (info.st_ino, info.st_dev):
+            return False
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True  # nobody holds it: the save that wrote it is gone
+    except OSError:
+        return False
+    finally:
+        os.close(descriptor)
+
+
+def _lock(descriptor: int) -> None:
+    """Mark the temporary file as in use until it is closed (see :func:`remove_abandoned_temporaries`)."""
+    if fcntl is not None:
+        with contextlib.suppress(OSError):  # file systems without locks: the file just looks abandoned sooner
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _mode_for(path: Path) -> int:
     try:
         return path.stat().st_mode & 0o7777
-    except FileNotFoundError:
+    except OSError:
         umask = os.umask(0)
         os.umask(umask)
         return 0o666 & ~umask

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import datetime
+import io
 import platform
 import warnings
 from dataclasses import dataclass, field
@@ -20,7 +21,8 @@ import gymnasium
 import numpy as np
 
 from stable_baselines_io.exceptions import CorruptAgentFileError, UnsupportedFormatVersionError
-from stable_baselines_io.format.archive import TRAINING_STATE_MEMBER, read_archive, write_archive
+from stable_baselines_io.format.archive import DATA_MEMBER, TRAINING_STATE_MEMBER, read_archive, write_archive
+from stable_baselines_io.format.budget import LoadBudget
 from stable_baselines_io.format.file_targets import (
     atomic_write,
     describe_target,
@@ -30,6 +32,7 @@ from stable_baselines_io.format.file_targets import (
 )
 from stable_baselines_io.format.json_codec import data_to_json, json_to_data
 from stable_baselines_io.format.legacy import read_legacy, write_legacy
+from stable_baselines_io.format.read_errors import reported_as_corrupt
 from stable_baselines_io.type_aliases import DataDict, FileTarget, LoadedParams, ParamDict
 from stable_baselines_io.version import __version__
 
@@ -127,44 +130,64 @@ def read_agent_file(
     custom_objects: dict[str, Any] | None = None,
     safe_mode: bool = True,
     load_state: bool = False,
+    max_bytes: int | None = None,
 ) -> AgentFile:
     """Read an agent file, zip or legacy, with its metadata.
+
+    Whatever the file holds, an error is one of the library's exceptions naming the file (and the
+    member when there is one). Everything the file makes the reader decompress or allocate is
+    charged to one :class:`~stable_baselines_io.format.budget.LoadBudget`.
 
     :param load_path: a path (``agent`` finds ``agent.zip``) or a binary file object (left open)
     :param load_data: also decode the data dictionary
     :param custom_objects: values that replace stored data keys, never decoded
     :param safe_mode: never run code from the file; False allows unpickling (trusted files only)
     :param load_state: also read the training state members
+    :param max_bytes: the most bytes the load may decompress and allocate; default
+        ``max(64 MiB, 1100 * file size)``. Raise it for a trusted, genuinely huge agent
     :return: the file's contents
+    :raises CorruptAgentFileError: the file is damaged or not an agent file
+    :raises LoadBudgetExceededError: loading it would exceed ``max_bytes``
     """
     with open_for_reading(load_path) as (stream, source):
         start = stream.tell()
-        signature = stream.read(4)
+        budget = LoadBudget.for_file(stream.seek(0, io.SEEK_END) - start, max_bytes, source)
         stream.seek(start)
-        if not signature:
-            raise CorruptAgentFileError("the file is empty", path=source)
-        if signature in ZIP_SIGNATURES:
-            contents = read_archive(stream, source, load_data=load_data, load_state=load_state)
-            version = stored_format_version(contents.metadata, source)
-            data = None
-            if load_data and contents.data_json is not None:
+        with reported_as_corrupt(source):
+            return _read_open_file(stream, source, budget, load_data, custom_objects, safe_mode, load_state)
+
+
+def _read_open_file(stream: IO[bytes], source: str, budget: LoadBudget, load_data: bool,
+                    custom_objects: dict[str, Any] | None, safe_mode: bool, load_state: bool) -> AgentFile:
+    start = stream.tell()
+    signature = stream.read(4)
+    stream.seek(start)
+    if not signature:
+        raise CorruptAgentFileError("the file is empty", path=source)
+    if signature in ZIP_SIGNATURES:
+        contents = read_archive(stream, source, load_data=load_data, load_state=load_state, budget=budget)
+        version = stored_format_version(contents.metadata, source)
+        data = None
+        if load_data and contents.data_json is not None:
+            with reported_as_corrupt(source, DATA_MEMBER, "cannot rebuild the data"):
                 data = json_to_data(contents.data_json, custom_objects=custom_objects, safe_mode=safe_mode,
-                                    source=source)
-            training_state = None
-            if contents.state_json is not None:
+                                    source=source, budget=budget)
+        training_state = None
+        if contents.state_json is not None:
+            with reported_as_corrupt(source, TRAINING_STATE_MEMBER, "cannot rebuild the training state"):
                 training_state = json_to_data(contents.state_json, safe_mode=True, source=source,
-                                              member=TRAINING_STATE_MEMBER, allow_pickle=False)
-            return upgrade(AgentFile(data, contents.params, contents.metadata, ZIP_FORMAT, training_state,
-                                     contents.state_arrays, version))
-        warnings.warn(
-            f"{source} is not a zip archive: reading it as a legacy cloudpickle file. This format is "
-            "deprecated; re-save the model (model.save(path)) to get a zip file",
-            DeprecationWarning,
-            stacklevel=3,
-        )
-        data, params = read_legacy(stream, source, custom_objects=custom_objects, safe_mode=safe_mode,
-                                   load_data=load_data)
-        return AgentFile(data, params, {}, LEGACY_FORMAT)
+                                              member=TRAINING_STATE_MEMBER, allow_pickle=False, budget=budget)
+        return upgrade(AgentFile(data, contents.params, contents.metadata, ZIP_FORMAT, training_state,
+                                 contents.state_arrays, version))
+    warnings.warn(
+        f"{source} is not a zip archive: reading it as a legacy cloudpickle file. This format is "
+        "deprecated; re-save the model (model.save(path)) to get a zip file",
+        DeprecationWarning,
+        stacklevel=4,
+    )
+    data, params = read_legacy(stream, source, custom_objects=custom_objects, safe_mode=safe_mode,
+                               load_data=load_data, budget=budget)
+    return AgentFile(data, params, {}, LEGACY_FORMAT)
 
 
 def load_from_file(
@@ -172,6 +195,7 @@ def load_from_file(
     load_data: bool = True,
     custom_objects: dict[str, Any] | None = None,
     safe_mode: bool = True,
+    max_bytes: int | None = None,
 ) -> tuple[DataDict | None, LoadedParams]:
     """Read an agent file's data dictionary and parameters (Stable Baselines' ``_load_from_file``).
 
@@ -179,10 +203,12 @@ def load_from_file(
     :param load_data: also decode the data dictionary (else ``data`` is None)
     :param custom_objects: values that replace stored data keys, never decoded
     :param safe_mode: never run code from the file; False allows unpickling (trusted files only)
+    :param max_bytes: the most bytes the load may decompress and allocate (see :func:`read_agent_file`)
     :return: ``(data, params)``; ``params`` is an ordered mapping, a list for the oldest legacy
         files, or None
     """
-    agent_file = read_agent_file(load_path, load_data=load_data, custom_objects=custom_objects, safe_mode=safe_mode)
+    agent_file = read_agent_file(load_path, load_data=load_data, custom_objects=custom_objects, safe_mode=safe_mode,
+                                 max_bytes=max_bytes)
     return agent_file.data, agent_file.params
 
 

@@ -20,7 +20,7 @@ import base64
 import binascii
 import json
 import math
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -52,6 +52,10 @@ _JSON_NUMBER_KINDS = {"b", "i", "u"}
 _JSON_FLOAT_DTYPES = {np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)}
 #: How many bytes of objects ``json.loads`` may make per byte of JSON text, charged up front.
 _JSON_EXPANSION = 4
+#: The most values one data key may expand to when written: JSON has no shared references, so a
+#: value whose containers share parts is written once per path (``x = [x0, x0]`` nested 30 times
+#: would write 2**30 leaves).
+MAX_ENCODED_VALUES = 1 << 22
 
 
 # --- public API -------------------------------------------------------------------------------
@@ -73,6 +77,7 @@ def data_to_json(data: DataDict, allow_pickle: bool = True) -> str:
         if not isinstance(key, str):
             raise SerializationError(f"data keys must be strings, received {key!r}")
         try:
+            _check_expanded_size(value)
             encoded[key] = encode_value(value)
         except SerializationError as error:
             raise SerializationError(f"cannot write data key {key!r}: {error}") from error
@@ -82,6 +87,44 @@ def data_to_json(data: DataDict, allow_pickle: bool = True) -> str:
                 "store plain values, NumPy values or a class registered with register_serializable"
             )
     return json.dumps(encoded, indent=4, allow_nan=False)
+
+
+def _check_expanded_size(value: Any) -> None:
+    """Refuse a value that JSON would expand beyond :data:`MAX_ENCODED_VALUES`, or that contains itself.
+
+    :param value: one data value
+    :raises SerializationError: it does
+    """
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+
+    def expanded(item: Any) -> int:
+        if isinstance(item, dict):
+            children: Any = [part for pair in item.items() for part in pair]
+        elif isinstance(item, (list, tuple, set, frozenset, deque)):
+            children = item
+        else:
+            return 1
+        identity = id(item)
+        if identity in sizes:
+            return sizes[identity]
+        if identity in in_progress:
+            raise SerializationError(f"a {type(item).__name__} contains itself: JSON cannot hold a cycle")
+        in_progress.add(identity)
+        total = 1 + sum(expanded(child) for child in children)
+        in_progress.discard(identity)
+        if total > MAX_ENCODED_VALUES:
+            raise SerializationError(
+                f"the value expands to more than {MAX_ENCODED_VALUES:,} values when written (its containers share "
+                "parts, which JSON writes once per path)"
+            )
+        sizes[identity] = total
+        return total
+
+    try:
+        expanded(value)
+    except RecursionError as error:
+        raise SerializationError("the value is nested too deeply to be written") from error
 
 
 def _needs_pickle(encoded: Any) -> bool:

@@ -6,6 +6,7 @@ caller opts out), written only on request.
 
 from __future__ import annotations
 
+import io
 import pickle
 import struct
 from collections import OrderedDict
@@ -23,6 +24,7 @@ from stable_baselines_io.exceptions import (
 )
 from stable_baselines_io.format.budget import LoadBudget
 from stable_baselines_io.format.json_codec import unsafe_object_error
+from stable_baselines_io.format.read_errors import error_text
 from stable_baselines_io.format.rebuild import Rebuilder
 from stable_baselines_io.format.records import Call
 from stable_baselines_io.format.safe_pickle import load_records
@@ -67,14 +69,20 @@ def read_legacy(
     :param budget: the load budget (default: one for the pickle's size)
     :return: ``(data, params)``; ``params`` is a list for the oldest files
     """
+    payload = stream.read()
+    budget = LoadBudget.for_file(len(payload), source=source) if budget is None else budget
     if not safe_mode:
+        budget.charge(len(payload), "reading the legacy pickle")
         try:
-            loaded = cloudpickle.load(stream)
+            # In memory, a length the pickle declares (BINBYTES, BINUNICODE...) can never make a read
+            # allocate more than the file holds, as a read from a file object would.
+            loaded = cloudpickle.load(io.BytesIO(payload))
         except _UNPICKLING_ERRORS as error:
-            raise CorruptAgentFileError(f"neither a zip archive nor a readable pickle: {error!r}",
+            raise CorruptAgentFileError(f"neither a zip archive nor a readable pickle: {error_text(error)}",
                                         path=source) from error
         except Exception as error:
-            raise DeserializationError(f"unpickling the legacy file failed: {error!r}", path=source) from error
+            raise DeserializationError(f"unpickling the legacy file failed: {error_text(error)}",
+                                       path=source) from error
         data, params = _split(loaded, source)
         if data is not None and not isinstance(data, dict):
             raise CorruptAgentFileError(f"the data dictionary is a {type(data).__name__}", path=source, member="data")
@@ -82,15 +90,7 @@ def read_legacy(
         data = {key: replaced.get(key, value) for key, value in data.items()} if load_data and data is not None \
             else None
         return data, _check_params(params, source)
-    payload = stream.read()
-    budget = LoadBudget.for_file(len(payload), source=source) if budget is None else budget
-    try:
-        records = load_records(payload, budget)
-    except (pickle.UnpicklingError, RecursionError) as error:
-        raise CorruptAgentFileError(f"neither a zip archive nor a readable pickle: {error}", path=source) from error
-    except InvalidStoredValueError as error:
-        raise InvalidStoredValueError(str(error), path=source) from error
-    data_records, params_records = _split(records, source)
+    data_records, params_records = _split(legacy_records(payload, budget, source), source)
     if data_records is not None and type(data_records) is not dict:
         raise CorruptAgentFileError(f"the data dictionary is a {_kind(data_records)}", path=source, member="data")
     rebuilder = Rebuilder(budget)
@@ -98,6 +98,25 @@ def read_legacy(
     if not load_data or data_records is None:
         return None, params
     return _rebuild_data(rebuilder, data_records, custom_objects or {}, source), params
+
+
+def legacy_records(payload: bytes, budget: LoadBudget, source: str) -> Any:
+    """Parse a legacy file's pickle into inert records (nothing is rebuilt).
+
+    :param payload: the whole file
+    :param budget: the load budget
+    :param source: the file, named in errors
+    :return: plain values and records (see :func:`~.safe_pickle.load_records`)
+    :raises CorruptAgentFileError: it is not a readable pickle
+    :raises InvalidStoredValueError: the pickle breaks a limit of the safe unpickler
+    """
+    try:
+        return load_records(payload, budget)
+    except (pickle.UnpicklingError, RecursionError) as error:
+        raise CorruptAgentFileError(f"neither a zip archive nor a readable pickle: {error_text(error)}",
+                                    path=source) from error
+    except InvalidStoredValueError as error:
+        raise InvalidStoredValueError(str(error), path=source) from error
 
 
 def _split(loaded: Any, source: str) -> tuple[Any, Any]:

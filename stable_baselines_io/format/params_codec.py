@@ -7,50 +7,68 @@ pickled (``allow_pickle=False``): object arrays are refused on save and on load.
 The hot paths move bytes once. A contiguous array is written as a view of its memory (no
 ``tobytes`` copy). A stored (uncompressed) member is read with ``readinto`` from the stream
 straight into the preallocated array, at the offset its local header gives, and its CRC-32 is
-checked over that memory, in chunks spread over a few threads while the next chunk is read
-(``zlib.crc32`` releases the GIL). Compressed or unusual members take zipfile's own reader.
-Where the optional ``isal`` package is installed, its CRC-32 (the same function, about ten
-times faster with carry-less multiplication) is used on these paths instead, without threads.
+checked over that memory (see :mod:`._crc`). Compressed or unusual members take zipfile's own
+reader.
+
+Reading is bounded: every array is charged to the load's :class:`~.budget.LoadBudget` before it
+is allocated, ``.npy`` headers longer than :data:`MAX_NPY_HEADER_BYTES` are refused before they
+are read, and a parameter named twice is refused.
 
 >>> params = OrderedDict([("model/pi/w:0", np.ones((2, 3), dtype=np.float32))])
->>> bytes_to_params(params_to_bytes(params), ["model/pi/w:0"])["model/pi/w:0"].shape
+>>> bytes_to_params(params_to_bytes(params))["model/pi/w:0"].shape
 (2, 3)
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import io
-import os
+import math
 import struct
+import time
 import zipfile
 import zlib
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO
 
 import numpy as np
 
-from stable_baselines_io.exceptions import CorruptAgentFileError, SerializationError
+from stable_baselines_io.exceptions import CorruptAgentFileError, SerializationError, StableBaselinesIOError
+from stable_baselines_io.format._crc import CRC_CHUNK_BYTES, PieceCrc, crc_pool, write_with_crc
+from stable_baselines_io.format.budget import LoadBudget
+from stable_baselines_io.format.read_errors import DAMAGE_ERRORS, as_corrupt, reported_as_corrupt
 from stable_baselines_io.type_aliases import ParamDict
+
+#: A zip member's time: ``(year, month, day, hour, minute, second)``.
+DateTime = tuple[int, int, int, int, int, int]
 
 NPY_SUFFIX = ".npy"
 READ_CHUNK_BYTES = 16 * 1024 * 1024
-#: Stored members are read (and their CRC computed) in pieces of this size, so that the CRC of
-#: one piece runs on another core while the next piece is read.
-CRC_CHUNK_BYTES = 8 * 1024 * 1024
-#: Arrays smaller than this are written with zipfile's own per-level CRC (cheaper than combining CRCs).
-KNOWN_CRC_MIN_BYTES = 1024 * 1024
-#: Threads computing CRCs while reading; 1 computes them in the reading thread.
-CRC_THREADS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+#: The longest ``.npy`` header read (NumPy's own default limit); longer ones are refused unread.
+MAX_NPY_HEADER_BYTES = 10_000
+#: The deepest bracket nesting read in a ``.npy`` header (a structured dtype needs a few levels).
+MAX_NPY_HEADER_NESTING = 8
+_OPENING_BRACKETS = frozenset(b"([{")
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"()[]{}")))
+#: The most dimensions an array may have (NumPy's own limit).
+MAX_NDIM = 64
 #: Sizes above this are written with zip64 headers (zip's 32-bit limit, with room for headers).
 ZIP64_THRESHOLD = 2**31
 #: Deflate cannot expand data more than about 1032 times; a larger declared ratio is a zip bomb.
 MAX_COMPRESSION_RATIO = 1100
 
+#: What zipfile's object for one member costs in memory, at most (measured: about 400 bytes).
+ZIP_ENTRY_COST_BYTES = 512
+#: What rebuilding one array costs beyond its data (objects, header parsing, a member to open):
+#: charged so that the budget also bounds how many arrays a file can make the reader rebuild
+#: (4096 under the 64 MiB floor), and with them the time a load takes.
+ARRAY_OVERHEAD_BYTES = 16 * 1024
+
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+_END_RECORD = struct.Struct("<4s4H2LH")
+_END_RECORD_SIGNATURE = b"PK\x05\x06"
+_CENTRAL_ENTRY_MIN_BYTES = 46
 _LOCAL_HEADER_SIGNATURE = b"PK\x03\x04"
 _UTF8_NAME_FLAG = 0x800
 #: Members with these flag bits (encrypted, patched, strongly encrypted) go to zipfile, which refuses them.
@@ -70,42 +88,66 @@ def params_to_bytes(params: Mapping[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
-def bytes_to_params(serialized: bytes, param_list: Iterable[str] | None) -> ParamDict:
+def bytes_to_params(serialized: bytes, param_list: Iterable[str] | None = None,
+                    max_bytes: int | None = None) -> ParamDict:
     """Rebuild the ordered parameters from :func:`params_to_bytes` output.
 
     :param serialized: the ``.npz`` bytes
     :param param_list: the names in order (the ``parameter_list`` member); None keeps the
         archive's own order
+    :param max_bytes: the most bytes the arrays may take (default: see :class:`~.budget.LoadBudget`)
     :return: ordered name -> array
     """
-    return read_params(io.BytesIO(serialized), param_list, source=None)
+    budget = LoadBudget.for_file(len(serialized), max_bytes)
+    return read_params(io.BytesIO(serialized), param_list, source=None, budget=budget)
 
 
-def write_params(stream: IO[bytes], params: Mapping[str, np.ndarray]) -> None:
+def write_params(stream: IO[bytes], params: Mapping[str, np.ndarray], date_time: DateTime | None = None) -> None:
     """Write parameters as an ``.npz`` archive into ``stream`` (which need not be seekable).
 
     :param stream: a binary stream open for writing
     :param params: name -> array
+    :param date_time: the members' time (default: now)
     :raises SerializationError: an array holds Python objects, or a value is not an array
     """
+    date_time = date_time or now_date_time()
     total_bytes = sum(getattr(value, "nbytes", 0) for value in params.values())
     with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive, \
-            _crc_pool(total_bytes) as pool:
+            crc_pool(total_bytes) as pool:
         for name, value in params.items():
             array = np.asanyarray(value)
             if array.dtype.hasobject:
                 raise SerializationError(f"parameter {name!r} is an array of Python objects, which cannot be saved "
                                          "without pickle")
             member_size = array.nbytes + 4096
-            with archive.open(name + NPY_SUFFIX, "w", force_zip64=member_size > ZIP64_THRESHOLD) as member:
+            with archive.open(member_info(name + NPY_SUFFIX, date_time), "w",
+                              force_zip64=member_size > ZIP64_THRESHOLD) as member:
                 write_array(member, np.asarray(array), pool)
+
+
+def now_date_time() -> DateTime:
+    """:return: the current local time as a zip member's ``date_time``"""
+    return time.localtime()[:6]  # type: ignore[return-value]
+
+
+def member_info(name: str, date_time: DateTime) -> zipfile.ZipInfo:
+    """A stored zip member written at ``date_time``, with zipfile's default permissions (``rw-------``).
+
+    :param name: the member's name
+    :param date_time: ``(year, month, day, hour, minute, second)``
+    :return: the member's header
+    """
+    info = zipfile.ZipInfo(name, date_time=date_time)
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o600 << 16
+    return info
 
 
 def write_array(file: IO[bytes], array: np.ndarray, pool: ThreadPoolExecutor | None = None) -> None:
     """Write one ``.npy`` stream, the same bytes as ``numpy.lib.format.write_array``.
 
     A C- or Fortran-contiguous array of numbers is written as one view of its memory: no copy,
-    and its CRC-32 computed once (see :func:`_write_with_crc`). Other arrays go through
+    and its CRC-32 computed once (see :func:`._crc.write_with_crc`). Other arrays go through
     ``numpy.lib.format`` (16 MiB copies).
 
     :param file: the member to write into
@@ -130,67 +172,12 @@ def write_array(file: IO[bytes], array: np.ndarray, pool: ThreadPoolExecutor | N
     file.write(header.getvalue())
     if memory.size:
         data = memoryview(memory.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
-        _write_with_crc(file, data, pool)
-
-
-_ZIP_MEMBER_WRITER = getattr(zipfile, "_ZipWriteFile", None)
-_TELLABLE = getattr(zipfile, "_Tellable", None)
-
-
-def _write_with_crc(file: IO[bytes], data: memoryview, pool: ThreadPoolExecutor | None) -> None:
-    """Write ``data`` into a zip member, computing its CRC-32 once for every enclosing member.
-
-    An array goes into its ``.npy`` member of the ``.npz``, which is itself written into the
-    agent file's ``parameters`` member: zipfile's writers would each compute the CRC of the same
-    bytes (one pass per level, single-threaded). Here the chain of stored member writers is
-    walked down to the real file, the bytes are written to it once, the CRC is computed (in
-    pieces on ``pool``'s threads, meanwhile) and each writer's size and CRC are advanced as its
-    own ``write`` would have. Anything but stored zipfile writers (another Python's zipfile, a
-    compressor, a plain stream) gets an ordinary ``file.write``.
-
-    :param file: the member writer
-    :param data: the bytes
-    :param pool: threads for the CRC, or None
-    """
-    writers: list[IO[bytes]] = []
-    counters: list[object] = []
-    sink: object = file
-    while True:
-        if (type(sink) is _ZIP_MEMBER_WRITER and getattr(sink, "_compressor", True) is None
-                and getattr(sink, "_encrypter", None) is None and hasattr(sink, "_crc")
-                and hasattr(sink, "_file_size") and not sink.closed):  # type: ignore[attr-defined]
-            writers.append(sink)  # type: ignore[arg-type]
-            sink = sink._fileobj  # type: ignore[attr-defined]
-        elif type(sink) is _TELLABLE and hasattr(sink, "offset"):
-            counters.append(sink)
-            sink = sink.fp  # type: ignore[attr-defined]
-        else:
-            break
-    if not writers or len(data) < KNOWN_CRC_MIN_BYTES:
-        file.write(data)
-        return
-    if pool is None or len(data) <= CRC_CHUNK_BYTES:
-        sink.write(data)  # type: ignore[attr-defined]
-        crc = _crc32()(data)
-    else:
-        pieces = [(pool.submit(_crc32(), piece), len(piece)) for piece in _pieces(data, CRC_CHUNK_BYTES)]
-        sink.write(data)  # type: ignore[attr-defined]
-        crc = 0
-        for future, length in pieces:
-            crc = crc32_combine(crc, future.result(), length)
-    for writer in writers:
-        writer._file_size += len(data)  # type: ignore[attr-defined]
-        writer._crc = crc32_combine(writer._crc, crc, len(data))  # type: ignore[attr-defined]
-    for counter in counters:
-        counter.offset += len(data)  # type: ignore[attr-defined]
-
-
-def _pieces(data: memoryview, size: int) -> list[memoryview]:
-    return [data[start:start + size] for start in range(0, len(data), max(size, 1))]
+        write_with_crc(file, data, pool)
 
 
 def read_params(stream: IO[bytes], param_list: Iterable[str] | None, source: str | None,
-                limit_bytes: int | None = None, member_prefix: str = "parameters") -> ParamDict:
+                limit_bytes: int | None = None, member_prefix: str = "parameters",
+                budget: LoadBudget | None = None) -> ParamDict:
     """Read an ``.npz`` archive from a seekable stream into ordered parameters.
 
     :param stream: seekable binary stream positioned anywhere
@@ -198,74 +185,150 @@ def read_params(stream: IO[bytes], param_list: Iterable[str] | None, source: str
     :param source: the file, named in errors
     :param limit_bytes: the size the stream can hold at most (declared sizes above it are refused)
     :param member_prefix: the archive member holding the stream, named in errors
+    :param budget: the load's budget, charged with every array before it is allocated (default:
+        a new one for the stream's size)
     :return: ordered name -> array
-    :raises CorruptAgentFileError: a missing array, a bad archive, a CRC error, a truncated or
-        implausible array
+    :raises CorruptAgentFileError: a missing or repeated array, a bad archive, a CRC error, a
+        truncated or implausible array
+    :raises LoadBudgetExceededError: the arrays would exceed the budget
     """
-    try:
+    if budget is None:
+        budget = LoadBudget.for_file(stream.seek(0, io.SEEK_END), None, source)
+    with reported_as_corrupt(source, member_prefix, "not a valid .npz archive"):
+        charge_directory(stream, budget, member_prefix)
         archive = zipfile.ZipFile(stream)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as error:  # "zip file version"
-        raise CorruptAgentFileError(f"not a valid .npz archive: {error}", path=source,
-                                    member=member_prefix) from error
     with archive:
-        members = {info.filename: info for info in archive.infolist()}
-        if param_list is None:
-            names = [filename[: -len(NPY_SUFFIX)] for filename in members if filename.endswith(NPY_SUFFIX)]
-        else:
-            names = list(param_list)
-            missing = [name for name in names if name + NPY_SUFFIX not in members]
-            if missing:
-                raise CorruptAgentFileError(
-                    f"parameter_list names arrays that the parameters archive does not hold: {missing}",
-                    path=source, member=f"{member_prefix}/{missing[0]}{NPY_SUFFIX}",
-                )
+        infos = archive.infolist()
+        members = unique_members(infos, source, member_prefix)
+        names = _names_to_read(members, param_list, source, member_prefix)
         params: ParamDict = OrderedDict()
         direct = hasattr(stream, "readinto")
-        with _crc_pool(sum(members[name + NPY_SUFFIX].file_size for name in names)) as pool:
+        with crc_pool(sum(members[name + NPY_SUFFIX].file_size for name in names)) as pool:
             for name in names:
                 info = members[name + NPY_SUFFIX]
                 member = f"{member_prefix}/{info.filename}"
-                plausible_size = _plausible_size(info, limit_bytes)
-                if plausible_size is not None and info.file_size > plausible_size:
-                    raise CorruptAgentFileError(
-                        f"declared size {info.file_size} bytes is impossible inside {limit_bytes} bytes (zip bomb?)",
-                        path=source, member=member,
-                    )
+                check_member_bounds(info, limit_bytes, source, member)
                 try:
                     if direct and info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & _UNSUPPORTED_FLAGS:
                         params[name] = _read_stored_array(stream, info, getattr(archive, "metadata_encoding", None),
-                                                          pool)  # metadata_encoding: Python 3.11+
+                                                          pool, budget, member)  # metadata_encoding: Python 3.11+
                     else:
                         with archive.open(info) as file:
-                            params[name] = read_array(file, info.file_size)
-                except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as error:
-                    # RuntimeError: an encrypted member; NotImplementedError: an unknown compression method
-                    raise CorruptAgentFileError(f"cannot read the array: {error}", path=source,
-                                                member=member) from error
+                            params[name] = read_array(file, info.file_size, budget, member)
+                except StableBaselinesIOError:
+                    raise
+                except DAMAGE_ERRORS as error:
+                    raise as_corrupt(error, source, member, "cannot read the array") from error
         return params
 
 
-def _plausible_size(info: zipfile.ZipInfo, limit_bytes: int | None) -> int | None:
-    """The largest uncompressed size a member can have inside ``limit_bytes`` bytes; None: no limit."""
+def charge_directory(stream: IO[bytes], budget: LoadBudget, member: str | None) -> None:
+    """Charge the members zipfile is about to create for an archive, before it parses them.
+
+    zipfile builds one object of a few hundred bytes for every entry of the central directory,
+    whatever the entries' names say, so a directory of a million identical entries (which
+    compresses to almost nothing inside a compressed member) would cost hundreds of megabytes
+    before anything could be checked. The cost charged here is bounded by the directory's real
+    size (an entry takes at least 46 bytes), read from the end record, or the stream's size.
+
+    :param stream: the seekable archive
+    :param budget: the load's budget
+    :param member: the archive's name in the file, for errors (None for the file itself)
+    :raises LoadBudgetExceededError: the entries would exceed the budget
+    """
+    size = stream.seek(0, io.SEEK_END)
+    # as zipfile: the end record is the last 22 bytes, unless the archive has a comment (64 KiB at most)
+    for tail_start in (max(0, size - _END_RECORD.size), max(0, size - _END_RECORD.size - 0xFFFF)):
+        stream.seek(tail_start)
+        tail = stream.read(size - tail_start)
+        end = tail.rfind(_END_RECORD_SIGNATURE)
+        if end >= 0:
+            break
+    stream.seek(0)
+    if end < 0 or end + _END_RECORD.size > len(tail):
+        return  # not a zip archive: zipfile will say so without building anything
+    declared = _END_RECORD.unpack_from(tail, end)[5]
+    directory_size = size if declared == 0xFFFFFFFF else min(declared, size)  # zip64: the size bounds it
+    entries = directory_size // _CENTRAL_ENTRY_MIN_BYTES
+    budget.charge(entries * ZIP_ENTRY_COST_BYTES, f"the directory of up to {entries:,} entries", member)
+
+
+def unique_members(infos: list[zipfile.ZipInfo], source: str | None, member: str | None) -> dict[str, zipfile.ZipInfo]:
+    """The members of a zip archive by name, refusing a name used twice (which one a reader took
+    would be up to the reader).
+
+    :param infos: the archive's ``infolist()``
+    :param source: the file, named in errors
+    :param member: the archive, named in errors (None for the agent file itself)
+    :return: name -> member
+    :raises CorruptAgentFileError: a name appears more than once
+    """
+    members = {info.filename: info for info in infos}
+    if len(members) != len(infos):
+        repeated = sorted(name for name, count in Counter(info.filename for info in infos).items() if count > 1)
+        raise CorruptAgentFileError(f"the archive holds several members named {repeated[:5]}", path=source,
+                                    member=member)
+    return members
+
+
+def check_member_bounds(info: zipfile.ZipInfo, limit_bytes: int | None, source: str | None, member: str) -> None:
+    """Refuse a member whose offset is negative or whose declared size cannot fit ``limit_bytes``.
+
+    :param info: the member
+    :param limit_bytes: the size of the archive holding it, or None
+    :param source: the file, named in errors
+    :param member: the member, named in errors
+    :raises CorruptAgentFileError: an impossible offset or size
+    """
+    if info.header_offset < 0 or info.compress_size < 0 or info.file_size < 0:
+        raise CorruptAgentFileError(
+            f"the member claims offset {info.header_offset} and sizes {info.compress_size} / {info.file_size} "
+            "(negative: damaged central directory)", path=source, member=member,
+        )
     if limit_bytes is None:
-        return None
-    if info.compress_type == zipfile.ZIP_STORED:
-        return limit_bytes
+        return
     # a compressed .npz (np.savez_compressed) can be larger than its archive, within deflate's ratio
-    return min(max(info.compress_size, 1), limit_bytes) * MAX_COMPRESSION_RATIO
+    plausible_size = limit_bytes if info.compress_type == zipfile.ZIP_STORED else \
+        min(max(info.compress_size, 1), limit_bytes) * MAX_COMPRESSION_RATIO
+    if info.file_size > plausible_size:
+        raise CorruptAgentFileError(
+            f"declared size {info.file_size} bytes is impossible inside {limit_bytes} bytes (zip bomb?)",
+            path=source, member=member,
+        )
 
 
-def read_array(file: IO[bytes], member_size: int) -> np.ndarray:
+def _names_to_read(members: dict[str, zipfile.ZipInfo], param_list: Iterable[str] | None, source: str | None,
+                   member_prefix: str) -> list[str]:
+    if param_list is None:
+        return [filename[: -len(NPY_SUFFIX)] for filename in members if filename.endswith(NPY_SUFFIX)]
+    names = list(param_list)
+    repeated = sorted(name for name, count in Counter(names).items() if count > 1)
+    if repeated:
+        raise CorruptAgentFileError(f"parameter_list names these parameters more than once: {repeated[:5]}",
+                                    path=source, member="parameter_list")
+    missing = [name for name in names if name + NPY_SUFFIX not in members]
+    if missing:
+        raise CorruptAgentFileError(
+            f"parameter_list names arrays that the parameters archive does not hold: {missing}",
+            path=source, member=f"{member_prefix}/{missing[0]}{NPY_SUFFIX}",
+        )
+    return names
+
+
+def read_array(file: IO[bytes], member_size: int, budget: LoadBudget | None = None,
+               member: str | None = None) -> np.ndarray:
     """Read one ``.npy`` stream in chunks, checking its header against the member's size first.
 
     :param file: the ``.npy`` stream
     :param member_size: the member's uncompressed size
+    :param budget: charged with the array's size before it is allocated
+    :param member: the member, named in errors
     :return: the array
     :raises ValueError: a pickled (object) array, a header that does not match the size, truncation
     """
     shape, fortran_order, dtype = _read_npy_header(file)
     header_size = file.tell() if hasattr(file, "tell") else None
-    array, view = _empty_array(shape, dtype, member_size, header_size)
+    array, view = _empty_array(shape, dtype, member_size, header_size, budget, member)
     offset = 0
     while offset < len(view):
         received = file.readinto(view[offset:offset + READ_CHUNK_BYTES])  # type: ignore[attr-defined]
@@ -276,32 +339,68 @@ def read_array(file: IO[bytes], member_size: int) -> np.ndarray:
 
 
 def _read_npy_header(file: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
-    """The ``.npy`` magic and header: ``(shape, fortran_order, dtype)``; object arrays are refused."""
+    """The ``.npy`` magic and header: ``(shape, fortran_order, dtype)``.
+
+    The header's declared length is checked before the header is read (NumPy reads it first,
+    which lets a compressed member ask for gigabytes). Object and structured dtypes are refused.
+    """
     version = np.lib.format.read_magic(file)
-    if version == (1, 0):
-        shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(file)
-    elif version in ((2, 0), (3, 0)):
-        shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(file)
-    else:
+    length_format = "<H" if version == (1, 0) else "<I"
+    if version not in ((1, 0), (2, 0), (3, 0)):
         raise ValueError(f"unsupported .npy format version {version}")
+    length_bytes = file.read(struct.calcsize(length_format))
+    if len(length_bytes) != struct.calcsize(length_format):
+        raise ValueError("the .npy header is truncated")
+    (header_length,) = struct.unpack(length_format, length_bytes)
+    if header_length > MAX_NPY_HEADER_BYTES:
+        raise ValueError(f"the .npy header declares {header_length} bytes; at most {MAX_NPY_HEADER_BYTES} are read")
+    header_bytes = file.read(header_length)
+    _check_nesting(header_bytes)
+    header = io.BytesIO(length_bytes + header_bytes)
+    if version == (1, 0):
+        shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(header)
+    else:
+        shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(header)
     if dtype.hasobject:
         raise ValueError("the array holds pickled Python objects, which are never loaded")
+    if dtype.fields is not None or dtype.subdtype is not None:
+        raise ValueError(f"the array has a structured dtype {dtype}; only plain numbers, booleans and strings load")
     return shape, fortran_order, dtype
 
 
-def _empty_array(shape: tuple[int, ...], dtype: np.dtype, member_size: int,
-                 header_size: int | None) -> tuple[np.ndarray, memoryview]:
-    """A flat array for the data the header declares, after checking it fills the member exactly.
+def _check_nesting(header: bytes) -> None:
+    """Refuse a header nested deeper than a dict of tuples needs, before NumPy's parser recurses into it."""
+    brackets = header.translate(None, _NOT_BRACKETS)
+    if len(brackets) <= 2 * MAX_NPY_HEADER_NESTING:
+        return
+    depth = deepest = 0
+    for bracket in brackets:
+        depth += 1 if bracket in _OPENING_BRACKETS else -1
+        deepest = max(deepest, depth)
+    if deepest > MAX_NPY_HEADER_NESTING:
+        raise ValueError(f"the .npy header is nested {deepest} levels deep; a valid one has at most "
+                         f"{MAX_NPY_HEADER_NESTING}")
+
+
+def _empty_array(shape: tuple[int, ...], dtype: np.dtype, member_size: int, header_size: int | None,
+                 budget: LoadBudget | None, member: str | None) -> tuple[np.ndarray, memoryview]:
+    """A flat array for the data the header declares, after checking it fills the member exactly
+    and fits the budget.
 
     :return: the array and a byte view of its memory
     """
-    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if len(shape) > MAX_NDIM or not all(isinstance(size, int) and size >= 0 for size in shape):
+        raise ValueError(f"the array header declares shape {shape}, which is impossible")
+    count = math.prod(shape)
     data_size = count * dtype.itemsize
     if header_size is not None and header_size + data_size != member_size:
         raise ValueError(
             f"the array header declares shape {shape} of {dtype} ({data_size} bytes) but the member holds "
             f"{member_size - header_size} bytes"
         )
+    if budget is not None:
+        budget.charge(data_size + ARRAY_OVERHEAD_BYTES,
+                      lambda: f"the array {member or ''} of shape {shape} ({dtype})".replace("  ", " "), member)
     array = np.empty(count, dtype=dtype)
     view = memoryview(array.view(np.uint8).reshape(-1)) if data_size else memoryview(b"")  # type: ignore[arg-type]
     return array, view
@@ -333,7 +432,7 @@ class _CountingReader:
 
 
 def _read_stored_array(stream: IO[bytes], info: zipfile.ZipInfo, metadata_encoding: str | None,
-                       pool: ThreadPoolExecutor | None) -> np.ndarray:
+                       pool: ThreadPoolExecutor | None, budget: LoadBudget | None, member: str) -> np.ndarray:
     """Read a stored ``.npy`` member straight from ``stream`` into a new array and check its CRC-32.
 
     Checks the local header as ``zipfile.ZipFile.open`` does (signature, name), then reads the
@@ -343,6 +442,8 @@ def _read_stored_array(stream: IO[bytes], info: zipfile.ZipInfo, metadata_encodi
     :param info: the member (stored, not encrypted)
     :param metadata_encoding: the archive's encoding of names without the UTF-8 flag
     :param pool: threads for the CRC, or None to compute it here
+    :param budget: charged with the array's size before it is allocated
+    :param member: the member, named in errors
     :return: the array
     :raises zipfile.BadZipFile: a bad local header or a CRC mismatch
     :raises ValueError: a bad ``.npy`` header, a size mismatch, truncation
@@ -364,7 +465,9 @@ def _read_stored_array(stream: IO[bytes], info: zipfile.ZipInfo, metadata_encodi
     npy_header = _CountingReader(stream, info.file_size)
     try:
         shape, fortran_order, dtype = _read_npy_header(npy_header)  # type: ignore[arg-type]
-        array, view = _empty_array(shape, dtype, info.file_size, npy_header.tell())
+        array, view = _empty_array(shape, dtype, info.file_size, npy_header.tell(), budget, member)
+    except CorruptAgentFileError:
+        raise
     except Exception as error:
         # A damaged member is reported as a CRC error, as zipfile's reader reports it; a header that
         # is wrong but intact as what it is (numpy's tokenizer raises more than ValueError).
@@ -372,24 +475,16 @@ def _read_stored_array(stream: IO[bytes], info: zipfile.ZipInfo, metadata_encodi
         if isinstance(error, ValueError):
             raise
         raise ValueError(f"bad .npy header: {error!r}") from error
-    crc = zlib.crc32(npy_header.consumed)
-    if pool is not None and len(view) <= CRC_CHUNK_BYTES:
-        pool = None  # one piece: nothing to overlap
-    pieces: list[tuple[Future[int], int]] = []
+    crc = PieceCrc(zlib.crc32(npy_header.consumed), pool if len(view) > CRC_CHUNK_BYTES else None)
     offset = 0
     while offset < len(view):
         chunk = view[offset:offset + CRC_CHUNK_BYTES]
         received = stream.readinto(chunk)  # type: ignore[attr-defined]
         if not received:
             raise ValueError(f"the array is truncated: {offset} of {len(view)} bytes")
-        if pool is None:
-            crc = _crc32()(chunk[:received], crc)
-        else:  # the CRC of this piece runs on another core while the next one is read
-            pieces.append((pool.submit(_crc32(), chunk[:received]), received))
+        crc.add(chunk[:received])  # on another core, while the next piece is read
         offset += received
-    for future, length in pieces:
-        crc = crc32_combine(crc, future.result(), length)
-    if crc != info.CRC:
+    if crc.value() != info.CRC:
         raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
     return _shaped(array, shape, fortran_order)
 
@@ -406,82 +501,3 @@ def _check_member_crc(stream: IO[bytes], data_start: int, info: zipfile.ZipInfo,
         remaining -= len(chunk)
     if crc != info.CRC:
         raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}") from cause
-
-
-@functools.cache
-def _crc32() -> Callable[..., int]:
-    """``zlib.crc32``, or the same function from ``isal`` (ISA-L) where it is installed."""
-    try:
-        from isal.isal_zlib import crc32
-    except ImportError:
-        return zlib.crc32
-    return crc32  # type: ignore[no-any-return]
-
-
-@contextlib.contextmanager
-def _crc_pool(total_bytes: int) -> Iterator[ThreadPoolExecutor | None]:
-    """Threads for CRCs when there is enough data to share out and the CRC is slow, else None."""
-    if CRC_THREADS < 2 or total_bytes < 2 * CRC_CHUNK_BYTES or _crc32() is not zlib.crc32:
-        yield None
-        return
-    pool = ThreadPoolExecutor(CRC_THREADS, thread_name_prefix="crc32")
-    try:
-        yield pool
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-# --- CRC-32 of concatenated pieces (zlib's crc32_combine, which Python does not expose) ----------
-
-_CRC_POLYNOMIAL = 0xEDB88320  # reflected CRC-32 polynomial of zip and zlib
-
-
-def _multiply_mod_p(a: int, b: int) -> int:
-    """``a(x) * b(x) mod p(x)`` for reflected CRC-32 polynomials (zlib's ``multmodp``)."""
-    product = 0
-    bit = 1 << 31
-    while a:
-        if a & bit:
-            product ^= b
-            a ^= bit
-        bit >>= 1
-        b = (b >> 1) ^ _CRC_POLYNOMIAL if b & 1 else b >> 1
-    return product
-
-
-def _powers_of_x() -> list[int]:
-    powers = [1 << 30]  # x^1
-    for _ in range(31):
-        powers.append(_multiply_mod_p(powers[-1], powers[-1]))
-    return powers
-
-
-_X_TO_2_TO_THE = _powers_of_x()  # x^(2^k) mod p
-
-
-def crc32_combine(crc1: int, crc2: int, length2: int) -> int:
-    """The CRC-32 of ``a + b`` from ``crc32(a)``, ``crc32(b)`` and ``len(b)``.
-
-    >>> crc32_combine(zlib.crc32(b"stable "), zlib.crc32(b"baselines"), 9) == zlib.crc32(b"stable baselines")
-    True
-
-    :param crc1: CRC-32 of the first piece
-    :param crc2: CRC-32 of the second piece
-    :param length2: length of the second piece, in bytes
-    :return: CRC-32 of the concatenation
-    """
-    # crc1 times x^(8 * length2), then add crc2 (zlib 1.2.12's algorithm)
-    return _multiply_mod_p(_x_to_the_8n(length2), crc1) ^ crc2
-
-
-@functools.lru_cache(maxsize=64)
-def _x_to_the_8n(length: int) -> int:
-    """``x^(8 * length) mod p``: O(log length) multiplications, cached (pieces mostly share a length)."""
-    power = 1 << 31  # x^0
-    exponent, k = length, 3
-    while exponent:
-        if exponent & 1:
-            power = _multiply_mod_p(_X_TO_2_TO_THE[k & 31], power)
-        exponent >>= 1
-        k += 1
-    return power

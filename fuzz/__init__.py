@@ -1,0 +1,1 @@
+"""Structure-aware fuzzing of the read path (``make fuzz``); see ``docs/security.md``."""
