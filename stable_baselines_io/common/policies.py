@@ -16,7 +16,7 @@ Every layer computes ``act_fun(x @ w + b)``; heads are linear.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from itertools import zip_longest
 from typing import Any
 
@@ -38,10 +38,10 @@ from stable_baselines_io.common.preprocessing import (
 from stable_baselines_io.common.tf_util import CompiledFunction
 from stable_baselines_io.exceptions import UnsupportedSpaceError
 from stable_baselines_io.format.registry import register_serializable
+from stable_baselines_io.type_aliases import Activation
 
 #: ``net_arch`` in Stable Baselines 2 form: shared layer sizes, then optionally ``dict(pi=[...], vf=[...])``.
 NetArch = Sequence[int | dict[str, Sequence[int]]]
-Activation = Callable[[tf.Tensor], tf.Tensor]
 
 #: Activation names accepted as ``act_fun`` (the name is what gets saved).
 ACTIVATIONS: dict[str, Activation] = {

@@ -15,7 +15,7 @@ enabled) and then the activation. With dueling, ``Q = V + (A - mean(A))``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium
@@ -31,8 +31,7 @@ from stable_baselines_io.common.preprocessing import (
 )
 from stable_baselines_io.exceptions import UnsupportedSpaceError
 from stable_baselines_io.format.registry import register_serializable
-
-Activation = Callable[[tf.Tensor], tf.Tensor]
+from stable_baselines_io.type_aliases import Activation
 
 DEFAULT_LAYERS = (64, 64)
 #: ``tf.contrib.layers.layer_norm`` used this variance epsilon.
