@@ -18,6 +18,7 @@ _LAZY_EXPORTS = {
     "SaveLoadMixin": "stable_baselines_io.common.save_load",
     "PPO": "stable_baselines_io.ppo",
     "DQN": "stable_baselines_io.dqn",
+    "A2C": "stable_baselines_io.a2c",
 }
 
 __all__ = ["__version__", *_LAZY_EXPORTS]

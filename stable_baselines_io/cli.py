@@ -32,6 +32,10 @@ def _algorithm_class(name: str) -> Any:
         from stable_baselines_io.dqn import DQN
 
         return DQN
+    if name.lower() == "a2c":
+        from stable_baselines_io.a2c import A2C
+
+        return A2C
     raise SystemExit(f"unknown algorithm {name!r}: choose one of {', '.join(ALGORITHMS)}")
 
 
@@ -79,9 +83,9 @@ def evaluate(arguments: argparse.Namespace) -> int:
     from stable_baselines_io.common.evaluation import evaluate_policy
     from stable_baselines_io.format.files import read_agent_file
 
-    header = read_agent_file(arguments.file, load_data=False)
+    header = read_agent_file(arguments.file, safe_mode=not arguments.unsafe)
     names = list(header.params) if isinstance(header.params, dict) else []
-    algo = arguments.algo or detect_algorithm(header.metadata, names)
+    algo = arguments.algo or detect_algorithm(header.metadata, names, list(header.data or {}))
     if algo is None:
         raise SystemExit(f"cannot tell the algorithm of {arguments.file}: pass --algo {{{','.join(ALGORITHMS)}}}")
     env_id = arguments.env or header.metadata.get("env_id")

@@ -39,6 +39,11 @@ TUNED_HYPERPARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
         "exploration_final_eps": 0.04,
         "policy_kwargs": {"layers": [256, 256]},
     },
+    # rl-zoo's settings: 8 environments, no entropy bonus
+    ("a2c", "CartPole-v1"): {
+        "n_envs": 8,
+        "ent_coef": 0.0,
+    },
 }
 
 

@@ -11,20 +11,25 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-ALGORITHMS = ("ppo", "dqn")
+ALGORITHMS = ("ppo", "dqn", "a2c")
+#: Data keys that only Stable Baselines 2's A2C wrote: its parameters are named as PPO2's.
+A2C_DATA_KEYS = frozenset({"alpha", "lr_schedule"})
 DEFAULT_ACTOR_CRITIC_LAYERS = [64, 64]
 DEFAULT_DQN_LAYERS = [64, 64]
 
 
-def detect_algorithm(metadata: Mapping[str, Any], param_names: Sequence[str]) -> str | None:
-    """The algorithm of a file: from its metadata, else from its parameter names.
+def detect_algorithm(metadata: Mapping[str, Any], param_names: Sequence[str],
+                     data_keys: Sequence[str] = ()) -> str | None:
+    """The algorithm of a file: from its metadata, else from its parameter names and data keys.
 
-    Files of Stable Baselines 2's other actor-critic algorithms (A2C, ACER, ACKTR, TRPO) share
-    PPO2's policy names and are reported as ``"ppo"``: PPO can play them.
+    Files of Stable Baselines 2's other actor-critic algorithms (ACER, ACKTR, TRPO) share PPO2's
+    policy names and are reported as ``"ppo"``: PPO can play them (``load_parameters``). A2C
+    files are told apart by their data keys (:data:`A2C_DATA_KEYS`).
 
     :param metadata: the file's ``metadata`` member (empty for Stable Baselines 2 files)
     :param param_names: the parameter names
-    :return: ``"ppo"``, ``"dqn"`` or None when unknown
+    :param data_keys: the keys of the file's data dictionary, when known
+    :return: ``"ppo"``, ``"dqn"``, ``"a2c"`` or None when unknown
     """
     stored = str(metadata.get("algorithm", "")).lower()
     if stored in ALGORITHMS:
@@ -32,7 +37,7 @@ def detect_algorithm(metadata: Mapping[str, Any], param_names: Sequence[str]) ->
     if any(name.startswith("deepq/") for name in param_names):
         return "dqn"
     if any(name.startswith("model/") for name in param_names):
-        return "ppo"
+        return "a2c" if A2C_DATA_KEYS <= set(data_keys) else "ppo"
     return None
 
 

@@ -120,3 +120,32 @@ def get_schedule_fn(value_or_schedule: float | Schedule) -> Callable[[float], fl
     if isinstance(value_or_schedule, (int, float)) and not isinstance(value_or_schedule, bool):
         return ConstantSchedule(float(value_or_schedule))
     raise TypeError(f"expected a number or a schedule callable, received {value_or_schedule!r}")
+
+
+def _double_linear_con(progress_remaining: float) -> float:
+    value = 1.0 - 2.0 * (1.0 - progress_remaining)
+    return 0.125 if value < 0.125 else value
+
+
+def _middle_drop(progress_remaining: float) -> float:
+    return 0.075 if progress_remaining < 0.75 else progress_remaining
+
+
+def _double_middle_drop(progress_remaining: float) -> float:
+    if progress_remaining < 0.25:
+        return 0.125
+    return _middle_drop(progress_remaining)
+
+
+#: Stable Baselines 2's ``lr_schedule`` names (A2C, ACER, ACKTR) -> the factor applied to the
+#: learning rate, as a function of the remaining progress.
+#:
+#: >>> LR_SCHEDULE_FACTORS["middle_drop"](0.5)
+#: 0.075
+LR_SCHEDULE_FACTORS: dict[str, Callable[[float], float]] = {
+    "constant": lambda progress_remaining: 1.0,
+    "linear": lambda progress_remaining: progress_remaining,
+    "double_linear_con": _double_linear_con,
+    "middle_drop": _middle_drop,
+    "double_middle_drop": _double_middle_drop,
+}

@@ -19,7 +19,7 @@ def run_cli(*arguments: str) -> subprocess.CompletedProcess[str]:
                           cwd=PROJECT_ROOT, timeout=300)
 
 
-@pytest.mark.parametrize("algo", ["ppo", "dqn"])
+@pytest.mark.parametrize("algo", ["ppo", "dqn", "a2c"])
 def test_train_then_eval_in_a_new_process(tmp_path: Path, algo: str) -> None:
     output = tmp_path / "agents" / f"{algo}-cartpole"
     trained = run_cli("train", "--algo", algo, "--env", "CartPole-v1", "--timesteps", "256", "--seed", "0",

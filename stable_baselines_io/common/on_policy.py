@@ -206,6 +206,15 @@ class ActorCriticRLModel(BaseRLModel):
         variables[RANDOM_GENERATOR_STATE] = self.random_generator.state
         return variables
 
+    def _apply_gradients(self, gradients: list[tf.Tensor]) -> None:
+        """Clip the gradients' global norm to ``max_grad_norm`` (unless None) and take an optimizer step.
+
+        :param gradients: one gradient per trained variable
+        """
+        if self.max_grad_norm is not None:
+            gradients, _ = tf.clip_by_global_norm(gradients, self.max_grad_norm)
+        self.optimizer.apply_gradients(gradients)
+
     def _require_policy(self) -> MlpPolicy:
         if self.policy_net is None:
             raise NoEnvironmentError(f"this {type(self).__name__} has not been set up: call setup_model()")

@@ -215,10 +215,7 @@ class PPO(ActorCriticRLModel):
             entropy_loss = -tf.reduce_mean(entropy)
             loss = pg_loss + self.ent_coef * entropy_loss + self.vf_coef * vf_loss
 
-        gradients = tape.gradient(loss, self._trained_variables)
-        if self.max_grad_norm is not None:
-            gradients, _ = tf.clip_by_global_norm(gradients, self.max_grad_norm)
-        self.optimizer.apply_gradients(gradients)
+        self._apply_gradients(tape.gradient(loss, self._trained_variables))
 
         approx_kl = 0.5 * tf.reduce_mean(tf.square(neglogps - old_neglogps))
         clip_fraction = tf.reduce_mean(tf.cast(tf.abs(ratio - 1.0) > cliprange, tf.float32))
