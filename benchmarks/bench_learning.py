@@ -57,7 +57,8 @@ def to_json(value: Any) -> Any:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--algo", choices=sorted(ALGORITHMS), required=True)
-    parser.add_argument("--timesteps", type=int, default=None, help="training steps (default: 100k PPO, 50k DQN, 500k A2C)")
+    parser.add_argument("--timesteps", type=int, default=None,
+                        help="training steps (default: 100k PPO, 50k DQN, 500k A2C)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the agent and the training envs")
     parser.add_argument("--eval-episodes", type=int, default=20, help="evaluation episodes")
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow intra- and inter-op threads")
