@@ -38,7 +38,13 @@ from stable_baselines_io.format.archive import (
     check_member_name,
 )
 from stable_baselines_io.format.file_targets import describe_target
-from stable_baselines_io.format.files import AgentFile, read_agent_file, save_to_file, writer_metadata
+from stable_baselines_io.format.files import (
+    AgentFile,
+    load_from_file,
+    read_agent_file,
+    save_to_file,
+    writer_metadata,
+)
 from stable_baselines_io.type_aliases import DataDict, EnvSpec, FileTarget, ParamDict
 
 SelfModel = TypeVar("SelfModel", bound="SaveLoadMixin")
@@ -80,6 +86,10 @@ class SaveLoadMixin:
     #: Data keys read from a file that this class does not declare: kept and written back on save.
     _extra_data: DataDict
 
+    #: Stable Baselines 2's names for the format layer's entry points (kept for its users; the
+    #: model's own ``save`` / ``load`` call the format layer directly).
+    _save_to_file = staticmethod(save_to_file)
+    _load_from_file = staticmethod(load_from_file)
     #: Members beyond data and parameters, written by :meth:`save` and restored by :meth:`load`,
     #: in this order. Extend in subclasses: ``{**Base._archive_members, "name": ArchiveMember(...)}``.
     _archive_members: ClassVar[dict[str, ArchiveMember]] = {
