@@ -15,6 +15,7 @@ import tensorflow as tf
 from stable_baselines_io.common.on_policy import ActorCriticRLModel, Rollout, compute_gae
 from stable_baselines_io.common.optimizers import RMSProp
 from stable_baselines_io.common.tf_util import CompiledFunction
+from stable_baselines_io.interop import A2C_DATA_KEYS
 from stable_baselines_io.schedules import LR_SCHEDULE_FACTORS, Schedule
 from stable_baselines_io.type_aliases import EnvSpec
 
@@ -57,7 +58,7 @@ class A2C(ActorCriticRLModel):
         "lr_schedule",
         "n_cpu_tf_sess",
     )
-    _sb2_data_keys: ClassVar[tuple[str, ...]] = ("alpha", "lr_schedule")
+    _sb2_data_keys: ClassVar[tuple[str, ...]] = tuple(sorted(A2C_DATA_KEYS))
 
     def __init__(
         self,

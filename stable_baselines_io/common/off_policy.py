@@ -34,13 +34,12 @@ SelfOffPolicy = TypeVar("SelfOffPolicy", bound="OffPolicyRLModel")
 
 
 class OffPolicyRLModel(BaseRLModel):
-    """Base of off-policy algorithms with a replay buffer (DQN).
+    """Base of off-policy algorithms with a replay buffer (DQN): it runs ``learn`` and keeps the
+    buffer in ``replay_buffer``.
 
-    Subclasses build their buffer in :meth:`_make_replay_buffer`, keep it in ``replay_buffer`` and
-    the observations the next step continues from in ``_last_obs``; this class saves and restores
-    both, with the schedules' horizon ``_total_timesteps`` and the environments' running episodes.
-    The replay buffer goes to its own file (:meth:`save_replay_buffer`) or, with
-    ``save(path, include_replay_buffer=True)``, to the agent file's ``replay_buffer`` member.
+    The buffer is saved to its own file (:meth:`save_replay_buffer`) or, with
+    ``save(path, include_replay_buffer=True)``, to the agent file's ``replay_buffer`` member
+    (declared in ``_archive_members``).
     """
 
     _save_attrs: ClassVar[tuple[str, ...]] = (
@@ -54,7 +53,7 @@ class OffPolicyRLModel(BaseRLModel):
         "gradient_steps",
     )
     #: ``_replay_buffer_metadata`` describes the buffer at save time (sizes, shapes, dtypes); its
-    #: arrays are saved only on request (see :meth:`_get_extra_state_arrays`).
+    #: arrays are saved only on request (see :meth:`_get_replay_buffer_arrays`).
     _state_attrs: ClassVar[tuple[str, ...]] = (*BaseRLModel._state_attrs, "_replay_buffer_metadata")
     _archive_members: ClassVar[dict[str, ArchiveMember]] = {
         **BaseRLModel._archive_members,
