@@ -36,8 +36,10 @@ def detect_algorithm(metadata: Mapping[str, Any], param_names: Sequence[str],
         return stored
     if any(name.startswith("deepq/") for name in param_names):
         return "dqn"
+    if A2C_DATA_KEYS <= set(data_keys):
+        return "a2c"
     if any(name.startswith("model/") for name in param_names):
-        return "a2c" if A2C_DATA_KEYS <= set(data_keys) else "ppo"
+        return "ppo"
     return None
 
 

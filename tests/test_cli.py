@@ -80,3 +80,10 @@ def test_readme_python_example_runs(tmp_path: Path) -> None:
                             timeout=300, env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "agent.zip").is_file()
+
+
+def test_eval_tells_a_stable_baselines_2_a2c_file_by_its_data_keys(sb2_fixture_dir: Path) -> None:
+    evaluated = run_cli("eval", str(sb2_fixture_dir / "zoo" / "a2c" / "CartPole-v1.pkl"), "--env", "CartPole-v1",
+                        "--episodes", "2")
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "CartPole-v1: mean reward 500.00 +/- 0.00 over 2 episodes" in evaluated.stdout
