@@ -24,6 +24,7 @@ from tqdm import tqdm
 from stable_baselines_io.common.base_class import BaseRLModel
 from stable_baselines_io.common.callbacks import TrainingHooks, as_hooks
 from stable_baselines_io.common.logger import print_table
+from stable_baselines_io.common.optimizers import apply_clipped_gradients
 from stable_baselines_io.common.policies import MlpPolicy
 from stable_baselines_io.common.preprocessing import observations_to_array
 from stable_baselines_io.common.vec_env import VecEnv
@@ -211,9 +212,7 @@ class ActorCriticRLModel(BaseRLModel):
 
         :param gradients: one gradient per trained variable
         """
-        if self.max_grad_norm is not None:
-            gradients, _ = tf.clip_by_global_norm(gradients, self.max_grad_norm)
-        self.optimizer.apply_gradients(gradients)
+        apply_clipped_gradients(self.optimizer, gradients, self.max_grad_norm)
 
     def _require_policy(self) -> MlpPolicy:
         if self.policy_net is None:

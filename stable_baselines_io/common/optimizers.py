@@ -129,6 +129,19 @@ class RMSProp(tf.Module):
             variable.assign_sub(momentum)
 
 
+def apply_clipped_gradients(optimizer: Adam | RMSProp, gradients: Sequence[tf.Tensor],
+                            max_grad_norm: float | None) -> None:
+    """Clip the gradients' global norm to ``max_grad_norm`` (None: no clipping), then take one step.
+
+    :param optimizer: the optimizer
+    :param gradients: one gradient per variable of the optimizer
+    :param max_grad_norm: the largest global norm
+    """
+    if max_grad_norm is not None:
+        gradients, _ = tf.clip_by_global_norm(gradients, max_grad_norm)
+    optimizer.apply_gradients(gradients)
+
+
 def _slot(variable: tf.Variable, suffix: str, initializer: Callable[[tf.Variable], tf.Tensor]) -> tf.Variable:
     base_name = variable.name[:-2] if variable.name.endswith(":0") else variable.name
     return tf.Variable(initializer(variable), trainable=False, name=f"{base_name}/{suffix}")

@@ -16,8 +16,9 @@ import tensorflow as tf
 
 from stable_baselines_io.common.buffers import PrioritizedReplayBuffer, ReplayBatch, ReplayBuffer
 from stable_baselines_io.common.off_policy import OffPolicyRLModel, _crossings
-from stable_baselines_io.common.optimizers import Adam
+from stable_baselines_io.common.optimizers import Adam, apply_clipped_gradients
 from stable_baselines_io.common.preprocessing import observations_to_array
+from stable_baselines_io.common.vec_env import VecEnv
 from stable_baselines_io.dqn.policies import LnMlpPolicy, MlpPolicy
 from stable_baselines_io.exceptions import NoEnvironmentError, UnsupportedFeatureError, UnsupportedSpaceError
 from stable_baselines_io.schedules import LinearSchedule, Schedule, get_schedule_fn
@@ -263,10 +264,7 @@ class DQN(OffPolicyRLModel):
             q_values = tf.gather(self.q_net(observations), actions, batch_dims=1)
             td_errors = q_values - td_target
             loss = tf.reduce_mean(weights * huber_loss(td_errors))
-        gradients = tape.gradient(loss, parameters)
-        if self.max_grad_norm is not None:
-            gradients, _ = tf.clip_by_global_norm(gradients, self.max_grad_norm)
-        self.optimizer.apply_gradients(gradients)
+        apply_clipped_gradients(self.optimizer, tape.gradient(loss, parameters), self.max_grad_norm)
         return loss, td_errors
 
     # --- acting -------------------------------------------------------------------------------
@@ -297,7 +295,7 @@ class DQN(OffPolicyRLModel):
                                            observation_dtype=dtype)
         return ReplayBuffer(self.buffer_size, shape, observation_dtype=dtype)
 
-    def _setup_learn(self, horizon_steps: int, reset_num_timesteps: bool) -> Any:
+    def _setup_learn(self, horizon_steps: int, reset_num_timesteps: bool) -> VecEnv:
         env = super()._setup_learn(horizon_steps, reset_num_timesteps)
         self.exploration = LinearSchedule(self.exploration_initial_eps, self.exploration_final_eps,
                                           end_fraction=self.exploration_fraction)
