@@ -59,8 +59,18 @@ class SerializationError(StableBaselinesIOError, TypeError):
     """A value cannot be written to an agent file."""
 
 
-class ParameterMismatchError(StableBaselinesIOError, ValueError):
-    """Parameters given to ``load_parameters`` do not match the model's variables."""
+class ParameterMismatchError(StableBaselinesIOError, ValueError, RuntimeError):
+    """Parameters given to ``load_parameters`` do not match the model's variables (missing names,
+    shapes, dtypes that cannot be cast without loss). Stable Baselines 2 and 3 raised
+    ``RuntimeError`` here."""
+
+
+class UnknownParameterError(ParameterMismatchError, KeyError):
+    """``load_parameters`` received names the model has no variable for (Stable Baselines 2 raised
+    ``KeyError`` here)."""
+
+    # KeyError quotes its message; keep the plain text of every other error.
+    __str__ = Exception.__str__
 
 
 class SpaceMismatchError(StableBaselinesIOError, ValueError):
@@ -90,6 +100,11 @@ class UnsupportedSpaceError(StableBaselinesIOError, ValueError, NotImplementedEr
 
 class UnsupportedFeatureError(StableBaselinesIOError, NotImplementedError):
     """A Stable Baselines option this library does not implement (e.g. DQN ``param_noise=True``)."""
+
+
+class RewardThresholdError(StableBaselinesIOError, AssertionError):
+    """``evaluate_policy(..., reward_threshold=...)``: the mean reward is not above the threshold
+    (Stable Baselines asserted this, so ``except AssertionError`` keeps working)."""
 
 
 class ReplayBufferMismatchError(StableBaselinesIOError, ValueError):
