@@ -13,7 +13,9 @@ import gymnasium
 import numpy as np
 import tensorflow as tf
 
+from stable_baselines_io.common.action_probability import first_of_batch, probability_of_actions
 from stable_baselines_io.common.buffers import ReplayBuffer
+from stable_baselines_io.common.preprocessing import observations_to_array
 from stable_baselines_io.common.save_load import SaveLoadMixin
 from stable_baselines_io.common.vec_env import EnvSpec, VecEnv, make_vec_env
 from stable_baselines_io.exceptions import (
@@ -24,6 +26,7 @@ from stable_baselines_io.exceptions import (
     PolicyKwargsMismatchError,
     SpaceMismatchError,
     UnknownPolicyError,
+    UnsupportedFeatureError,
 )
 from stable_baselines_io.format.archive import REPLAY_BUFFER_MEMBER, TRAINING_ARRAYS_MEMBER
 from stable_baselines_io.format.files import read_agent_file, save_to_file, writer_metadata
@@ -236,6 +239,7 @@ class BaseRLModel(SaveLoadMixin, ABC):
         state: Any = None,
         mask: Any = None,
         deterministic: bool = False,
+        episode_start: Any = None,
     ) -> tuple[np.ndarray, Any]:
         """The action for one observation, or actions for a batch of observations.
 
@@ -243,8 +247,59 @@ class BaseRLModel(SaveLoadMixin, ABC):
         :param state: recurrent state (unused by MLP policies, returned unchanged)
         :param mask: episode-start mask for recurrent policies (unused)
         :param deterministic: greedy action instead of a sample
+        :param episode_start: Stable-Baselines3's name for ``mask`` (give one of the two)
         :return: ``(action, state)``; Box actions are clipped to the action space bounds
         """
+        _check_one_mask(mask, episode_start)
+        batch, vectorized = self._observation_batch(observation)
+        actions = np.asarray(self._predict_actions(batch, deterministic))
+        if isinstance(self.action_space, gymnasium.spaces.Box):
+            actions = np.clip(actions, self.action_space.low, self.action_space.high)
+        if not vectorized:
+            actions = actions[0]
+        return actions, state
+
+    def action_probability(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        mask: Any = None,
+        actions: Any = None,
+        logp: bool = False,
+    ) -> Any:
+        """The policy's action distribution for observations, or the probability of given actions
+        (Stable Baselines 2's ``action_probability``, same shapes).
+
+        Without ``actions``, for each observation: Discrete, the probability of each action
+        ``(n_actions,)``; MultiDiscrete, a list with the probabilities of each dimension;
+        MultiBinary, the probability of each bit being 1; Box, ``[mean, std]`` of the Gaussian.
+        With ``actions`` (one per observation): their probability (density for Box), or
+        log-probability with ``logp=True``, of shape ``(n, 1)`` (``(1,)`` for one observation).
+        DQN's distribution is the softmax of its Q-values.
+
+        :param observation: one observation, or a batch (leading batch dimension)
+        :param state: recurrent state (unused by MLP policies)
+        :param mask: episode-start mask for recurrent policies (unused)
+        :param actions: actions whose probability to return, or None for the distribution
+        :param logp: with ``actions``, return log-probabilities (ignored without ``actions``)
+        :return: as described above; batched if ``observation`` is a batch
+        """
+        batch, vectorized = self._observation_batch(observation)
+        proba = self._proba_step(batch)
+        result = proba if actions is None else probability_of_actions(self.action_space, proba, actions, logp)
+        return result if vectorized else first_of_batch(result)
+
+    def _proba_step(self, observations: np.ndarray) -> Any:
+        """The action distribution of a batch, as described in
+        :mod:`~stable_baselines_io.common.action_probability`.
+
+        :param observations: the batch
+        :return: an array, or a list of arrays
+        """
+        raise UnsupportedFeatureError(f"{type(self).__name__} does not define action probabilities")
+
+    def _observation_batch(self, observation: np.ndarray) -> tuple[np.ndarray, bool]:
+        """:return: the observation(s) as a batch, and whether they already were one"""
         if self.observation_space is None or self.action_space is None:
             raise NoEnvironmentError("the model has no observation/action space: it was never set up")
         observation = np.asarray(observation)
@@ -252,12 +307,7 @@ class BaseRLModel(SaveLoadMixin, ABC):
         batch = observation.reshape((-1, *self.observation_space.shape)) if self.observation_space.shape else (
             observation.reshape(-1)
         )
-        actions = np.asarray(self._predict_actions(batch, deterministic))
-        if isinstance(self.action_space, gymnasium.spaces.Box):
-            actions = np.clip(actions, self.action_space.low, self.action_space.high)
-        if not vectorized:
-            actions = actions[0]
-        return actions, state
+        return batch, vectorized
 
     # --- saving and loading -------------------------------------------------------------------
 
@@ -359,6 +409,12 @@ class ActorCriticRLModel(BaseRLModel):
     """Base of on-policy actor-critic algorithms (PPO)."""
 
     _save_attrs: ClassVar[tuple[str, ...]] = (*BaseRLModel._save_attrs, "gamma", "learning_rate")
+
+    def _proba_step(self, observations: np.ndarray) -> Any:
+        policy = getattr(self, "policy_net", None)
+        if policy is None:
+            raise NoEnvironmentError(f"this {type(self).__name__} has not been set up: call setup_model()")
+        return _to_numpy(policy.action_proba(observations_to_array(observations, policy.observation_space)))
 
 
 class OffPolicyRLModel(BaseRLModel):
@@ -506,6 +562,18 @@ def system_info_table(saved: dict[str, Any]) -> str:
     rows = [("", "saved", "current")] + [(key, str(saved.get(key, "-")), str(current.get(key, "-"))) for key in keys]
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+
+
+def _check_one_mask(mask: Any, episode_start: Any) -> None:
+    if mask is not None and episode_start is not None:
+        raise ValueError("pass the episode starts as mask (Stable Baselines 2) or episode_start "
+                         "(Stable-Baselines3), not both")
+
+
+def _to_numpy(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [np.asarray(part) for part in value]
+    return np.asarray(value)
 
 
 def _is_batched(observation: np.ndarray, space: gymnasium.Space) -> bool:

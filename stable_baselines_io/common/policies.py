@@ -252,6 +252,8 @@ class MlpPolicy(tf.Module):
         self.deterministic_actions = CompiledFunction(self._deterministic_actions, [self.observation_spec])
         #: ``sampled_actions(observations) -> actions``.
         self.sampled_actions = CompiledFunction(self._sampled_actions, [self.observation_spec])
+        #: ``action_proba(observations) -> distribution.probabilities()`` (see ``action_probability``).
+        self.action_proba = CompiledFunction(self._action_proba, [self.observation_spec])
 
     # --- variables ----------------------------------------------------------------------------
 
@@ -330,6 +332,10 @@ class MlpPolicy(tf.Module):
     def _sampled_actions(self, observations: tf.Tensor) -> tf.Tensor:
         distribution, _ = self.forward(observations)
         return distribution.sample(self.generator)
+
+    def _action_proba(self, observations: tf.Tensor) -> tf.Tensor | list[tf.Tensor]:
+        distribution, _ = self.forward(observations)
+        return distribution.probabilities()
 
 
 def _resolve_net_arch(net_arch: NetArch | None, layers: Sequence[int] | None) -> NetArch:

@@ -300,6 +300,9 @@ class DQN(OffPolicyRLModel):
             return self._greedy_actions_fn(observations).numpy()
         return self._epsilon_greedy(observations, float(self.epsilon.numpy()))
 
+    def _proba_step(self, observations: np.ndarray) -> np.ndarray:
+        return self.q_net.action_proba(observations_to_array(observations, self.q_net.observation_space)).numpy()
+
     def _epsilon_greedy(self, observations: np.ndarray, epsilon: float) -> np.ndarray:
         n_observations = len(observations)
         # Draw both every time, so the generator advances the same whatever the outcome.

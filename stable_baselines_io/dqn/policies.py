@@ -225,6 +225,14 @@ class MlpPolicy(tf.Module):
         state_score = self.state_value(features)
         return state_score + (action_scores - tf.reduce_mean(action_scores, axis=1, keepdims=True))
 
+    def action_proba(self, observations: tf.Tensor) -> tf.Tensor:
+        """The softmax of the Q-values, as Stable Baselines 2's DQN ``proba_step``.
+
+        :param observations: a batch, as described by ``observation_spec``
+        :return: probabilities of shape ``(batch, n_actions)``
+        """
+        return tf.nn.softmax(self(observations))
+
 
 @register_serializable("dqn.LnMlpPolicy")
 class LnMlpPolicy(MlpPolicy):
