@@ -107,6 +107,10 @@ class RewardThresholdError(StableBaselinesIOError, AssertionError):
     (Stable Baselines asserted this, so ``except AssertionError`` keeps working)."""
 
 
+class MonitorResultsError(StableBaselinesIOError, ValueError):
+    """A folder has no monitor file, or a file that is not one (``load_results``)."""
+
+
 class ReplayBufferMismatchError(StableBaselinesIOError, ValueError):
     """A stored replay buffer does not fit the model's (class, size, shapes or dtypes differ)."""
 

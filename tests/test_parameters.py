@@ -81,7 +81,8 @@ def test_unknown_names_are_also_a_key_error_with_a_plain_message(ppo_model: PPO)
     assert isinstance(error.value, UnknownParameterError)
     assert isinstance(error.value, RuntimeError) and isinstance(error.value, ValueError)
     message = str(error.value)
-    assert message.startswith("cannot load parameters, nothing was changed: unknown parameter names ['model/unknown:0']")
+    assert message.startswith("cannot load parameters, nothing was changed: "
+                              "unknown parameter names ['model/unknown:0']")
     assert "missing parameter names ['model/q/b:0']" in message
     for name, value in ppo_model.get_parameters().items():
         np.testing.assert_array_equal(value, before[name])

@@ -24,16 +24,16 @@ import numpy as np
 #: What a policy's ``action_proba`` returns: an array, or a list of arrays (see the module doc).
 ActionProba = Any
 #: ``(space, proba, actions) -> (probability, log_probability)``; one of the two may be None.
-ProbabilityFn = Callable[[gymnasium.Space, ActionProba, np.ndarray], tuple[np.ndarray | None, np.ndarray | None]]
+ProbabilityFn = Callable[..., tuple[np.ndarray | None, np.ndarray | None]]
 
 
-def _discrete(space: gymnasium.Space, proba: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, None]:
+def _discrete(space: gymnasium.spaces.Discrete, proba: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, None]:
     indices = _integer_actions(actions.reshape(-1) - int(space.start), int(space.n), space)
     _check_batch(len(proba), len(indices))
     return proba[np.arange(len(indices)), indices], None
 
 
-def _multi_discrete(space: gymnasium.Space, proba: list[np.ndarray],
+def _multi_discrete(space: gymnasium.spaces.MultiDiscrete, proba: list[np.ndarray],
                     actions: np.ndarray) -> tuple[np.ndarray, None]:
     nvec = np.asarray(space.nvec).reshape(-1)
     actions = actions.reshape((-1, len(nvec))) - np.asarray(space.start).reshape(-1)
@@ -44,8 +44,9 @@ def _multi_discrete(space: gymnasium.Space, proba: list[np.ndarray],
     return np.prod(per_dimension, axis=0), None
 
 
-def _multi_binary(space: gymnasium.Space, proba: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, None]:
-    actions = actions.reshape((-1, int(np.prod(space.shape))))
+def _multi_binary(space: gymnasium.spaces.MultiBinary, proba: np.ndarray,
+                  actions: np.ndarray) -> tuple[np.ndarray, None]:
+    actions = actions.reshape((-1, int(np.prod(space.shape or ()))))
     _check_batch(len(proba), len(actions))
     if not np.isin(actions, (0, 1)).all():
         raise ValueError(f"MultiBinary actions must be 0 or 1, received {actions.tolist()}")
@@ -53,11 +54,13 @@ def _multi_binary(space: gymnasium.Space, proba: np.ndarray, actions: np.ndarray
     return np.prod(proba * actions + (1 - proba) * (1 - actions), axis=1), None
 
 
-def _box(space: gymnasium.Space, proba: list[np.ndarray], actions: np.ndarray) -> tuple[None, np.ndarray]:
-    mean, std = (np.asarray(part).reshape((len(part), -1)) for part in proba)
-    actions = actions.reshape((-1, mean.shape[1]))
+def _box(space: gymnasium.spaces.Box, proba: list[np.ndarray], actions: np.ndarray) -> tuple[None, np.ndarray]:
+    action_dim = int(np.prod(space.shape or ()))
+    mean = np.asarray(proba[0]).reshape((-1, action_dim))
+    std = np.asarray(proba[1]).reshape((-1, action_dim))
+    actions = actions.reshape((-1, action_dim))
     _check_batch(len(mean), len(actions))
-    log_normalizer = mean.shape[1] / 2.0 * np.log(2.0 * np.pi) + np.sum(np.log(std), axis=1)
+    log_normalizer = action_dim / 2.0 * np.log(2.0 * np.pi) + np.sum(np.log(std), axis=1)
     return None, -np.sum(np.square(actions - mean) / (2.0 * np.square(std)), axis=1) - log_normalizer
 
 
@@ -89,9 +92,9 @@ def probability_of_actions(space: gymnasium.Space, proba: ActionProba, actions: 
                          f"supported: {', '.join(cls.__name__ for cls in ACTION_PROBABILITY)}")
     probability, log_probability = probability_fn(space, proba, np.asarray(actions))
     if logp:
-        result = np.log(probability) if log_probability is None else log_probability
+        result = log_probability if log_probability is not None else np.log(np.asarray(probability))
     else:
-        result = np.exp(log_probability) if probability is None else probability
+        result = probability if probability is not None else np.exp(np.asarray(log_probability))
     return np.asarray(result).reshape((-1, 1))
 
 
@@ -106,7 +109,7 @@ def first_of_batch(proba: ActionProba) -> ActionProba:
     return np.asarray(proba)[0]
 
 
-def _integer_actions(actions: np.ndarray, n: int, space: gymnasium.Space) -> np.ndarray:
+def _integer_actions(actions: np.ndarray, n: int, space: Any) -> np.ndarray:
     if actions.dtype.kind not in "iub" and not np.array_equal(actions, np.round(actions)):
         raise ValueError(f"actions of a {space} space must be integers, received {actions.tolist()}")
     indices = actions.astype(np.int64)

@@ -286,6 +286,7 @@ class BaseRLModel(SaveLoadMixin, ABC):
         """
         batch, vectorized = self._observation_batch(observation)
         proba = self._proba_step(batch)
+        assert self.action_space is not None  # checked by _observation_batch
         result = proba if actions is None else probability_of_actions(self.action_space, proba, actions, logp)
         return result if vectorized else first_of_batch(result)
 
