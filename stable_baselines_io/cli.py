@@ -218,8 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
                              help="folder of monitor files written by sb-io train (several runs are overlaid)")
     plot_parser.add_argument("--output", "-o", default=None,
                              help="picture to write, .png, .svg or .pdf (default: the first RUN_DIR + .png)")
-    plot_parser.add_argument("--smooth", type=int, default=100, metavar="N",
-                             help="average the reward over the last N episodes (1: no smoothing; default 100)")
+    plot_parser.add_argument("--smooth", type=int, default=20, metavar="N",
+                             help="average the reward over the last N episodes (1: no smoothing; default 20, "
+                                  "Stable Baselines 2 averaged 100)")
     plot_parser.add_argument("--xaxis", choices=("timesteps", "episodes", "walltime_hrs"), default="timesteps")
     plot_parser.add_argument("--timesteps", type=int, default=None, help="plot only the first TIMESTEPS steps")
     plot_parser.add_argument("--title", default=None, help="figure title (default: the env id)")

@@ -93,6 +93,12 @@ class UnknownPolicyError(StableBaselinesIOError, ValueError):
     """A policy class (or alias) that this library cannot build."""
 
 
+class UnknownPolicyKwargsError(StableBaselinesIOError, ValueError, TypeError):
+    """``policy_kwargs`` names an argument the policy does not take (Stable Baselines 2 raised
+    ``ValueError("Unknown keywords for policy: ...")``; Python raises ``TypeError`` for an unknown
+    keyword argument, so both are caught)."""
+
+
 class UnsupportedSpaceError(StableBaselinesIOError, ValueError, NotImplementedError):
     """A policy cannot handle this observation or action space (Stable Baselines raised
     ``NotImplementedError`` here)."""

@@ -17,6 +17,7 @@ from stable_baselines_io.common.action_probability import first_of_batch, probab
 from stable_baselines_io.common.buffers import ReplayBuffer
 from stable_baselines_io.common.preprocessing import observations_to_array
 from stable_baselines_io.common.save_load import SaveLoadMixin
+from stable_baselines_io.common.tf_util import configure_tf_threads
 from stable_baselines_io.common.vec_env import EnvSpec, VecEnv, make_vec_env
 from stable_baselines_io.exceptions import (
     AlgorithmMismatchError,
@@ -63,6 +64,9 @@ class BaseRLModel(SaveLoadMixin, ABC):
     _last_obs: np.ndarray | None = None
     #: Policy names accepted instead of a class, e.g. ``{"MlpPolicy": MlpPolicy}``.
     policy_aliases: ClassVar[Mapping[str, type]] = {}
+    #: TensorFlow's thread pools (see :func:`~stable_baselines_io.common.tf_util.configure_tf_threads`);
+    #: algorithms set it before calling ``BaseRLModel.__init__``.
+    n_cpu_tf_sess: int | None = None
 
     def __init__(
         self,
@@ -89,6 +93,7 @@ class BaseRLModel(SaveLoadMixin, ABC):
             self.observation_space = vec_env.observation_space
             self.action_space = vec_env.action_space
             self._set_vec_env(vec_env)
+        configure_tf_threads(self.n_cpu_tf_sess)
 
     @classmethod
     def _resolve_policy(cls, policy: type | str) -> type:
@@ -146,12 +151,15 @@ class BaseRLModel(SaveLoadMixin, ABC):
         """
         return self.env
 
-    def set_env(self, env: EnvSpec) -> None:
+    def set_env(self, env: EnvSpec, force_reset: bool = True) -> None:
         """Use a new environment, with the same observation and action spaces.
 
         A different number of environments is accepted.
 
         :param env: anything accepted by the constructor's ``env``
+        :param force_reset: the next ``learn`` resets the environment (Stable-Baselines3's keyword);
+            False continues from the model's last observations, which is right only for the
+            environment the model last stepped (the same object, in the same state)
         """
         vec_env = make_vec_env(env, self.n_envs)
         problems = []
@@ -165,14 +173,16 @@ class BaseRLModel(SaveLoadMixin, ABC):
         if problems:
             raise SpaceMismatchError("the environment does not match the model: " + "; ".join(problems))
         self.observation_space, self.action_space = vec_env.observation_space, vec_env.action_space
-        self._set_vec_env(vec_env)
+        self._set_vec_env(vec_env, force_reset=force_reset)
 
-    def _set_vec_env(self, vec_env: VecEnv) -> None:
+    def _set_vec_env(self, vec_env: VecEnv, force_reset: bool = True) -> None:
         self.env = vec_env
         self.n_envs = vec_env.num_envs
-        if self.seed is not None:
-            vec_env.seed(self.seed)
-        self._on_env_changed()
+        if force_reset:
+            # A continued environment is left exactly as it is (its seeds included).
+            if self.seed is not None:
+                vec_env.seed(self.seed)
+            self._on_env_changed()
 
     def _on_env_changed(self) -> None:
         """A new environment starts new episodes: the next ``learn`` resets it."""
@@ -400,6 +410,7 @@ class BaseRLModel(SaveLoadMixin, ABC):
         model._restore_data(data)
         for name, value in overrides.items():
             setattr(model, name, value)
+        configure_tf_threads(model.n_cpu_tf_sess, warn="n_cpu_tf_sess" in overrides)
         if env is not None:
             model.set_env(env)
         model.setup_model()
@@ -409,7 +420,7 @@ class BaseRLModel(SaveLoadMixin, ABC):
 class ActorCriticRLModel(BaseRLModel):
     """Base of on-policy actor-critic algorithms (PPO)."""
 
-    _save_attrs: ClassVar[tuple[str, ...]] = (*BaseRLModel._save_attrs, "gamma", "learning_rate")
+    _save_attrs: ClassVar[tuple[str, ...]] = (*BaseRLModel._save_attrs, "gamma", "learning_rate", "n_cpu_tf_sess")
 
     def _proba_step(self, observations: np.ndarray) -> Any:
         policy = getattr(self, "policy_net", None)

@@ -36,7 +36,7 @@ from stable_baselines_io.common.preprocessing import (
     preprocess_observations,
 )
 from stable_baselines_io.common.tf_util import CompiledFunction
-from stable_baselines_io.exceptions import UnsupportedSpaceError
+from stable_baselines_io.exceptions import UnknownPolicyKwargsError, UnsupportedSpaceError
 from stable_baselines_io.format.registry import register_serializable
 
 #: ``net_arch`` in Stable Baselines 2 form: shared layer sizes, then optionally ``dict(pi=[...], vf=[...])``.
@@ -186,9 +186,9 @@ class MlpPolicy(tf.Module):
         **unknown_kwargs: Any,
     ):
         if unknown_kwargs:
-            raise TypeError(
-                f"{type(self).__name__} got unknown policy_kwargs {sorted(unknown_kwargs)}; "
-                "accepted: ['act_fun', 'layers', 'net_arch']"
+            raise UnknownPolicyKwargsError(
+                f"Unknown keywords for policy: {sorted(unknown_kwargs)} ({type(self).__name__} policy_kwargs "
+                "accepted: ['act_fun', 'layers', 'net_arch'])"
             )
         super().__init__(name="model")
         check_observation_space(observation_space)

@@ -29,7 +29,7 @@ from stable_baselines_io.common.preprocessing import (
     observation_spec,
     preprocess_observations,
 )
-from stable_baselines_io.exceptions import UnsupportedSpaceError
+from stable_baselines_io.exceptions import UnknownPolicyKwargsError, UnsupportedSpaceError
 from stable_baselines_io.format.registry import register_serializable
 
 Activation = Callable[[tf.Tensor], tf.Tensor]
@@ -171,9 +171,9 @@ class MlpPolicy(tf.Module):
         **unknown_kwargs: Any,
     ):
         if unknown_kwargs:
-            raise TypeError(
-                f"{type(self).__name__} got unknown policy_kwargs {sorted(unknown_kwargs)}; "
-                "accepted: ['act_fun', 'dueling', 'layer_norm', 'layers']"
+            raise UnknownPolicyKwargsError(
+                f"Unknown keywords for policy: {sorted(unknown_kwargs)} ({type(self).__name__} policy_kwargs "
+                "accepted: ['act_fun', 'dueling', 'layer_norm', 'layers'])"
             )
         super().__init__(name="model")
         check_observation_space(observation_space)
@@ -245,7 +245,8 @@ class LnMlpPolicy(MlpPolicy):
 
     def __init__(self, observation_space: gymnasium.Space, action_space: gymnasium.Space, **kwargs: Any):
         if "layer_norm" in kwargs:
-            raise TypeError("LnMlpPolicy always uses layer_norm=True: use MlpPolicy to choose layer_norm")
+            raise UnknownPolicyKwargsError("Unknown keywords for policy: ['layer_norm'] (LnMlpPolicy always uses "
+                                           "layer_norm=True: use MlpPolicy to choose layer_norm)")
         super().__init__(observation_space, action_space, layer_norm=True, **kwargs)
 
 

@@ -77,6 +77,9 @@ class PPO(ActorCriticRLModel):
     :param policy_kwargs: keyword arguments of the policy (``net_arch``, ``act_fun``)
     :param seed: seed of every random number generator (networks, sampling, shuffling, envs)
     :param n_envs: number of environment copies when ``env`` is an env id
+    :param n_cpu_tf_sess: threads of TensorFlow's intra-op and inter-op pools (None: one per core);
+        TensorFlow 2 sets them once per process, so only the first model can change them (see
+        :func:`~stable_baselines_io.common.tf_util.configure_tf_threads`)
     """
 
     policy_aliases: ClassVar[dict[str, type]] = {"MlpPolicy": MlpPolicy}
@@ -130,7 +133,9 @@ class PPO(ActorCriticRLModel):
         policy_kwargs: dict[str, Any] | None = None,
         seed: int | None = None,
         n_envs: int = 1,
+        n_cpu_tf_sess: int | None = None,
     ):
+        self.n_cpu_tf_sess = n_cpu_tf_sess
         self.gamma = gamma
         self.n_steps = n_steps
         self.ent_coef = ent_coef
