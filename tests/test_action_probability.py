@@ -18,7 +18,8 @@ from stable_baselines_io import DQN, PPO, BaseRLModel
 from stable_baselines_io.common.action_probability import first_of_batch, probability_of_actions
 
 N_OBSERVATIONS = 5
-pytestmark = pytest.mark.filterwarnings("ignore:.*legacy cloudpickle file:DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:.*legacy cloudpickle file:DeprecationWarning"),
+              pytest.mark.filterwarnings("ignore:the legacy cloudpickle format holds only:UserWarning")]
 
 MODELS: dict[str, Callable[[], BaseRLModel]] = {
     "ppo-discrete": lambda: PPO("MlpPolicy", "CartPole-v1", n_steps=32, seed=0, policy_kwargs={"net_arch": [16]}),
