@@ -34,9 +34,11 @@ def trained(request: pytest.FixtureRequest) -> BaseRLModel:
 
 
 def _observations(model: BaseRLModel) -> np.ndarray:
+    """Observations within [-2, 2] of the (Box) observation space: CartPole's unbounded velocities
+    sampled from the space would be ~1e38 and make every probability NaN."""
     space = model.observation_space
-    space.seed(1)
-    return np.stack([space.sample() for _ in range(N_OBSERVATIONS)])
+    low, high = np.maximum(space.low, -2.0), np.minimum(space.high, 2.0)
+    return np.random.default_rng(1).uniform(low, high, size=(N_OBSERVATIONS, *space.shape)).astype(space.dtype)
 
 
 def _actions(model: BaseRLModel) -> np.ndarray:
@@ -118,6 +120,7 @@ def test_round_trip_keeps_parameters_predictions_and_probabilities(
         }
 
     before = answers(trained)
+    assert not np.isnan(before["logp_of_actions"]).any()
     loaded = through(trained, tmp_path, cloudpickle)
     same(answers(loaded), before)
 
@@ -160,3 +163,22 @@ def test_unsupported_space_and_mask_errors() -> None:
     assert action.shape == ()
     with pytest.raises(ValueError, match="not both"):
         model.predict(observation, mask=[True], episode_start=[True])
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("file_name", ["ppo2__Pendulum-v0.pkl", "ppo2__CartPole-v1__TrailerReverse.zip",
+                                       "dqn__CartPole-v1__deep-q-learning.zip"])
+def test_stable_baselines_2_agents_give_their_distribution(sb2_fixture_dir: Path, file_name: str) -> None:
+    algorithm = DQN if file_name.startswith("dqn") else PPO
+    model = algorithm.load(sb2_fixture_dir / file_name)
+    observations = _observations(model)
+    proba = model.action_probability(observations)
+    greedy, _ = model.predict(observations, deterministic=True)
+    if isinstance(model.action_space, gymnasium.spaces.Box):
+        mean, std = proba
+        # The Gaussian's std is exp(logstd) of the file; its mean is the deterministic action (before clipping).
+        np.testing.assert_allclose(std, np.exp(model.get_parameters()["model/pi/logstd:0"]).repeat(N_OBSERVATIONS, 0))
+        np.testing.assert_allclose(np.clip(mean, -2.0, 2.0), greedy, rtol=1e-6)
+    else:
+        np.testing.assert_array_equal(np.argmax(proba, axis=1), greedy)
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
