@@ -40,6 +40,7 @@ setup(
         "gpu": [f"tensorflow{TENSORFLOW_VERSION}"],
         "tests": ["pytest>=7", "pytest-timeout>=2", "hypothesis>=6"],
         "lint": ["ruff>=0.4", "mypy>=1.8"],
+        "plot": ["matplotlib>=3.7"],
         "benchmarks": ["safetensors>=0.4", "stable-baselines3>=2.3", "matplotlib>=3.7"],
     },
     entry_points={"console_scripts": ["sb-io=stable_baselines_io.cli:main"]},

@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     model.learn(total_timesteps=timesteps, log_interval=LOG_INTERVAL[args.algo])
     wall_time = time.perf_counter() - start
-    _, _, returns = evaluate_policy(model, ENV_ID, n_eval_episodes=args.eval_episodes, deterministic=True, seed=0)
+    returns, _ = evaluate_policy(model, ENV_ID, n_eval_episodes=args.eval_episodes, deterministic=True,
+                                 return_episode_rewards=True, seed=0)
 
     results = {
         "algorithm": args.algo,

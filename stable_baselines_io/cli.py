@@ -1,12 +1,15 @@
 """The ``sb-io`` command (also ``python -m stable_baselines_io``).
 
-- ``train``: train an algorithm on a gymnasium env and save the agent;
+- ``train``: train an algorithm on a gymnasium env, save the agent and its monitor files;
 - ``eval``: load an agent and print the mean and std of its episode returns;
 - ``inspect``: show what an agent file holds, without TensorFlow and without unpickling;
-- ``convert``: re-save a legacy or Stable Baselines 2 file in the current, pickle-free format.
+- ``convert``: re-save a legacy or Stable Baselines 2 file in the current, pickle-free format;
+- ``plot``: draw the learning curves of training runs to a picture.
 
-TensorFlow is imported only by the commands that build a model (``train``, ``eval``).
+TensorFlow is imported only by the commands that build a model (``train``, ``eval``), without
+its start-up banner (see :mod:`stable_baselines_io.tf_startup`). Help texts are plain text.
 """
+
 
 from __future__ import annotations
 
@@ -21,9 +24,14 @@ from stable_baselines_io.exceptions import StableBaselinesIOError
 from stable_baselines_io.hyperparams import tuned_hyperparameters
 from stable_baselines_io.interop import ALGORITHMS, detect_algorithm
 
+#: The parser's description (plain text: argparse prints it as it is).
+DESCRIPTION = "Train, evaluate, inspect, convert and plot Stable Baselines agents saved as zip files."
 
-def _algorithm_class(name: str) -> Any:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+
+def _algorithm_class(name: str, verbose: bool = False) -> Any:
+    from stable_baselines_io.tf_startup import import_tensorflow_quietly
+
+    import_tensorflow_quietly(verbose=verbose)
     if name.lower() == "ppo":
         from stable_baselines_io.ppo import PPO
 
@@ -58,20 +66,34 @@ def train(arguments: argparse.Namespace) -> int:
     :param arguments: parsed command line
     :return: exit status
     """
-    algorithm = _algorithm_class(arguments.algo)
+    algorithm = _algorithm_class(arguments.algo, verbose=arguments.verbose >= 2)
     hyperparameters = tuned_hyperparameters(arguments.algo, arguments.env) if arguments.tuned else {}
     if arguments.n_envs is not None:
         hyperparameters["n_envs"] = arguments.n_envs
     hyperparameters.update(_parse_assignments(arguments.hyperparameter))
-    model = algorithm("MlpPolicy", arguments.env, seed=arguments.seed, verbose=arguments.verbose, **hyperparameters)
+    env: Any = arguments.env
+    monitor_dir = None
+    if arguments.monitor:
+        from stable_baselines_io.common.monitor import make_monitored_vec_env
+
+        monitor_dir = arguments.monitor_dir or _run_dir(arguments.output)
+        env = make_monitored_vec_env(arguments.env, int(hyperparameters.get("n_envs", 1)), monitor_dir)
+    model = algorithm("MlpPolicy", env, seed=arguments.seed, verbose=arguments.verbose, **hyperparameters)
     model.learn(total_timesteps=arguments.timesteps, progress_bar=arguments.progress_bar)
     output_dir = os.path.dirname(os.fspath(arguments.output))
     if output_dir:
         os.makedirs(output_dir, exist_ok=True)
     model.save(arguments.output)
+    model.get_env().close()
+    monitored = f"; episodes logged in {monitor_dir}/" if monitor_dir else ""
     print(f"trained {type(model).__name__} on {arguments.env} for {model.num_timesteps} steps; saved to "
-          f"{arguments.output}")
+          f"{arguments.output}{monitored}")
     return 0
+
+
+def _run_dir(output: str) -> str:
+    """The folder of a run's monitor files: the agent's path without ``.zip``."""
+    return output[:-len(".zip")] if output.endswith(".zip") else output
 
 
 def evaluate(arguments: argparse.Namespace) -> int:
@@ -91,9 +113,9 @@ def evaluate(arguments: argparse.Namespace) -> int:
     env_id = arguments.env or header.metadata.get("env_id")
     if not env_id:
         raise SystemExit(f"{arguments.file} does not name its environment: pass --env ENV_ID")
-    model = _algorithm_class(algo).load(arguments.file, safe_mode=not arguments.unsafe)
-    mean_return, std_return, _ = evaluate_policy(model, env_id, n_eval_episodes=arguments.episodes,
-                                                 deterministic=not arguments.stochastic, seed=arguments.seed)
+    model = _algorithm_class(algo, verbose=arguments.verbose).load(arguments.file, safe_mode=not arguments.unsafe)
+    mean_return, std_return = evaluate_policy(model, env_id, n_eval_episodes=arguments.episodes,
+                                              deterministic=not arguments.stochastic, seed=arguments.seed)
     print(f"{env_id}: mean reward {mean_return:.2f} +/- {std_return:.2f} over {arguments.episodes} episodes")
     return 0
 
@@ -124,12 +146,31 @@ def convert(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def plot(arguments: argparse.Namespace) -> int:
+    """Draw the learning curves of runs (folders of monitor files) to a picture.
+
+    :param arguments: parsed command line
+    :return: exit status
+    """
+    try:
+        from stable_baselines_io.results_plotter import plot_results, save_figure
+    except ImportError as error:
+        raise SystemExit(f"sb-io plot needs matplotlib: pip install 'stable-baselines-io[plot]' ({error})") from error
+
+    output = arguments.output or os.path.normpath(arguments.run_dirs[0]) + ".png"
+    figure = plot_results(arguments.run_dirs, num_timesteps=arguments.timesteps, xaxis=arguments.xaxis,
+                          task_name=arguments.title, smooth=arguments.smooth)
+    save_figure(figure, output)
+    print(f"plotted {len(arguments.run_dirs)} run(s) to {output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser.
 
     :return: the parser
     """
-    parser = argparse.ArgumentParser(prog="sb-io", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="sb-io", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
 
     train_parser = commands.add_parser("train", help="train an agent and save it")
@@ -141,7 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--n-envs", type=int, default=None, help="environment copies (default: tuned, or 1)")
     train_parser.add_argument("--no-tuned", dest="tuned", action="store_false",
                               help="ignore the tuned hyperparameters known for this algorithm and env")
-    train_parser.add_argument("--verbose", type=int, default=0)
+    train_parser.add_argument("--verbose", type=int, default=0,
+                              help="0: quiet, 1: a table of training statistics, 2: also TensorFlow's own logs")
+    train_parser.add_argument("--monitor-dir", default=None,
+                              help="folder of the monitor files, one per environment (default: the output path "
+                                   "without .zip, e.g. agents/ppo-cartpole/)")
+    train_parser.add_argument("--no-monitor", dest="monitor", action="store_false",
+                              help="do not write monitor files")
     train_parser.add_argument("--no-progress-bar", dest="progress_bar", action="store_false")
     train_parser.add_argument("--hyperparameter", "-p", action="append", default=[], metavar="NAME=VALUE",
                               help="constructor argument, value parsed as JSON (repeatable)")
@@ -155,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_parser.add_argument("--seed", type=int, default=0, help="episode i is reset with seed + i")
     eval_parser.add_argument("--stochastic", action="store_true", help="sample actions instead of greedy ones")
     eval_parser.add_argument("--unsafe", action="store_true", help="allow unpickling (trusted files only)")
+    eval_parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's own logs")
     eval_parser.set_defaults(handler=evaluate)
 
     inspect_parser = commands.add_parser("inspect", help="show what an agent file holds (no TensorFlow, no pickle)")
@@ -167,6 +215,20 @@ def build_parser() -> argparse.ArgumentParser:
     convert_parser.add_argument("--custom-object", "-c", action="append", default=[], metavar="KEY=VALUE",
                                 help="replace a stored key that safe mode cannot rebuild; value parsed as JSON")
     convert_parser.set_defaults(handler=convert)
+
+    plot_parser = commands.add_parser("plot", help="draw learning curves (episode reward against timesteps) to a "
+                                                   "picture")
+    plot_parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                             help="folder of monitor files written by sb-io train (several runs are overlaid)")
+    plot_parser.add_argument("--output", "-o", default=None,
+                             help="picture to write, .png, .svg or .pdf (default: the first RUN_DIR + .png)")
+    plot_parser.add_argument("--smooth", type=int, default=20, metavar="N",
+                             help="average the reward over the last N episodes (1: no smoothing; default 20, "
+                                  "Stable Baselines 2 averaged 100)")
+    plot_parser.add_argument("--xaxis", choices=("timesteps", "episodes", "walltime_hrs"), default="timesteps")
+    plot_parser.add_argument("--timesteps", type=int, default=None, help="plot only the first TIMESTEPS steps")
+    plot_parser.add_argument("--title", default=None, help="figure title (default: the env id)")
+    plot_parser.set_defaults(handler=plot)
     return parser
 
 

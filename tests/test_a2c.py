@@ -58,9 +58,10 @@ def _load_quietly(cls: type, path: Path, **kwargs: Any) -> Any:
 
 
 def _mean_reward(model: Any) -> float:
-    mean_reward, _, returns = evaluate_policy(model, "CartPole-v1", n_eval_episodes=20, deterministic=True, seed=0)
+    returns, _ = evaluate_policy(model, "CartPole-v1", n_eval_episodes=20, deterministic=True,
+                                 return_episode_rewards=True, seed=0)
     assert len(returns) == 20
-    return mean_reward
+    return float(np.mean(returns))
 
 
 # --- Stable Baselines 2's A2C -------------------------------------------------------------------

@@ -259,12 +259,12 @@ def test_load_parameters_wrong_shape_and_dtype_reported_together(ppo_model: PPO)
     snapshot = _snapshot(ppo_model)
     params = OrderedDict((name, value + 1) for name, value in snapshot.items())
     params["model/pi/w:0"] = np.zeros((3, 3), dtype=np.float32)
-    params["model/vf/w:0"] = snapshot["model/vf/w:0"].astype(np.float64)
+    params["model/vf/w:0"] = snapshot["model/vf/w:0"].astype(np.complex128)
     with pytest.raises(ParameterMismatchError) as error:
         ppo_model.load_parameters(params)
     message = str(error.value)
     assert "'model/pi/w:0': expected shape (64, 2), received (3, 3)" in message
-    assert "'model/vf/w:0': expected dtype float32, received float64" in message
+    assert "'model/vf/w:0': expected dtype float32, received complex128, which cannot be cast" in message
     _assert_unchanged(ppo_model, snapshot)
 
 

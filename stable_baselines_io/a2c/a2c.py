@@ -46,8 +46,9 @@ class A2C(ActorCriticRLModel):
     :param policy_kwargs: keyword arguments of the policy (``net_arch``, ``act_fun``)
     :param seed: seed of every random number generator (networks, sampling, envs)
     :param n_envs: number of environment copies when ``env`` is an env id
-    :param n_cpu_tf_sess: kept for Stable Baselines compatibility; TensorFlow 2 threads are set
-        process-wide with ``tf.config.threading``
+    :param n_cpu_tf_sess: threads of TensorFlow's intra-op and inter-op pools (None: one per core);
+        TensorFlow 2 sets them once per process, so only the first model can change them (see
+        :func:`~stable_baselines_io.common.tf_util.configure_tf_threads`)
     """
 
     _save_attrs: ClassVar[tuple[str, ...]] = (
@@ -56,7 +57,6 @@ class A2C(ActorCriticRLModel):
         "momentum",
         "epsilon",
         "lr_schedule",
-        "n_cpu_tf_sess",
     )
     _sb2_data_keys: ClassVar[tuple[str, ...]] = tuple(sorted(A2C_DATA_KEYS))
 
@@ -85,10 +85,10 @@ class A2C(ActorCriticRLModel):
         self.momentum = momentum
         self.epsilon = epsilon
         self.lr_schedule = lr_schedule
-        self.n_cpu_tf_sess = n_cpu_tf_sess
         super().__init__(policy, env, gamma=gamma, n_steps=n_steps, ent_coef=ent_coef, learning_rate=learning_rate,
                          vf_coef=vf_coef, max_grad_norm=max_grad_norm, verbose=verbose,
-                         _init_setup_model=_init_setup_model, policy_kwargs=policy_kwargs, seed=seed, n_envs=n_envs)
+                         _init_setup_model=_init_setup_model, policy_kwargs=policy_kwargs, seed=seed, n_envs=n_envs,
+                         n_cpu_tf_sess=n_cpu_tf_sess)
 
     def _learning_rate_at(self, progress_remaining: float) -> float:
         if self.lr_schedule not in LR_SCHEDULE_FACTORS:

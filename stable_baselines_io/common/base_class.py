@@ -17,8 +17,10 @@ import gymnasium
 import numpy as np
 import tensorflow as tf
 
+from stable_baselines_io.common.action_probability import first_of_batch, probability_of_actions
 from stable_baselines_io.common.callbacks import TrainingHooks
 from stable_baselines_io.common.save_load import SaveLoadMixin
+from stable_baselines_io.common.tf_util import configure_tf_threads
 from stable_baselines_io.common.vec_env import VecEnv, make_vec_env
 from stable_baselines_io.exceptions import (
     AlgorithmMismatchError,
@@ -26,6 +28,7 @@ from stable_baselines_io.exceptions import (
     NoEnvironmentError,
     SpaceMismatchError,
     UnknownPolicyError,
+    UnsupportedFeatureError,
 )
 from stable_baselines_io.format.files import AgentFile
 from stable_baselines_io.type_aliases import Callback, DataDict, EnvSpec
@@ -72,6 +75,9 @@ class BaseRLModel(SaveLoadMixin, ABC):
     _last_obs: np.ndarray | None = None
     #: Policy names accepted instead of a class, e.g. ``{"MlpPolicy": MlpPolicy}``.
     policy_aliases: ClassVar[Mapping[str, type]] = {}
+    #: TensorFlow's thread pools (see :func:`~stable_baselines_io.common.tf_util.configure_tf_threads`);
+    #: algorithms set it before calling ``BaseRLModel.__init__``.
+    n_cpu_tf_sess: int | None = None
     #: Data keys that Stable Baselines 2 wrote for this algorithm only: a file without
     #: ``metadata["algorithm"]`` that holds none of them was saved by another algorithm.
     _sb2_data_keys: ClassVar[tuple[str, ...]] = ()
@@ -113,6 +119,7 @@ class BaseRLModel(SaveLoadMixin, ABC):
             self.observation_space = vec_env.observation_space
             self.action_space = vec_env.action_space
             self._set_vec_env(vec_env)
+        configure_tf_threads(self.n_cpu_tf_sess)
 
     @classmethod
     def _resolve_policy(cls, policy: type | str) -> type:
@@ -171,12 +178,15 @@ class BaseRLModel(SaveLoadMixin, ABC):
         """
         return self.env
 
-    def set_env(self, env: EnvSpec) -> None:
+    def set_env(self, env: EnvSpec, force_reset: bool = True) -> None:
         """Use a new environment, with the same observation and action spaces.
 
         A different number of environments is accepted.
 
         :param env: anything accepted by the constructor's ``env``
+        :param force_reset: the next ``learn`` resets the environment (Stable-Baselines3's keyword);
+            False continues from the model's last observations, which is right only for the
+            environment the model last stepped (the same object, in the same state)
         """
         vec_env = make_vec_env(env, self.n_envs)
         problems = []
@@ -190,14 +200,16 @@ class BaseRLModel(SaveLoadMixin, ABC):
         if problems:
             raise SpaceMismatchError("the environment does not match the model: " + "; ".join(problems))
         self.observation_space, self.action_space = vec_env.observation_space, vec_env.action_space
-        self._set_vec_env(vec_env)
+        self._set_vec_env(vec_env, force_reset=force_reset)
 
-    def _set_vec_env(self, vec_env: VecEnv) -> None:
+    def _set_vec_env(self, vec_env: VecEnv, force_reset: bool = True) -> None:
         self.env = vec_env
         self.n_envs = vec_env.num_envs
-        if self.seed is not None:
-            vec_env.seed(self.seed)
-        self._on_env_changed()
+        if force_reset:
+            # A continued environment is left exactly as it is (its seeds included).
+            if self.seed is not None:
+                vec_env.seed(self.seed)
+            self._on_env_changed()
 
     def _on_env_changed(self) -> None:
         """A new environment starts new episodes: the next ``learn`` resets it."""
@@ -339,6 +351,7 @@ class BaseRLModel(SaveLoadMixin, ABC):
         state: Any = None,
         mask: Any = None,
         deterministic: bool = False,
+        episode_start: Any = None,
     ) -> tuple[np.ndarray, Any]:
         """The action for one observation, or actions for a batch of observations.
 
@@ -346,8 +359,60 @@ class BaseRLModel(SaveLoadMixin, ABC):
         :param state: recurrent state (unused by MLP policies, returned unchanged)
         :param mask: episode-start mask for recurrent policies (unused)
         :param deterministic: greedy action instead of a sample
+        :param episode_start: Stable-Baselines3's name for ``mask`` (give one of the two)
         :return: ``(action, state)``; Box actions are clipped to the action space bounds
         """
+        _check_one_mask(mask, episode_start)
+        batch, vectorized = self._observation_batch(observation)
+        actions = np.asarray(self._predict_actions(batch, deterministic))
+        if isinstance(self.action_space, gymnasium.spaces.Box):
+            actions = np.clip(actions, self.action_space.low, self.action_space.high)
+        if not vectorized:
+            actions = actions[0]
+        return actions, state
+
+    def action_probability(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        mask: Any = None,
+        actions: Any = None,
+        logp: bool = False,
+    ) -> Any:
+        """The policy's action distribution for observations, or the probability of given actions
+        (Stable Baselines 2's ``action_probability``, same shapes).
+
+        Without ``actions``, for each observation: Discrete, the probability of each action
+        ``(n_actions,)``; MultiDiscrete, a list with the probabilities of each dimension;
+        MultiBinary, the probability of each bit being 1; Box, ``[mean, std]`` of the Gaussian.
+        With ``actions`` (one per observation): their probability (density for Box), or
+        log-probability with ``logp=True``, of shape ``(n, 1)`` (``(1,)`` for one observation).
+        DQN's distribution is the softmax of its Q-values.
+
+        :param observation: one observation, or a batch (leading batch dimension)
+        :param state: recurrent state (unused by MLP policies)
+        :param mask: episode-start mask for recurrent policies (unused)
+        :param actions: actions whose probability to return, or None for the distribution
+        :param logp: with ``actions``, return log-probabilities (ignored without ``actions``)
+        :return: as described above; batched if ``observation`` is a batch
+        """
+        batch, vectorized = self._observation_batch(observation)
+        proba = self._proba_step(batch)
+        assert self.action_space is not None  # checked by _observation_batch
+        result = proba if actions is None else probability_of_actions(self.action_space, proba, actions, logp)
+        return result if vectorized else first_of_batch(result)
+
+    def _proba_step(self, observations: np.ndarray) -> Any:
+        """The action distribution of a batch, as described in
+        :mod:`~stable_baselines_io.common.action_probability`.
+
+        :param observations: the batch
+        :return: an array, or a list of arrays
+        """
+        raise UnsupportedFeatureError(f"{type(self).__name__} does not define action probabilities")
+
+    def _observation_batch(self, observation: np.ndarray) -> tuple[np.ndarray, bool]:
+        """:return: the observation(s) as a batch, and whether they already were one"""
         if self.observation_space is None or self.action_space is None:
             raise NoEnvironmentError("the model has no observation/action space: it was never set up")
         observation = np.asarray(observation)
@@ -355,12 +420,7 @@ class BaseRLModel(SaveLoadMixin, ABC):
         batch = observation.reshape((-1, *self.observation_space.shape)) if self.observation_space.shape else (
             observation.reshape(-1)
         )
-        actions = np.asarray(self._predict_actions(batch, deterministic))
-        if isinstance(self.action_space, gymnasium.spaces.Box):
-            actions = np.clip(actions, self.action_space.low, self.action_space.high)
-        if not vectorized:
-            actions = actions[0]
-        return actions, state
+        return batch, vectorized
 
     # --- saving and loading -------------------------------------------------------------------
 
@@ -406,10 +466,17 @@ class BaseRLModel(SaveLoadMixin, ABC):
         model._restore_data(data)
         for name, value in overrides.items():
             setattr(model, name, value)
+        configure_tf_threads(model.n_cpu_tf_sess, warn="n_cpu_tf_sess" in overrides)
         if env is not None:
             model.set_env(env)
         model.setup_model()
         return model
+
+
+def _check_one_mask(mask: Any, episode_start: Any) -> None:
+    if mask is not None and episode_start is not None:
+        raise ValueError("pass the episode starts as mask (Stable Baselines 2) or episode_start "
+                         "(Stable-Baselines3), not both")
 
 
 def _is_batched(observation: np.ndarray, space: gymnasium.Space) -> bool:

@@ -67,6 +67,8 @@ class ActorCriticRLModel(BaseRLModel):
     :param policy_kwargs: keyword arguments of the policy (``net_arch``, ``act_fun``)
     :param seed: seed of every random number generator (networks, sampling, envs)
     :param n_envs: number of environment copies when ``env`` is an env id
+    :param n_cpu_tf_sess: threads of TensorFlow's intra-op and inter-op pools (None: one per core;
+        see :func:`~stable_baselines_io.common.tf_util.configure_tf_threads`)
     """
 
     policy_aliases: ClassVar[dict[str, type]] = {"MlpPolicy": MlpPolicy}
@@ -78,6 +80,7 @@ class ActorCriticRLModel(BaseRLModel):
         "vf_coef",
         "ent_coef",
         "max_grad_norm",
+        "n_cpu_tf_sess",
     )
     #: The optimizer slots and the action-sampling generator are in :meth:`get_state_variables`.
     _state_attrs: ClassVar[tuple[str, ...]] = (*BaseRLModel._state_attrs, "_n_updates", "_episode_starts")
@@ -101,7 +104,9 @@ class ActorCriticRLModel(BaseRLModel):
         policy_kwargs: dict[str, Any] | None = None,
         seed: int | None = None,
         n_envs: int = 1,
+        n_cpu_tf_sess: int | None = None,
     ):
+        self.n_cpu_tf_sess = n_cpu_tf_sess
         self.gamma = gamma
         self.n_steps = n_steps
         self.ent_coef = ent_coef
@@ -224,6 +229,13 @@ class ActorCriticRLModel(BaseRLModel):
         batch = observations_to_array(observations, policy.observation_space)
         actions = policy.deterministic_actions(batch) if deterministic else policy.sampled_actions(batch)
         return actions.numpy().reshape((-1, *(policy.action_space.shape or ())))
+
+    def _proba_step(self, observations: np.ndarray) -> Any:
+        policy = self._require_policy()
+        proba = policy.action_proba(observations_to_array(observations, policy.observation_space))
+        if isinstance(proba, (list, tuple)):
+            return [np.asarray(part) for part in proba]
+        return np.asarray(proba)
 
     # --- the environment between calls ---------------------------------------------------------
 

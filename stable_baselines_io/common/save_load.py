@@ -28,6 +28,7 @@ from stable_baselines_io.exceptions import (
     CorruptAgentFileError,
     ParameterMismatchError,
     PolicyKwargsMismatchError,
+    UnknownParameterError,
 )
 from stable_baselines_io.format.archive import (
     ARRAYS_MEMBER,
@@ -137,12 +138,17 @@ class SaveLoadMixin:
     ) -> None:
         """Assign network weights from a mapping, a list, an agent file path or a file object.
 
+        Values may be arrays, nested lists or NumPy scalars; they are cast within their kind
+        (float64 to float32...) as Stable Baselines did, never with loss (see :func:`cast_for_variable`).
         Everything is checked before anything is assigned: on error the model is unchanged and
         the error lists every problem (unknown names, missing names, shapes, dtypes).
 
         :param load_path_or_dict: name -> array mapping; a list in :meth:`get_parameter_list`
             order (deprecated); or an agent file (path or binary file object)
         :param exact_match: require a value for every variable; if False, a subset is assigned
+        :raises ParameterMismatchError: (a ``ValueError`` and a ``RuntimeError``) missing names,
+            wrong shapes, dtypes that cannot be cast without loss
+        :raises UnknownParameterError: (also a ``KeyError``) as above, with names the model does not have
         """
         variables = self.get_parameter_list()
         if isinstance(load_path_or_dict, list):
@@ -161,6 +167,19 @@ class SaveLoadMixin:
                 raise ParameterMismatchError(f"{load_path_or_dict!r} holds no parameters")
             params = self._list_to_params(loaded, variables) if isinstance(loaded, list) else loaded
         self._assign_by_name(OrderedDict((variable.name, variable) for variable in variables), params, exact_match)
+
+    def set_parameters(
+        self, load_path_or_dict: FileTarget | Mapping[str, np.ndarray], exact_match: bool = True
+    ) -> None:
+        """Stable-Baselines3's name for :meth:`load_parameters` (same arguments, same checks).
+
+        Unlike Stable-Baselines3, the mapping is flat (variable name -> array, as
+        :meth:`get_parameters` returns), not a dict of PyTorch state dicts, and there is no ``device``.
+
+        :param load_path_or_dict: name -> array mapping, or an agent file (path or binary file object)
+        :param exact_match: require a value for every variable; if False, a subset is assigned
+        """
+        self.load_parameters(load_path_or_dict, exact_match=exact_match)
 
     @staticmethod
     def _list_to_params(values: list[Any], variables: list[tf.Variable]) -> ParamDict:
@@ -187,21 +206,20 @@ class SaveLoadMixin:
             variable = by_name.get(name)
             if variable is None:
                 continue
-            array = np.asarray(value)
-            expected_shape = tuple(variable.shape)
-            expected_dtype = np.dtype(variable.dtype.as_numpy_dtype)
-            if array.shape != expected_shape:
-                problems.append(f"{name!r}: expected shape {expected_shape}, received {array.shape}")
-            elif array.dtype != expected_dtype:
-                problems.append(f"{name!r}: expected dtype {expected_dtype}, received {array.dtype}")
+            array, problem = cast_for_variable(
+                value, tuple(variable.shape), np.dtype(variable.dtype.as_numpy_dtype)
+            )
+            if problem is not None:
+                problems.append(f"{name!r}: {problem}")
             else:
                 updates.append((variable, array))
         if problems:
-            raise ParameterMismatchError(
+            error = UnknownParameterError if unknown else ParameterMismatchError
+            raise error(
                 f"cannot load {what}, nothing was changed: " + "; ".join(problems)
                 + f". The model's variables: {list(by_name)}"
             )
-        # Shapes and dtypes are checked above, so the raw op does what assign() does without its
+        # Shapes and dtypes are checked (and cast) above, so the raw op does what assign() does without its
         # per-call Python work (conversion checks, read-back): 200 assignments of 64x64 take ~5 ms
         # instead of ~13-18 ms, about 2x one traced tf.function doing them all, and need no
         # tracing (which would cost ~250 ms for every newly loaded model).
@@ -424,3 +442,40 @@ def system_info_table(saved: dict[str, Any]) -> str:
     rows = [("", "saved", "current")] + [(key, str(saved.get(key, "-")), str(current.get(key, "-"))) for key in keys]
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+
+
+def cast_for_variable(value: Any, shape: tuple[int, ...], dtype: np.dtype) -> tuple[np.ndarray, str | None]:
+    """Check a value for a variable and cast it as Stable Baselines did: lists and NumPy scalars
+    become arrays, and numbers are cast within their kind (float64 to float32, int64 to int32, an
+    int to a float). A cast that would change values is refused: float to int, complex to float,
+    or values outside the target's range.
+
+    >>> cast_for_variable([[1.0, 2.0]], (1, 2), np.dtype(np.float32))[0].dtype
+    dtype('float32')
+
+    :param value: the value given for the variable
+    :param shape: the variable's shape
+    :param dtype: the variable's dtype
+    :return: ``(array, None)``, or ``(the value as an array, what is wrong)``
+    """
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as error:
+        return np.empty(0), f"expected an array of shape {shape}, received {type(value).__name__} ({error})"
+    if array.shape != shape:
+        return array, f"expected shape {shape}, received {array.shape}"
+    if array.dtype == dtype:
+        return array, None
+    if array.dtype.kind not in "biuf" or not np.can_cast(array.dtype, dtype, casting="same_kind"):
+        return array, (f"expected dtype {dtype}, received {array.dtype}, which cannot be cast to it without "
+                       f"loss (only casts within a kind, such as float64 to float32, are made)")
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = array.astype(dtype)
+    if dtype.kind == "f":
+        changed = np.isfinite(array) & ~np.isfinite(cast)
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            changed = cast.astype(array.dtype) != array
+    if np.any(changed):
+        return array, f"received {array.dtype} values outside the range of the variable's dtype {dtype}"
+    return cast, None

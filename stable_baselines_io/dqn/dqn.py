@@ -62,8 +62,9 @@ class DQN(OffPolicyRLModel):
     :param prioritized_replay_beta_iters: steps over which beta reaches 1 (default: ``total_timesteps``)
     :param prioritized_replay_eps: added to ``|td_error|`` so no priority is zero
     :param param_noise: parameter-space noise exploration (not supported: must be False)
-    :param n_cpu_tf_sess: kept for Stable Baselines compatibility; TensorFlow 2 threads are set
-        process-wide with ``tf.config.threading``
+    :param n_cpu_tf_sess: threads of TensorFlow's intra-op and inter-op pools (None: one per core);
+        TensorFlow 2 sets them once per process, so only the first model can change them (see
+        :func:`~stable_baselines_io.common.tf_util.configure_tf_threads`)
     :param verbose: 0 silent, 1 training information
     :param _init_setup_model: build the networks now (``load`` builds them after restoring attributes)
     :param policy_kwargs: ``layers``, ``dueling``, ``layer_norm``, ``act_fun``
@@ -129,6 +130,7 @@ class DQN(OffPolicyRLModel):
         gradient_steps: int = 1,
         max_grad_norm: float | None = 10,
     ):
+        self.n_cpu_tf_sess = n_cpu_tf_sess
         super().__init__(policy, env, verbose=verbose, policy_kwargs=policy_kwargs, seed=seed, n_envs=n_envs)
         self.gamma = gamma
         self.learning_rate = learning_rate
@@ -147,7 +149,6 @@ class DQN(OffPolicyRLModel):
         self.prioritized_replay_beta_iters = prioritized_replay_beta_iters
         self.prioritized_replay_eps = prioritized_replay_eps
         self.param_noise = param_noise
-        self.n_cpu_tf_sess = n_cpu_tf_sess
         self.gradient_steps = gradient_steps
         self.max_grad_norm = max_grad_norm
 
@@ -274,6 +275,9 @@ class DQN(OffPolicyRLModel):
         if deterministic:
             return self._greedy_actions_fn(observations).numpy()
         return self._epsilon_greedy(observations, float(self.epsilon.numpy()))
+
+    def _proba_step(self, observations: np.ndarray) -> np.ndarray:
+        return self.q_net.action_proba(observations_to_array(observations, self.q_net.observation_space)).numpy()
 
     def _epsilon_greedy(self, observations: np.ndarray, epsilon: float) -> np.ndarray:
         n_observations = len(observations)

@@ -57,6 +57,9 @@ class PPO(ActorCriticRLModel):
     :param policy_kwargs: keyword arguments of the policy (``net_arch``, ``act_fun``)
     :param seed: seed of every random number generator (networks, sampling, shuffling, envs)
     :param n_envs: number of environment copies when ``env`` is an env id
+    :param n_cpu_tf_sess: threads of TensorFlow's intra-op and inter-op pools (None: one per core);
+        TensorFlow 2 sets them once per process, so only the first model can change them (see
+        :func:`~stable_baselines_io.common.tf_util.configure_tf_threads`)
     """
 
     #: Shuffles the rollout into minibatches.
@@ -94,6 +97,7 @@ class PPO(ActorCriticRLModel):
         policy_kwargs: dict[str, Any] | None = None,
         seed: int | None = None,
         n_envs: int = 1,
+        n_cpu_tf_sess: int | None = None,
     ):
         self.lam = lam
         self.nminibatches = nminibatches
@@ -102,7 +106,8 @@ class PPO(ActorCriticRLModel):
         self.cliprange_vf = cliprange_vf
         super().__init__(policy, env, gamma=gamma, n_steps=n_steps, ent_coef=ent_coef, learning_rate=learning_rate,
                          vf_coef=vf_coef, max_grad_norm=max_grad_norm, verbose=verbose,
-                         _init_setup_model=_init_setup_model, policy_kwargs=policy_kwargs, seed=seed, n_envs=n_envs)
+                         _init_setup_model=_init_setup_model, policy_kwargs=policy_kwargs, seed=seed, n_envs=n_envs,
+                         n_cpu_tf_sess=n_cpu_tf_sess)
 
     def _make_optimizer(self, variables: list[tf.Variable], learning_rate: float) -> Adam:
         return Adam(variables, learning_rate=learning_rate, epsilon=ADAM_EPSILON)
