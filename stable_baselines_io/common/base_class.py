@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import random
 import warnings
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import gymnasium
@@ -258,6 +260,18 @@ class BaseRLModel(SaveLoadMixin, ABC):
         if not vectorized:
             actions = actions[0]
         return actions, state
+
+    def export(self, path: str | os.PathLike[str], format: str = "saved_model", deterministic: bool = True) -> Path:
+        """Export the policy to run without this library (see ``docs/deployment.md``).
+
+        :param path: the SavedModel directory, or the ``.tflite`` / ``.onnx`` file, to write
+        :param format: ``"saved_model"``, ``"tflite"`` or ``"onnx"`` (needs the ``export`` extra)
+        :param deterministic: ``action`` returns the greedy action; False (saved_model only) samples
+        :return: the path written
+        """
+        from stable_baselines_io.export import export_model
+
+        return export_model(self, path, format=format, deterministic=deterministic)
 
     # --- saving and loading -------------------------------------------------------------------
 
