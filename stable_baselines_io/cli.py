@@ -3,9 +3,10 @@
 - ``train``: train an algorithm on a gymnasium env and save the agent;
 - ``eval``: load an agent and print the mean and std of its episode returns;
 - ``inspect``: show what an agent file holds, without TensorFlow and without unpickling;
-- ``convert``: re-save a legacy or Stable Baselines 2 file in the current, pickle-free format.
+- ``convert``: re-save a legacy or Stable Baselines 2 file in the current, pickle-free format;
+- ``export``: write an agent's policy as a TF SavedModel, TFLite or ONNX file, to run without this library.
 
-TensorFlow is imported only by the commands that build a model (``train``, ``eval``).
+TensorFlow is imported only by the commands that build a model (``train``, ``eval``, ``export``).
 """
 
 from __future__ import annotations
@@ -120,6 +121,25 @@ def convert(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def export(arguments: argparse.Namespace) -> int:
+    """Load an agent and export its policy.
+
+    :param arguments: parsed command line
+    :return: exit status
+    """
+    from stable_baselines_io.format.files import read_agent_file
+
+    header = read_agent_file(arguments.agent, load_data=False)
+    names = list(header.params) if isinstance(header.params, dict) else []
+    algo = arguments.algo or detect_algorithm(header.metadata, names)
+    if algo is None:
+        raise SystemExit(f"cannot tell the algorithm of {arguments.agent}: pass --algo {{{','.join(ALGORITHMS)}}}")
+    model = _algorithm_class(algo).load(arguments.agent, safe_mode=not arguments.unsafe)
+    written = model.export(arguments.output, format=arguments.format, deterministic=not arguments.stochastic)
+    print(f"exported {type(model).__name__} to {written} ({arguments.format})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser.
 
@@ -163,6 +183,17 @@ def build_parser() -> argparse.ArgumentParser:
     convert_parser.add_argument("--custom-object", "-c", action="append", default=[], metavar="KEY=VALUE",
                                 help="replace a stored key that safe mode cannot rebuild; value parsed as JSON")
     convert_parser.set_defaults(handler=convert)
+
+    export_parser = commands.add_parser("export", help="export an agent's policy to run without this library")
+    export_parser.add_argument("agent", help="the agent file")
+    export_parser.add_argument("output", help="the SavedModel directory, or the .tflite / .onnx file, to write")
+    export_parser.add_argument("--format", choices=("saved_model", "tflite", "onnx"), default="saved_model",
+                               help="onnx needs the 'export' extra (default: saved_model)")
+    export_parser.add_argument("--algo", choices=ALGORITHMS, default=None)
+    export_parser.add_argument("--stochastic", action="store_true",
+                               help="the action signature samples instead of acting greedily (saved_model only)")
+    export_parser.add_argument("--unsafe", action="store_true", help="allow unpickling (trusted files only)")
+    export_parser.set_defaults(handler=export)
     return parser
 
 
