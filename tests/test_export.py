@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import gymnasium
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -24,6 +23,7 @@ from stable_baselines_io.export.functions import ExportedPolicy
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RUNNER = PROJECT_ROOT / "examples" / "python" / "run_exported.py"
 N_OBSERVATIONS = 1000
+Rollout = Callable[..., np.ndarray]
 ARTIFACT_NAMES = {"saved_model": "saved_model", "tflite": "policy.tflite", "onnx": "policy.onnx"}
 
 
@@ -51,21 +51,8 @@ SB2_MODELS: dict[str, tuple[type, str, str]] = {
 }
 
 
-def rollout_observations(env_id: str, n_observations: int, seed: int = 0) -> np.ndarray:
-    """Observations met by a random agent, episodes restarting as they end."""
-    env = gymnasium.make(env_id)
-    env.action_space.seed(seed)
-    observation, _ = env.reset(seed=seed)
-    observations = []
-    while len(observations) < n_observations:
-        observations.append(observation)
-        observation, _, terminated, truncated, _ = env.step(env.action_space.sample())
-        if terminated or truncated:
-            observation, _ = env.reset()
-    return np.asarray(observations, dtype=env.observation_space.dtype)
-
-
-def _export_and_run(models: dict[str, tuple[Any, str]], directory: Path) -> dict[str, Any]:
+def _export_and_run(models: dict[str, tuple[Any, str]], directory: Path,
+                    rollout: Rollout) -> dict[str, Any]:
     """Export every model to every format, then run all artifacts in one fresh isolated process.
 
     :return: ``{"imported_stable_baselines_io": bool, (model id, format): (expected, actual)}``
@@ -73,7 +60,7 @@ def _export_and_run(models: dict[str, tuple[Any, str]], directory: Path) -> dict
     manifest = []
     expectations: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for model_id, (model, env_id) in models.items():
-        observations = rollout_observations(env_id, N_OBSERVATIONS)
+        observations = rollout(env_id, N_OBSERVATIONS)
         np.save(directory / f"{model_id}.npy", observations)
         batched, _ = model.predict(observations, deterministic=True)
         single = np.stack([model.predict(observation, deterministic=True)[0] for observation in observations])
@@ -105,19 +92,20 @@ def _export_and_run(models: dict[str, tuple[Any, str]], directory: Path) -> dict
 
 
 @pytest.fixture(scope="module")
-def library_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def library_results(tmp_path_factory: pytest.TempPathFactory, rollout: Rollout) -> dict[str, Any]:
     models = {model_id: (factory(), env_id) for model_id, (factory, env_id) in LIBRARY_MODELS.items()}
-    return _export_and_run(models, tmp_path_factory.mktemp("exports"))
+    return _export_and_run(models, tmp_path_factory.mktemp("exports"), rollout)
 
 
 @pytest.fixture(scope="module")
-def sb2_results(tmp_path_factory: pytest.TempPathFactory, sb2_fixture_dir: Path) -> dict[str, Any]:
+def sb2_results(tmp_path_factory: pytest.TempPathFactory, sb2_fixture_dir: Path,
+                rollout: Rollout) -> dict[str, Any]:
     models = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         for model_id, (algorithm, file_name, env_id) in SB2_MODELS.items():
             models[model_id] = (algorithm.load(sb2_fixture_dir / file_name), env_id)
-    return _export_and_run(models, tmp_path_factory.mktemp("sb2_exports"))
+    return _export_and_run(models, tmp_path_factory.mktemp("sb2_exports"), rollout)
 
 
 def _check_same_actions(results: dict[Any, Any], model_id: str, format: str) -> None:
@@ -158,20 +146,15 @@ def test_box_actions_are_clipped_inside_the_exported_graph(library_results: dict
 # --- what a SavedModel holds --------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def ppo_box_model() -> PPO:
-    return _ppo_box()
-
-
-def test_saved_model_signatures_of_an_actor_critic(tmp_path: Path, ppo_box_model: PPO) -> None:
-    model = ppo_box_model
+def test_saved_model_signatures_of_an_actor_critic(tmp_path: Path, rollout: Rollout) -> None:
+    model = _ppo_box()
     path = model.export(tmp_path / "box")
     loaded = tf.saved_model.load(str(path))
     assert set(loaded.signatures) == {"action", "action_probability", "value", "metadata"}
     spec = loaded.signatures["action"].structured_input_signature[1]["observations"]
     assert spec.dtype == tf.float32 and spec.shape.as_list() == [None, 3]
 
-    observations = rollout_observations("Pendulum-v1", 50)
+    observations = rollout("Pendulum-v1", 50)
     distribution, values = model.policy_net.forward(tf.constant(observations))
     parameters = loaded.signatures["action_probability"](observations=tf.constant(observations))
     assert set(parameters) == {"mean", "std", "log_std"}
@@ -192,11 +175,11 @@ def test_saved_model_signatures_of_an_actor_critic(tmp_path: Path, ppo_box_model
                                                                                "shape": [-1, 1]}
 
 
-def test_saved_model_signatures_of_a_q_network(tmp_path: Path) -> None:
+def test_saved_model_signatures_of_a_q_network(tmp_path: Path, rollout: Rollout) -> None:
     model = DQN("MlpPolicy", "CartPole-v1", seed=0)
     loaded = tf.saved_model.load(str(model.export(tmp_path / "dqn")))
     assert set(loaded.signatures) == {"action", "q_values", "metadata"}
-    observations = rollout_observations("CartPole-v1", 20)
+    observations = rollout("CartPole-v1", 20)
     q_values = loaded.signatures["q_values"](observations=tf.constant(observations))["q_values"]
     np.testing.assert_allclose(q_values, model.q_net(tf.constant(observations)), atol=1e-6)
     metadata = json.loads(loaded.signatures["metadata"]()["metadata"].numpy())
@@ -204,9 +187,9 @@ def test_saved_model_signatures_of_a_q_network(tmp_path: Path) -> None:
     assert metadata["action_space"] == {"type": "Discrete", "n": 2, "start": 0}
 
 
-def test_discrete_probabilities_and_stochastic_saved_model(tmp_path: Path) -> None:
+def test_discrete_probabilities_and_stochastic_saved_model(tmp_path: Path, rollout: Rollout) -> None:
     model = PPO("MlpPolicy", "CartPole-v1", seed=0)
-    observations = rollout_observations("CartPole-v1", 400)
+    observations = rollout("CartPole-v1", 400)
     loaded = tf.saved_model.load(str(model.export(tmp_path / "greedy")))
     probabilities = loaded.signatures["action_probability"](observations=tf.constant(observations))["probabilities"]
     distribution, _ = model.policy_net.forward(tf.constant(observations))
@@ -230,11 +213,11 @@ def test_discrete_observations_are_one_hot_encoded_inside_the_tflite_graph(tmp_p
     np.testing.assert_array_equal(actions, model.predict(observations, deterministic=True)[0])
 
 
-def test_observation_transforms_run_before_the_policy(tmp_path: Path) -> None:
+def test_observation_transforms_run_before_the_policy(tmp_path: Path, rollout: Rollout) -> None:
     model = PPO("MlpPolicy", "Pendulum-v1", seed=0)
     mean, std = np.float32([0.5, -0.5, 1.0]), np.float32([2.0, 2.0, 4.0])
     exported = ExportedPolicy(model, observation_transforms=[lambda observations: (observations - mean) / std])
-    observations = rollout_observations("Pendulum-v1", 30)
+    observations = rollout("Pendulum-v1", 30)
     expected, _ = model.predict((observations - mean) / std, deterministic=True)
     np.testing.assert_allclose(exported.action(tf.constant(observations))["actions"], expected, atol=1e-6)
 
@@ -277,14 +260,14 @@ def _sb_io(*arguments: str) -> subprocess.CompletedProcess[str]:
                           cwd=PROJECT_ROOT, timeout=300)
 
 
-def test_cli_export_writes_the_artifact_and_reports_errors_in_one_line(tmp_path: Path) -> None:
+def test_cli_export_writes_the_artifact_and_reports_errors_in_one_line(tmp_path: Path, rollout: Rollout) -> None:
     model = DQN("MlpPolicy", "CartPole-v1", seed=0)
     model.save(tmp_path / "agent")
     exported = _sb_io("export", str(tmp_path / "agent.zip"), str(tmp_path / "agent.tflite"), "--format", "tflite")
     assert exported.returncode == 0, exported.stderr
     assert f"exported DQN to {tmp_path / 'agent.tflite'} (tflite)" in exported.stdout
     runner = tf.lite.Interpreter(model_path=str(tmp_path / "agent.tflite")).get_signature_runner("action")
-    observations = rollout_observations("CartPole-v1", 20)
+    observations = rollout("CartPole-v1", 20)
     np.testing.assert_array_equal(runner(observations=observations)["actions"],
                                   model.predict(observations, deterministic=True)[0])
 
