@@ -12,7 +12,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 install: $(PY)
-	$(PY) -m pip install --quiet -e ".[$(TF_EXTRA),tests,lint]"
+	$(PY) -m pip install --quiet -e ".[$(TF_EXTRA),tests,lint,export]"
 
 # The main job: train PPO on CartPole, save, then load in a new process and evaluate.
 demo: install

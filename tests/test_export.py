@@ -18,7 +18,6 @@ import tensorflow as tf
 from stable_baselines_io import DQN, PPO
 from stable_baselines_io.exceptions import ExportDependencyError, UnsupportedExportError
 from stable_baselines_io.export import EXPORT_FORMATS, export_model
-from stable_baselines_io.export.functions import ExportedPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RUNNER = PROJECT_ROOT / "examples" / "python" / "run_exported.py"
@@ -213,13 +212,15 @@ def test_discrete_observations_are_one_hot_encoded_inside_the_tflite_graph(tmp_p
     np.testing.assert_array_equal(actions, model.predict(observations, deterministic=True)[0])
 
 
-def test_observation_transforms_run_before_the_policy(tmp_path: Path, rollout: Rollout) -> None:
+def test_observation_transforms_run_inside_the_exported_graph(tmp_path: Path, rollout: Rollout) -> None:
     model = PPO("MlpPolicy", "Pendulum-v1", seed=0)
     mean, std = np.float32([0.5, -0.5, 1.0]), np.float32([2.0, 2.0, 4.0])
-    exported = ExportedPolicy(model, observation_transforms=[lambda observations: (observations - mean) / std])
+    path = export_model(model, tmp_path / "normalised.tflite", format="tflite",
+                        observation_transforms=[lambda observations: (observations - mean) / std])
     observations = rollout("Pendulum-v1", 30)
     expected, _ = model.predict((observations - mean) / std, deterministic=True)
-    np.testing.assert_allclose(exported.action(tf.constant(observations))["actions"], expected, atol=1e-6)
+    runner = tf.lite.Interpreter(model_path=str(path)).get_signature_runner("action")
+    np.testing.assert_allclose(runner(observations=observations)["actions"], expected, atol=1e-5)
 
 
 # --- what a format cannot express -----------------------------------------------------------------

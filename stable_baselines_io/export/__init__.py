@@ -11,6 +11,7 @@ functions they all start from. See ``docs/deployment.md``.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ EXPORT_FORMATS = ("saved_model", "tflite", "onnx")
 
 
 def export_model(model: Any, path: str | os.PathLike[str], format: str = "saved_model",
-                 deterministic: bool = True) -> Path:
+                 deterministic: bool = True, observation_transforms: Sequence[Callable[[Any], Any]] = ()) -> Path:
     """Export a model's policy for deployment.
 
     :param model: a set-up model whose policy is an actor-critic ``MlpPolicy`` (PPO, A2C) or a
@@ -30,13 +31,16 @@ def export_model(model: Any, path: str | os.PathLike[str], format: str = "saved_
     :param format: one of :data:`EXPORT_FORMATS`
     :param deterministic: ``action`` returns the greedy action; False (saved_model, actor-critic
         only) makes it sample
+    :param observation_transforms: TensorFlow functions applied in order to the raw observation
+        batch inside the exported graph, before the policy's preprocessing (e.g. normalisation
+        with fixed statistics, image scaling)
     :return: the path written
     """
     if format not in EXPORT_FORMATS:
         raise UnsupportedExportError(f"unknown export format {format!r}: expected one of {list(EXPORT_FORMATS)}")
     from stable_baselines_io.export.functions import ExportedPolicy
 
-    exported = ExportedPolicy(model, deterministic=deterministic)
+    exported = ExportedPolicy(model, deterministic=deterministic, observation_transforms=observation_transforms)
     if format == "saved_model":
         from stable_baselines_io.export.saved_model import save_saved_model
 
