@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from stable_baselines_io import DQN, PPO
+from stable_baselines_io.conversion import convert_file
 
 PREDICT_SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "js" / "predict.mjs"
 NODE = shutil.which("node")
@@ -85,3 +86,24 @@ def test_js_reader_reads_observations_from_stdin_and_reports_errors(tmp_path: Pa
     wrong_size = run_reader(str(tmp_path / "agent.zip"), stdin="[[0.0, 0.1]]")
     assert wrong_size.returncode == 2
     assert "an observation has 2 values, expected 4 (shape 4)" in wrong_size.stderr
+
+
+@pytest.mark.filterwarnings("ignore:.*legacy cloudpickle file:DeprecationWarning")
+@pytest.mark.parametrize(("file_name", "algorithm", "env_id", "unconverted_error"), [
+    ("dqn__CartPole-v1__deep-q-learning.zip", DQN, "CartPole-v1", "data.policy is <class 'abc.ABCMeta'>, expected a "
+     "policy class registered by stable-baselines-io"),
+    ("ppo2__Pendulum-v0.pkl", PPO, "Pendulum-v1", "ppo2__Pendulum-v0.pkl: not a zip archive"),
+])
+def test_js_reader_acts_like_predict_on_converted_sb2_files(tmp_path: Path, sb2_fixture_dir: Path, file_name: str,
+                                                            algorithm: type, env_id: str, unconverted_error: str,
+                                                            rollout: Callable[..., np.ndarray]) -> None:
+    convert_file(sb2_fixture_dir / file_name, tmp_path / "converted.zip")
+    model = algorithm.load(tmp_path / "converted.zip")
+    observations = rollout(env_id, N_OBSERVATIONS)
+    expected, _ = model.predict(observations, deterministic=True)
+    result = run_reader(str(tmp_path / "converted.zip"), stdin=json.dumps(observations.tolist()))
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(np.asarray(json.loads(result.stdout)), expected, rtol=0, atol=1e-5)
+    unconverted = run_reader(str(sb2_fixture_dir / file_name), stdin="[]")
+    assert unconverted.returncode == 2
+    assert unconverted_error in unconverted.stderr

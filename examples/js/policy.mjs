@@ -136,13 +136,19 @@ function dqnAction(input, parameters, activation) {
 export function makePolicy({ data, parameters }) {
   const policyName = decodeValue(data.policy)?.registeredClass;
   const family = policyName === "actor_critic.MlpPolicy" ? "actor_critic" : policyName?.startsWith("dqn.") ? "dqn" : null;
-  if (family === null) throw new Error(`policy ${JSON.stringify(data.policy)}: expected actor_critic.MlpPolicy or a dqn policy`);
+  if (family === null) {
+    throw new Error(`data.policy is ${policyName ?? data.policy?.[":type:"]}, expected a policy class registered by ` +
+      "stable-baselines-io (actor_critic.MlpPolicy, dqn.MlpPolicy, dqn.LnMlpPolicy); convert Stable Baselines 2 files with `sb-io convert`");
+  }
   const kwargs = decodeValue(data.policy_kwargs ?? {}) ?? {};
   const activationName = kwargs.act_fun ?? DEFAULT_ACTIVATION[family];
   const activation = ACTIVATIONS[activationName];
   if (activation === undefined) throw new Error(`act_fun ${JSON.stringify(activationName)}: expected one of ${Object.keys(ACTIVATIONS)}`);
   const observationSpace = decodeValue(data.observation_space);
   const actionSpace = decodeValue(data.action_space);
+  if (observationSpace?.space === undefined || actionSpace?.space === undefined) {
+    throw new Error("data.observation_space / data.action_space are not stored as plain JSON spaces (pickled?): convert the file with `sb-io convert`");
+  }
   if (!["Discrete", "Box"].includes(actionSpace.space)) throw new Error(`action space ${actionSpace.space}: expected Discrete or Box`);
   return (observation) => {
     const input = features(observation, observationSpace);

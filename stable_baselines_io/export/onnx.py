@@ -1,6 +1,6 @@
 """The ONNX format, converted by ``tf2onnx`` (the optional ``export`` extra).
 
-The graph has one input, ``observations``, and one output per output of the observation
+The graph has one input, ``observations`` (first dimension ``batch``), and one output per output of the observation
 functions of :class:`ExportedPolicy`: ``actions``, then ``probabilities`` or ``mean`` /
 ``std`` / ``log_std``, and ``values`` (actor-critic), or ``actions`` and ``q_values`` (DQN).
 The export metadata JSON is stored in the model's ``metadata_props`` under ``stable_baselines_io``.
@@ -51,7 +51,7 @@ def save_onnx(exported: ExportedPolicy, path: str | os.PathLike[str]) -> Path:
     output_names = sorted(concrete.structured_outputs)
     model_proto, _ = tf2onnx.convert.from_function(combined, input_signature=[exported.observation_spec],
                                                    opset=ONNX_OPSET)
-    _rename_outputs(model_proto, output_names)
+    _name_inputs_and_outputs(model_proto, output_names)
     entry = model_proto.metadata_props.add()
     entry.key, entry.value = METADATA_PROPERTY, exported.metadata_json
     destination = Path(path)
@@ -70,7 +70,7 @@ def _import_tf2onnx() -> Any:
     return tf2onnx
 
 
-def _rename_outputs(model_proto: Any, names: list[str]) -> None:
+def _name_inputs_and_outputs(model_proto: Any, names: list[str]) -> None:
     graph = model_proto.graph
     if len(graph.output) != len(names):
         raise UnsupportedExportError(
@@ -83,3 +83,6 @@ def _rename_outputs(model_proto: Any, names: list[str]) -> None:
         node.output[:] = [renames.get(name, name) for name in node.output]
     for value in [*graph.input, *graph.output]:
         value.name = renames.get(value.name, value.name)
+        dimensions = value.type.tensor_type.shape.dim
+        if dimensions and not dimensions[0].HasField("dim_value"):
+            dimensions[0].dim_param = "batch"
