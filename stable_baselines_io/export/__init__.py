@@ -41,6 +41,7 @@ def export_model(model: Any, path: str | os.PathLike[str], format: str = "saved_
     from stable_baselines_io.export.functions import ExportedPolicy
 
     exported = ExportedPolicy(model, deterministic=deterministic, observation_transforms=observation_transforms)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     if format == "saved_model":
         from stable_baselines_io.export.saved_model import save_saved_model
 

@@ -36,7 +36,7 @@ from stable_baselines_io.common.distributions import CategoricalDistribution, Di
 from stable_baselines_io.common.policies import MlpPolicy as ActorCriticPolicy
 from stable_baselines_io.dqn.policies import MlpPolicy as QNetworkPolicy
 from stable_baselines_io.exceptions import UnsupportedExportError
-from stable_baselines_io.export.metadata import describe_space, export_metadata, metadata_to_json
+from stable_baselines_io.export.metadata import export_metadata, metadata_to_json
 
 #: Model attributes that hold the network to export, tried in order.
 POLICY_ATTRIBUTES = ("policy_net", "q_net")
@@ -82,7 +82,9 @@ class ExportedPolicy(tf.Module):
                  observation_transforms: Sequence[ObservationTransform] = ()):
         super().__init__(name="exported_policy")
         policy = policy_of(model)
-        self._policy = policy
+        # Bound methods, not the policy: tracking the policy would also save its random generator.
+        self._forward = policy.forward if isinstance(policy, ActorCriticPolicy) else None
+        self._q_network = policy.__call__ if isinstance(policy, QNetworkPolicy) else None
         self._transforms = tuple(observation_transforms)
         self.deterministic = bool(deterministic)
         self.is_actor_critic = isinstance(policy, ActorCriticPolicy)
@@ -92,7 +94,8 @@ class ExportedPolicy(tf.Module):
                 "is a training-time behaviour; export with deterministic=True"
             )
         # Tracked here so that tf.saved_model.save finds every variable the functions capture.
-        self.parameters = list(policy.get_parameter_list())
+        self.parameters = list(policy.actor_critic_parameters() if isinstance(policy, ActorCriticPolicy)
+                               else policy.get_parameter_list())
         self.observation_space = policy.observation_space
         self.action_space = policy.action_space
         spec = policy.observation_spec
@@ -152,8 +155,8 @@ class ExportedPolicy(tf.Module):
 
     def _distribution(self, observations: tf.Tensor) -> tuple[CategoricalDistribution | DiagGaussianDistribution,
                                                                tf.Tensor]:
-        assert isinstance(self._policy, ActorCriticPolicy)
-        return self._policy.forward(self._prepare(observations))
+        assert self._forward is not None
+        return self._forward(self._prepare(observations))
 
     def _action(self, observations: tf.Tensor) -> dict[str, tf.Tensor]:
         if not self.is_actor_critic:
@@ -187,8 +190,8 @@ class ExportedPolicy(tf.Module):
         return {"values": values}
 
     def _q_values(self, observations: tf.Tensor) -> dict[str, tf.Tensor]:
-        assert isinstance(self._policy, QNetworkPolicy)
-        return {"q_values": self._policy(self._prepare(observations))}
+        assert self._q_network is not None
+        return {"q_values": self._q_network(self._prepare(observations))}
 
     def _metadata(self) -> dict[str, tf.Tensor]:
         return {"metadata": tf.constant(self.metadata_json)}
@@ -197,5 +200,3 @@ class ExportedPolicy(tf.Module):
 def _describe_spec(spec: tf.TensorSpec) -> dict[str, Any]:
     return {"dtype": spec.dtype.name, "shape": [-1 if size is None else int(size) for size in spec.shape]}
 
-
-__all__ = ["ExportedPolicy", "OBSERVATIONS", "POLICY_ATTRIBUTES", "describe_space", "policy_of"]
