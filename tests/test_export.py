@@ -264,10 +264,11 @@ def _sb_io(*arguments: str) -> subprocess.CompletedProcess[str]:
 def test_cli_export_writes_the_artifact_and_reports_errors_in_one_line(tmp_path: Path, rollout: Rollout) -> None:
     model = DQN("MlpPolicy", "CartPole-v1", seed=0)
     model.save(tmp_path / "agent")
-    exported = _sb_io("export", str(tmp_path / "agent.zip"), str(tmp_path / "new" / "agent.tflite"), "--format", "tflite")
+    output = tmp_path / "new" / "agent.tflite"
+    exported = _sb_io("export", str(tmp_path / "agent.zip"), str(output), "--format", "tflite")
     assert exported.returncode == 0, exported.stderr
-    assert f"exported DQN to {tmp_path / 'new' / 'agent.tflite'} (tflite)" in exported.stdout
-    runner = tf.lite.Interpreter(model_path=str(tmp_path / "new" / "agent.tflite")).get_signature_runner("action")
+    assert f"exported DQN to {output} (tflite)" in exported.stdout
+    runner = tf.lite.Interpreter(model_path=str(output)).get_signature_runner("action")
     observations = rollout("CartPole-v1", 20)
     np.testing.assert_array_equal(runner(observations=observations)["actions"],
                                   model.predict(observations, deterministic=True)[0])
