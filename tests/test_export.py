@@ -23,6 +23,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RUNNER = PROJECT_ROOT / "examples" / "python" / "run_exported.py"
 N_OBSERVATIONS = 1000
 Rollout = Callable[..., np.ndarray]
+
+# TensorFlow 2.20+ points to the LiteRT package; tf.lite.Interpreter is what deployments still call.
+pytestmark = pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
 ARTIFACT_NAMES = {"saved_model": "saved_model", "tflite": "policy.tflite", "onnx": "policy.onnx"}
 
 
