@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from stable_baselines_io.exceptions import StableBaselinesIOError
+from stable_baselines_io.export import EXPORT_FORMATS
 from stable_baselines_io.hyperparams import tuned_hyperparameters
 from stable_baselines_io.interop import ALGORITHMS, detect_algorithm
 
@@ -187,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     export_parser = commands.add_parser("export", help="export an agent's policy to run without this library")
     export_parser.add_argument("agent", help="the agent file")
     export_parser.add_argument("output", help="the SavedModel directory, or the .tflite / .onnx file, to write")
-    export_parser.add_argument("--format", choices=("saved_model", "tflite", "onnx"), default="saved_model",
+    export_parser.add_argument("--format", choices=EXPORT_FORMATS, default="saved_model",
                                help="onnx needs the 'export' extra (default: saved_model)")
     export_parser.add_argument("--algo", choices=ALGORITHMS, default=None)
     export_parser.add_argument("--stochastic", action="store_true",
