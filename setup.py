@@ -42,6 +42,8 @@ setup(
         "lint": ["ruff>=0.4", "mypy>=1.8"],
         "plot": ["matplotlib>=3.7"],
         "benchmarks": ["safetensors>=0.4", "stable-baselines3>=2.3", "matplotlib>=3.7"],
+        # model.export(..., format="onnx"); tested with tf2onnx 1.17.0 and onnxruntime 1.32.0 on TensorFlow 2.21.
+        "export": ["tf2onnx>=1.17", "onnxruntime>=1.17"],
     },
     entry_points={"console_scripts": ["sb-io=stable_baselines_io.cli:main"]},
     classifiers=[

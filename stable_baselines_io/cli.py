@@ -4,12 +4,12 @@
 - ``eval``: load an agent and print the mean and std of its episode returns;
 - ``inspect``: show what an agent file holds, without TensorFlow and without unpickling;
 - ``convert``: re-save a legacy or Stable Baselines 2 file in the current, pickle-free format;
-- ``plot``: draw the learning curves of training runs to a picture.
+- ``plot``: draw the learning curves of training runs to a picture;
+- ``export``: write an agent's policy as a TF SavedModel, TFLite or ONNX file, to run without this library.
 
-TensorFlow is imported only by the commands that build a model (``train``, ``eval``), without
-its start-up banner (see :mod:`stable_baselines_io.tf_startup`). Help texts are plain text.
+TensorFlow is imported only by the commands that build a model (``train``, ``eval``, ``export``),
+without its start-up banner (see :mod:`stable_baselines_io.tf_startup`). Help texts are plain text.
 """
-
 
 from __future__ import annotations
 
@@ -21,11 +21,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from stable_baselines_io.exceptions import StableBaselinesIOError
+from stable_baselines_io.export import EXPORT_FORMATS
 from stable_baselines_io.hyperparams import tuned_hyperparameters
 from stable_baselines_io.interop import ALGORITHMS, detect_algorithm
 
 #: The parser's description (plain text: argparse prints it as it is).
-DESCRIPTION = "Train, evaluate, inspect, convert and plot Stable Baselines agents saved as zip files."
+DESCRIPTION = "Train, evaluate, inspect, convert, plot and export Stable Baselines agents saved as zip files."
 
 
 def _algorithm_class(name: str, verbose: bool = False) -> Any:
@@ -91,6 +92,24 @@ def train(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _agent_algorithm(path: str, algo: str | None, safe_mode: bool) -> tuple[str, dict[str, Any]]:
+    """The algorithm of an agent file, and the file's metadata.
+
+    :param path: the agent file
+    :param algo: the algorithm given on the command line, or None to detect it
+    :param safe_mode: never run code from the file
+    :return: ``(algorithm name, metadata)``
+    """
+    from stable_baselines_io.format.files import read_agent_file
+
+    header = read_agent_file(path, safe_mode=safe_mode)
+    names = list(header.params) if isinstance(header.params, dict) else []
+    detected = algo or detect_algorithm(header.metadata, names, list(header.data or {}))
+    if detected is None:
+        raise SystemExit(f"cannot tell the algorithm of {path}: pass --algo {{{','.join(ALGORITHMS)}}}")
+    return detected, dict(header.metadata)
+
+
 def _run_dir(output: str) -> str:
     """The folder of a run's monitor files: the agent's path without ``.zip``."""
     return output[:-len(".zip")] if output.endswith(".zip") else output
@@ -103,14 +122,9 @@ def evaluate(arguments: argparse.Namespace) -> int:
     :return: exit status
     """
     from stable_baselines_io.common.evaluation import evaluate_policy
-    from stable_baselines_io.format.files import read_agent_file
 
-    header = read_agent_file(arguments.file, safe_mode=not arguments.unsafe)
-    names = list(header.params) if isinstance(header.params, dict) else []
-    algo = arguments.algo or detect_algorithm(header.metadata, names, list(header.data or {}))
-    if algo is None:
-        raise SystemExit(f"cannot tell the algorithm of {arguments.file}: pass --algo {{{','.join(ALGORITHMS)}}}")
-    env_id = arguments.env or header.metadata.get("env_id")
+    algo, metadata = _agent_algorithm(arguments.file, arguments.algo, safe_mode=not arguments.unsafe)
+    env_id = arguments.env or metadata.get("env_id")
     if not env_id:
         raise SystemExit(f"{arguments.file} does not name its environment: pass --env ENV_ID")
     model = _algorithm_class(algo, verbose=arguments.verbose).load(arguments.file, safe_mode=not arguments.unsafe)
@@ -162,6 +176,19 @@ def plot(arguments: argparse.Namespace) -> int:
                           task_name=arguments.title, smooth=arguments.smooth)
     save_figure(figure, output)
     print(f"plotted {len(arguments.run_dirs)} run(s) to {output}")
+    return 0
+
+
+def export(arguments: argparse.Namespace) -> int:
+    """Load an agent and export its policy.
+
+    :param arguments: parsed command line
+    :return: exit status
+    """
+    algo, _ = _agent_algorithm(arguments.agent, arguments.algo, safe_mode=not arguments.unsafe)
+    model = _algorithm_class(algo).load(arguments.agent, safe_mode=not arguments.unsafe)
+    written = model.export(arguments.output, format=arguments.format, deterministic=not arguments.stochastic)
+    print(f"exported {type(model).__name__} to {written} ({arguments.format})")
     return 0
 
 
@@ -229,6 +256,17 @@ def build_parser() -> argparse.ArgumentParser:
     plot_parser.add_argument("--timesteps", type=int, default=None, help="plot only the first TIMESTEPS steps")
     plot_parser.add_argument("--title", default=None, help="figure title (default: the env id)")
     plot_parser.set_defaults(handler=plot)
+
+    export_parser = commands.add_parser("export", help="export an agent's policy to run without this library")
+    export_parser.add_argument("agent", help="the agent file")
+    export_parser.add_argument("output", help="the SavedModel directory, or the .tflite / .onnx file, to write")
+    export_parser.add_argument("--format", choices=EXPORT_FORMATS, default="saved_model",
+                               help="onnx needs the 'export' extra (default: saved_model)")
+    export_parser.add_argument("--algo", choices=ALGORITHMS, default=None)
+    export_parser.add_argument("--stochastic", action="store_true",
+                               help="the action signature samples instead of acting greedily (saved_model only)")
+    export_parser.add_argument("--unsafe", action="store_true", help="allow unpickling (trusted files only)")
+    export_parser.set_defaults(handler=export)
     return parser
 
 

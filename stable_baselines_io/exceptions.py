@@ -127,3 +127,13 @@ class LoadBudgetExceededError(CorruptAgentFileError, MemoryError):
     The message names the limit, the numbers and how to raise it (``max_bytes=``). Subclasses
     ``MemoryError`` too, so code that guards against out-of-memory loads keeps catching it.
     """
+
+
+class UnsupportedExportError(StableBaselinesIOError, ValueError):
+    """An export format cannot express what was asked: an unknown format, a policy or space with no
+    exporter, or stochastic sampling in a format that runs only built-in deterministic ops."""
+
+
+class ExportDependencyError(StableBaselinesIOError, ImportError):
+    """An export format needs an optional package that is not installed (``pip install
+    "stable-baselines-io[export]"``)."""

@@ -6,11 +6,13 @@ The loops themselves are in :mod:`.on_policy` (:class:`~.on_policy.ActorCriticRL
 
 from __future__ import annotations
 
+import os
 import random
 import warnings
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import gymnasium
@@ -421,6 +423,18 @@ class BaseRLModel(SaveLoadMixin, ABC):
             observation.reshape(-1)
         )
         return batch, vectorized
+
+    def export(self, path: str | os.PathLike[str], format: str = "saved_model", deterministic: bool = True) -> Path:
+        """Export the policy to run without this library (see ``docs/deployment.md``).
+
+        :param path: the SavedModel directory, or the ``.tflite`` / ``.onnx`` file, to write
+        :param format: ``"saved_model"``, ``"tflite"`` or ``"onnx"`` (needs the ``export`` extra)
+        :param deterministic: ``action`` returns the greedy action; False (saved_model only) samples
+        :return: the path written
+        """
+        from stable_baselines_io.export import export_model
+
+        return export_model(self, path, format=format, deterministic=deterministic)
 
     # --- saving and loading -------------------------------------------------------------------
 
