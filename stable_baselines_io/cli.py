@@ -92,15 +92,22 @@ def train(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _agent_algorithm(path: str, algo: str | None, safe_mode: bool) -> tuple[str, dict[str, Any]]:
+def _agent_algorithm(path: str, algo: str | None, safe_mode: bool, verbose: bool = False) -> tuple[str, dict[str, Any]]:
     """The algorithm of an agent file, and the file's metadata.
+
+    Stable Baselines 2's A2C and PPO2 files differ only by their data keys, so the data is decoded,
+    which imports the policy classes and TensorFlow: quietly, as the caller builds a model next.
 
     :param path: the agent file
     :param algo: the algorithm given on the command line, or None to detect it
     :param safe_mode: never run code from the file
+    :param verbose: keep TensorFlow's start-up output
     :return: ``(algorithm name, metadata)``
     """
     from stable_baselines_io.format.files import read_agent_file
+    from stable_baselines_io.tf_startup import import_tensorflow_quietly
+
+    import_tensorflow_quietly(verbose=verbose)
 
     header = read_agent_file(path, safe_mode=safe_mode)
     names = list(header.params) if isinstance(header.params, dict) else []
@@ -123,7 +130,8 @@ def evaluate(arguments: argparse.Namespace) -> int:
     """
     from stable_baselines_io.common.evaluation import evaluate_policy
 
-    algo, metadata = _agent_algorithm(arguments.file, arguments.algo, safe_mode=not arguments.unsafe)
+    algo, metadata = _agent_algorithm(arguments.file, arguments.algo, safe_mode=not arguments.unsafe,
+                                      verbose=arguments.verbose)
     env_id = arguments.env or metadata.get("env_id")
     if not env_id:
         raise SystemExit(f"{arguments.file} does not name its environment: pass --env ENV_ID")
