@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from stable_baselines_io import DQN, PPO
+from stable_baselines_io import A2C, DQN, PPO
 from stable_baselines_io.exceptions import ExportDependencyError, UnsupportedExportError
 from stable_baselines_io.export import EXPORT_FORMATS, export_model
 
@@ -37,11 +37,11 @@ def _ppo_box() -> PPO:
     return model
 
 
-# id -> (model factory, gymnasium env whose observations are used). A2C joins with one line:
-# "a2c-discrete": (lambda: A2C("MlpPolicy", "CartPole-v1", seed=0), "CartPole-v1"),
+# id -> (model factory, gymnasium env whose observations are used)
 LIBRARY_MODELS: dict[str, tuple[Callable[[], Any], str]] = {
     "ppo-discrete": (lambda: PPO("MlpPolicy", "CartPole-v1", seed=0), "CartPole-v1"),
     "ppo-box": (_ppo_box, "Pendulum-v1"),
+    "a2c-discrete": (lambda: A2C("MlpPolicy", "CartPole-v1", seed=0), "CartPole-v1"),
     "dqn-dueling": (lambda: DQN("MlpPolicy", "CartPole-v1", seed=0), "CartPole-v1"),
     "dqn-layer-norm": (lambda: DQN("LnMlpPolicy", "CartPole-v1", seed=0, policy_kwargs=dict(dueling=False)),
                        "CartPole-v1"),

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from stable_baselines_io import DQN, PPO
+from stable_baselines_io import A2C, DQN, PPO
 from stable_baselines_io.conversion import convert_file
 
 PREDICT_SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "js" / "predict.mjs"
@@ -37,6 +37,7 @@ def _ppo_pendulum_relu() -> PPO:
 AGENTS: dict[str, tuple[Callable[[], Any], str]] = {
     "ppo-cartpole-trained": (_trained_ppo_cartpole, "CartPole-v1"),
     "ppo-pendulum-relu": (_ppo_pendulum_relu, "Pendulum-v1"),
+    "a2c-cartpole": (lambda: A2C("MlpPolicy", "CartPole-v1", seed=0), "CartPole-v1"),
     "dqn-cartpole-layer-norm": (lambda: DQN("LnMlpPolicy", "CartPole-v1", seed=0), "CartPole-v1"),
     "dqn-cartpole-no-dueling": (lambda: DQN("MlpPolicy", "CartPole-v1", seed=0, policy_kwargs=dict(dueling=False,
                                                                                                    layers=[32])),
