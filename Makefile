@@ -12,12 +12,14 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 install: $(PY)
-	$(PY) -m pip install --quiet -e ".[$(TF_EXTRA),tests,lint]"
+	$(PY) -m pip install --quiet -e ".[$(TF_EXTRA),tests,lint,plot,export]"
 
-# The main job: train PPO on CartPole, save, then load in a new process and evaluate.
+# The main job: train PPO on CartPole, save, then load in a new process and evaluate; draw the
+# learning curve from the monitor files training wrote to agents/ppo-cartpole/.
 demo: install
 	$(VENV)/bin/sb-io train --algo ppo --env CartPole-v1 --timesteps 50000 --seed 0 --output agents/ppo-cartpole
 	$(VENV)/bin/sb-io eval agents/ppo-cartpole.zip --episodes 10
+	$(VENV)/bin/sb-io plot agents/ppo-cartpole --output agents/ppo-cartpole.png
 
 test: install
 	$(PY) -m pytest

@@ -40,8 +40,11 @@ setup(
         "gpu": [f"tensorflow{TENSORFLOW_VERSION}"],
         "tests": ["pytest>=7", "pytest-timeout>=2", "hypothesis>=6"],
         "lint": ["ruff>=0.4", "mypy>=1.8"],
+        "plot": ["matplotlib>=3.7"],
         "benchmarks": ["safetensors>=0.4", "stable-baselines3>=2.3", "matplotlib>=3.7"],
         "fuzz": ["hypothesis>=6", "atheris>=2.3"],
+        # model.export(..., format="onnx"); tested with tf2onnx 1.17.0 and onnxruntime 1.32.0 on TensorFlow 2.21.
+        "export": ["tf2onnx>=1.17", "onnxruntime>=1.17"],
     },
     entry_points={"console_scripts": ["sb-io=stable_baselines_io.cli:main"]},
     classifiers=[

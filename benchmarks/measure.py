@@ -349,7 +349,8 @@ def task_sb3_learning(args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter()
     model.learn(total_timesteps=args.timesteps)
     wall_time = time.perf_counter() - start
-    _, _, returns = evaluate_policy(model, CARTPOLE, n_eval_episodes=20, deterministic=True, seed=0)
+    returns, _ = evaluate_policy(model, CARTPOLE, n_eval_episodes=20, deterministic=True, return_episode_rewards=True,
+                                 seed=0)
     return {"timesteps": int(model.num_timesteps), "wall_time_s": wall_time,
             "env_steps_per_s": model.num_timesteps / wall_time, "mean_reward": float(np.mean(returns)),
             "std_reward": float(np.std(returns)), "eval_episodes": 20}

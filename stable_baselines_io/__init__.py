@@ -13,11 +13,12 @@ from stable_baselines_io.version import __version__
 
 _LAZY_EXPORTS = {
     "BaseRLModel": "stable_baselines_io.common.base_class",
-    "ActorCriticRLModel": "stable_baselines_io.common.base_class",
-    "OffPolicyRLModel": "stable_baselines_io.common.base_class",
+    "ActorCriticRLModel": "stable_baselines_io.common.on_policy",
+    "OffPolicyRLModel": "stable_baselines_io.common.off_policy",
     "SaveLoadMixin": "stable_baselines_io.common.save_load",
     "PPO": "stable_baselines_io.ppo",
     "DQN": "stable_baselines_io.dqn",
+    "A2C": "stable_baselines_io.a2c",
 }
 
 __all__ = ["__version__", *_LAZY_EXPORTS]

@@ -1,11 +1,14 @@
 """The ``sb-io`` command (also ``python -m stable_baselines_io``).
 
-- ``train``: train an algorithm on a gymnasium env and save the agent;
+- ``train``: train an algorithm on a gymnasium env, save the agent and its monitor files;
 - ``eval``: load an agent and print the mean and std of its episode returns;
 - ``inspect``: show what an agent file holds, without TensorFlow and without unpickling;
-- ``convert``: re-save a legacy or Stable Baselines 2 file in the current, pickle-free format.
+- ``convert``: re-save a legacy or Stable Baselines 2 file in the current, pickle-free format;
+- ``plot``: draw the learning curves of training runs to a picture;
+- ``export``: write an agent's policy as a TF SavedModel, TFLite or ONNX file, to run without this library.
 
-TensorFlow is imported only by the commands that build a model (``train``, ``eval``).
+TensorFlow is imported only by the commands that build a model (``train``, ``eval``, ``export``),
+without its start-up banner (see :mod:`stable_baselines_io.tf_startup`). Help texts are plain text.
 """
 
 from __future__ import annotations
@@ -18,15 +21,21 @@ from collections.abc import Sequence
 from typing import Any
 
 from stable_baselines_io.exceptions import StableBaselinesIOError
+from stable_baselines_io.export import EXPORT_FORMATS
 from stable_baselines_io.hyperparams import tuned_hyperparameters
 from stable_baselines_io.interop import ALGORITHMS, detect_algorithm
 
 #: The exit status of a command that failed with a library error (argparse uses 2 for usage errors too).
 ERROR_STATUS = 2
 
+#: The parser's description (plain text: argparse prints it as it is).
+DESCRIPTION = "Train, evaluate, inspect, convert, plot and export Stable Baselines agents saved as zip files."
 
-def _algorithm_class(name: str) -> Any:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+
+def _algorithm_class(name: str, verbose: bool = False) -> Any:
+    from stable_baselines_io.tf_startup import import_tensorflow_quietly
+
+    import_tensorflow_quietly(verbose=verbose)
     if name.lower() == "ppo":
         from stable_baselines_io.ppo import PPO
 
@@ -35,6 +44,10 @@ def _algorithm_class(name: str) -> Any:
         from stable_baselines_io.dqn import DQN
 
         return DQN
+    if name.lower() == "a2c":
+        from stable_baselines_io.a2c import A2C
+
+        return A2C
     raise SystemExit(f"unknown algorithm {name!r}: choose one of {', '.join(ALGORITHMS)}")
 
 
@@ -57,20 +70,78 @@ def train(arguments: argparse.Namespace) -> int:
     :param arguments: parsed command line
     :return: exit status
     """
-    algorithm = _algorithm_class(arguments.algo)
+    algorithm = _algorithm_class(arguments.algo, verbose=arguments.verbose >= 2)
     hyperparameters = tuned_hyperparameters(arguments.algo, arguments.env) if arguments.tuned else {}
     if arguments.n_envs is not None:
         hyperparameters["n_envs"] = arguments.n_envs
     hyperparameters.update(_parse_assignments(arguments.hyperparameter))
-    model = algorithm("MlpPolicy", arguments.env, seed=arguments.seed, verbose=arguments.verbose, **hyperparameters)
+    env: Any = arguments.env
+    monitor_dir = None
+    if arguments.monitor:
+        from stable_baselines_io.common.monitor import make_monitored_vec_env
+
+        monitor_dir = arguments.monitor_dir or _run_dir(arguments.output)
+        env = make_monitored_vec_env(arguments.env, int(hyperparameters.get("n_envs", 1)), monitor_dir)
+    model = algorithm("MlpPolicy", env, seed=arguments.seed, verbose=arguments.verbose, **hyperparameters)
     model.learn(total_timesteps=arguments.timesteps, progress_bar=arguments.progress_bar)
     output_dir = os.path.dirname(os.fspath(arguments.output))
     if output_dir:
         os.makedirs(output_dir, exist_ok=True)
     model.save(arguments.output)
+    model.get_env().close()
+    monitored = f"; episodes logged in {monitor_dir}/" if monitor_dir else ""
     print(f"trained {type(model).__name__} on {arguments.env} for {model.num_timesteps} steps; saved to "
-          f"{arguments.output}")
+          f"{arguments.output}{monitored}")
     return 0
+
+
+def _agent_algorithm(path: str, algo: str | None, safe_mode: bool, verbose: bool = False,
+                     max_bytes: int | None = None) -> tuple[str, dict[str, Any]]:
+    """The algorithm of an agent file, and the file's metadata.
+
+    Stable Baselines 2's A2C and PPO2 files differ only by their data keys, so the data is decoded,
+    which imports the policy classes and TensorFlow: quietly, as the caller builds a model next.
+
+    :param path: the agent file
+    :param algo: the algorithm given on the command line, or None to detect it
+    :param safe_mode: never run code from the file
+    :param verbose: keep TensorFlow's start-up output
+    :param max_bytes: the most bytes reading the file may decompress and allocate
+    :return: ``(algorithm name, metadata)``
+    """
+    from stable_baselines_io.format.files import read_agent_file
+    from stable_baselines_io.tf_startup import import_tensorflow_quietly
+
+    import_tensorflow_quietly(verbose=verbose)
+
+    header = read_agent_file(path, safe_mode=safe_mode, max_bytes=max_bytes)
+    names = list(header.params) if isinstance(header.params, dict) else []
+    detected = algo or detect_algorithm(header.metadata, names, list(header.data or {}))
+    if detected is None:
+        raise SystemExit(f"cannot tell the algorithm of {path}: pass --algo {{{','.join(ALGORITHMS)}}}")
+    return detected, dict(header.metadata)
+
+
+def _load_model(path: str, algo: str, arguments: argparse.Namespace, verbose: bool = False) -> Any:
+    """Load an agent with the command line's ``--unsafe`` and ``--max-bytes``.
+
+    :param path: the agent file
+    :param algo: its algorithm
+    :param arguments: parsed command line
+    :param verbose: keep TensorFlow's start-up output
+    :return: the model
+    """
+    from stable_baselines_io.format.read_errors import reported_as_corrupt
+
+    model_class = _algorithm_class(algo, verbose=verbose)
+    # a value of the wrong type in the file must not end the command with a traceback
+    with reported_as_corrupt(path, None, "cannot build a model from the file"):
+        return model_class.load(path, safe_mode=not arguments.unsafe, max_bytes=arguments.max_bytes)
+
+
+def _run_dir(output: str) -> str:
+    """The folder of a run's monitor files: the agent's path without ``.zip``."""
+    return output[:-len(".zip")] if output.endswith(".zip") else output
 
 
 def evaluate(arguments: argparse.Namespace) -> int:
@@ -80,23 +151,15 @@ def evaluate(arguments: argparse.Namespace) -> int:
     :return: exit status
     """
     from stable_baselines_io.common.evaluation import evaluate_policy
-    from stable_baselines_io.format.files import read_agent_file
-    from stable_baselines_io.format.read_errors import reported_as_corrupt
 
-    header = read_agent_file(arguments.file, load_data=False, max_bytes=arguments.max_bytes)
-    names = list(header.params) if isinstance(header.params, dict) else []
-    algo = arguments.algo or detect_algorithm(header.metadata, names)
-    if algo is None:
-        raise SystemExit(f"cannot tell the algorithm of {arguments.file}: pass --algo {{{','.join(ALGORITHMS)}}}")
-    env_id = arguments.env or header.metadata.get("env_id")
+    algo, metadata = _agent_algorithm(arguments.file, arguments.algo, safe_mode=not arguments.unsafe,
+                                      verbose=arguments.verbose, max_bytes=arguments.max_bytes)
+    env_id = arguments.env or metadata.get("env_id")
     if not env_id:
         raise SystemExit(f"{arguments.file} does not name its environment: pass --env ENV_ID")
-    model_class = _algorithm_class(algo)
-    # a value of the wrong type in the file must not end the command with a traceback
-    with reported_as_corrupt(arguments.file, None, "cannot build a model from the file"):
-        model = model_class.load(arguments.file, safe_mode=not arguments.unsafe, max_bytes=arguments.max_bytes)
-    mean_return, std_return, _ = evaluate_policy(model, env_id, n_eval_episodes=arguments.episodes,
-                                                 deterministic=not arguments.stochastic, seed=arguments.seed)
+    model = _load_model(arguments.file, algo, arguments, verbose=arguments.verbose)
+    mean_return, std_return = evaluate_policy(model, env_id, n_eval_episodes=arguments.episodes,
+                                              deterministic=not arguments.stochastic, seed=arguments.seed)
     print(f"{env_id}: mean reward {mean_return:.2f} +/- {std_return:.2f} over {arguments.episodes} episodes")
     return 0
 
@@ -128,12 +191,45 @@ def convert(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def plot(arguments: argparse.Namespace) -> int:
+    """Draw the learning curves of runs (folders of monitor files) to a picture.
+
+    :param arguments: parsed command line
+    :return: exit status
+    """
+    try:
+        from stable_baselines_io.results_plotter import plot_results, save_figure
+    except ImportError as error:
+        raise SystemExit(f"sb-io plot needs matplotlib: pip install 'stable-baselines-io[plot]' ({error})") from error
+
+    output = arguments.output or os.path.normpath(arguments.run_dirs[0]) + ".png"
+    figure = plot_results(arguments.run_dirs, num_timesteps=arguments.timesteps, xaxis=arguments.xaxis,
+                          task_name=arguments.title, smooth=arguments.smooth)
+    save_figure(figure, output)
+    print(f"plotted {len(arguments.run_dirs)} run(s) to {output}")
+    return 0
+
+
+def export(arguments: argparse.Namespace) -> int:
+    """Load an agent and export its policy.
+
+    :param arguments: parsed command line
+    :return: exit status
+    """
+    algo, _ = _agent_algorithm(arguments.agent, arguments.algo, safe_mode=not arguments.unsafe,
+                               max_bytes=arguments.max_bytes)
+    model = _load_model(arguments.agent, algo, arguments)
+    written = model.export(arguments.output, format=arguments.format, deterministic=not arguments.stochastic)
+    print(f"exported {type(model).__name__} to {written} ({arguments.format})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser.
 
     :return: the parser
     """
-    parser = argparse.ArgumentParser(prog="sb-io", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="sb-io", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
 
     train_parser = commands.add_parser("train", help="train an agent and save it")
@@ -145,7 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--n-envs", type=int, default=None, help="environment copies (default: tuned, or 1)")
     train_parser.add_argument("--no-tuned", dest="tuned", action="store_false",
                               help="ignore the tuned hyperparameters known for this algorithm and env")
-    train_parser.add_argument("--verbose", type=int, default=0)
+    train_parser.add_argument("--verbose", type=int, default=0,
+                              help="0: quiet, 1: a table of training statistics, 2: also TensorFlow's own logs")
+    train_parser.add_argument("--monitor-dir", default=None,
+                              help="folder of the monitor files, one per environment (default: the output path "
+                                   "without .zip, e.g. agents/ppo-cartpole/)")
+    train_parser.add_argument("--no-monitor", dest="monitor", action="store_false",
+                              help="do not write monitor files")
     train_parser.add_argument("--no-progress-bar", dest="progress_bar", action="store_false")
     train_parser.add_argument("--hyperparameter", "-p", action="append", default=[], metavar="NAME=VALUE",
                               help="constructor argument, value parsed as JSON (repeatable)")
@@ -159,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_parser.add_argument("--seed", type=int, default=0, help="episode i is reset with seed + i")
     eval_parser.add_argument("--stochastic", action="store_true", help="sample actions instead of greedy ones")
     eval_parser.add_argument("--unsafe", action="store_true", help="allow unpickling (trusted files only)")
+    eval_parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's own logs")
     _add_max_bytes(eval_parser)
     eval_parser.set_defaults(handler=evaluate)
 
@@ -174,6 +277,32 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="replace a stored key that safe mode cannot rebuild; value parsed as JSON")
     _add_max_bytes(convert_parser)
     convert_parser.set_defaults(handler=convert)
+
+    plot_parser = commands.add_parser("plot", help="draw learning curves (episode reward against timesteps) to a "
+                                                   "picture")
+    plot_parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                             help="folder of monitor files written by sb-io train (several runs are overlaid)")
+    plot_parser.add_argument("--output", "-o", default=None,
+                             help="picture to write, .png, .svg or .pdf (default: the first RUN_DIR + .png)")
+    plot_parser.add_argument("--smooth", type=int, default=20, metavar="N",
+                             help="average the reward over the last N episodes (1: no smoothing; default 20, "
+                                  "Stable Baselines 2 averaged 100)")
+    plot_parser.add_argument("--xaxis", choices=("timesteps", "episodes", "walltime_hrs"), default="timesteps")
+    plot_parser.add_argument("--timesteps", type=int, default=None, help="plot only the first TIMESTEPS steps")
+    plot_parser.add_argument("--title", default=None, help="figure title (default: the env id)")
+    plot_parser.set_defaults(handler=plot)
+
+    export_parser = commands.add_parser("export", help="export an agent's policy to run without this library")
+    export_parser.add_argument("agent", help="the agent file")
+    export_parser.add_argument("output", help="the SavedModel directory, or the .tflite / .onnx file, to write")
+    export_parser.add_argument("--format", choices=EXPORT_FORMATS, default="saved_model",
+                               help="onnx needs the 'export' extra (default: saved_model)")
+    export_parser.add_argument("--algo", choices=ALGORITHMS, default=None)
+    export_parser.add_argument("--stochastic", action="store_true",
+                               help="the action signature samples instead of acting greedily (saved_model only)")
+    export_parser.add_argument("--unsafe", action="store_true", help="allow unpickling (trusted files only)")
+    _add_max_bytes(export_parser)
+    export_parser.set_defaults(handler=export)
     return parser
 
 

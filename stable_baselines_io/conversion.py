@@ -42,7 +42,7 @@ def convert_file(
         agent_file = read_agent_file(source, custom_objects=custom_objects, safe_mode=True, max_bytes=max_bytes)
         data = agent_file.data or {}
         params = _named_params(agent_file.params, data)
-        algorithm = detect_algorithm(agent_file.metadata, list(params or {}))
+        algorithm = detect_algorithm(agent_file.metadata, list(params or {}), list(data))
         metadata = {"converted_from": os.path.basename(describe_target(source)),
                     "converted_from_format": agent_file.file_format}
         if algorithm is not None:

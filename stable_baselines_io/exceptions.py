@@ -68,8 +68,18 @@ class SerializationError(StableBaselinesIOError, TypeError):
     """A value cannot be written to an agent file."""
 
 
-class ParameterMismatchError(StableBaselinesIOError, ValueError):
-    """Parameters given to ``load_parameters`` do not match the model's variables."""
+class ParameterMismatchError(StableBaselinesIOError, ValueError, RuntimeError):
+    """Parameters given to ``load_parameters`` do not match the model's variables (missing names,
+    shapes, dtypes that cannot be cast without loss). Stable Baselines 2 and 3 raised
+    ``RuntimeError`` here."""
+
+
+class UnknownParameterError(ParameterMismatchError, KeyError):
+    """``load_parameters`` received names the model has no variable for (Stable Baselines 2 raised
+    ``KeyError`` here)."""
+
+    # KeyError quotes its message; keep the plain text of every other error.
+    __str__ = Exception.__str__
 
 
 class SpaceMismatchError(StableBaselinesIOError, ValueError):
@@ -92,6 +102,12 @@ class UnknownPolicyError(StableBaselinesIOError, ValueError):
     """A policy class (or alias) that this library cannot build."""
 
 
+class UnknownPolicyKwargsError(StableBaselinesIOError, ValueError, TypeError):
+    """``policy_kwargs`` names an argument the policy does not take (Stable Baselines 2 raised
+    ``ValueError("Unknown keywords for policy: ...")``; Python raises ``TypeError`` for an unknown
+    keyword argument, so both are caught)."""
+
+
 class UnsupportedSpaceError(StableBaselinesIOError, ValueError, NotImplementedError):
     """A policy cannot handle this observation or action space (Stable Baselines raised
     ``NotImplementedError`` here)."""
@@ -99,6 +115,15 @@ class UnsupportedSpaceError(StableBaselinesIOError, ValueError, NotImplementedEr
 
 class UnsupportedFeatureError(StableBaselinesIOError, NotImplementedError):
     """A Stable Baselines option this library does not implement (e.g. DQN ``param_noise=True``)."""
+
+
+class RewardThresholdError(StableBaselinesIOError, AssertionError):
+    """``evaluate_policy(..., reward_threshold=...)``: the mean reward is not above the threshold
+    (Stable Baselines asserted this, so ``except AssertionError`` keeps working)."""
+
+
+class MonitorResultsError(StableBaselinesIOError, ValueError):
+    """A folder has no monitor file, or a file that is not one (``load_results``)."""
 
 
 class ReplayBufferMismatchError(StableBaselinesIOError, ValueError):
@@ -133,3 +158,13 @@ class RefusedObjectError(UnsafeObjectError):
         self.description = description
         super().__init__(f"the pickle holds {description}, which safe mode does not rebuild because unpickling it "
                          "could run code from the file", path=path, member=member)
+
+
+class UnsupportedExportError(StableBaselinesIOError, ValueError):
+    """An export format cannot express what was asked: an unknown format, a policy or space with no
+    exporter, or stochastic sampling in a format that runs only built-in deterministic ops."""
+
+
+class ExportDependencyError(StableBaselinesIOError, ImportError):
+    """An export format needs an optional package that is not installed (``pip install
+    "stable-baselines-io[export]"``)."""

@@ -109,6 +109,7 @@ def _inspect_zip(stream: Any, source: str, budget: LoadBudget) -> str:
     lines = [f"file: {source}", "format: zip archive (Stable Baselines zip format)", f"members: {members}"]
     lines += _metadata_lines(contents.metadata)
     needs_pickle: list[str] = []
+    stored: dict[str, Any] = {}
     if contents.data_json is None:
         lines.append("data: none saved")
     else:
@@ -119,7 +120,7 @@ def _inspect_zip(stream: Any, source: str, budget: LoadBudget) -> str:
     lines.append(f"keys that need pickle: {', '.join(needs_pickle) if needs_pickle else 'none'}")
     names = list(contents.params or {})
     lines += _parameter_lines(contents.params.items() if contents.params else [])
-    lines.append(f"algorithm: {detect_algorithm(contents.metadata, names) or 'unknown'}")
+    lines.append(f"algorithm: {detect_algorithm(contents.metadata, names, list(stored)) or 'unknown'}")
     return "\n".join(lines)
 
 

@@ -12,29 +12,44 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from stable_baselines_io.format.names import ACTOR_CRITIC_SCHEME, DQN_SCHEME, SB2_SCOPES, SCHEME_ALGORITHMS
+from stable_baselines_io.format.names import (
+    ACTOR_CRITIC_SCHEME,
+    ALGORITHM_DATA_KEYS,
+    ALGORITHMS,
+    DQN_SCHEME,
+    SB2_SCOPES,
+    SCHEME_ALGORITHMS,
+)
 
-ALGORITHMS = tuple(SCHEME_ALGORITHMS.values())
+#: Data keys that only Stable Baselines 2's A2C wrote: its parameters are named as PPO2's.
+A2C_DATA_KEYS = ALGORITHM_DATA_KEYS["a2c"]
 DEFAULT_ACTOR_CRITIC_LAYERS = [64, 64]
 DEFAULT_DQN_LAYERS = [64, 64]
 
 
-def detect_algorithm(metadata: Mapping[str, Any], param_names: Sequence[str]) -> str | None:
-    """The algorithm of a file: from its metadata, else from its parameter names.
+def detect_algorithm(metadata: Mapping[str, Any], param_names: Sequence[str],
+                     data_keys: Sequence[str] = ()) -> str | None:
+    """The algorithm of a file: from its metadata, else from its parameter names and data keys.
 
-    Files of Stable Baselines 2's other actor-critic algorithms (A2C, ACER, ACKTR, TRPO) share
-    PPO2's policy names and are reported as ``"ppo"``: PPO can play them.
+    Files of Stable Baselines 2's other actor-critic algorithms (ACER, ACKTR, TRPO) share PPO2's
+    policy names and are reported as ``"ppo"``: PPO can play them (``load_parameters``). A2C
+    files are told apart by their data keys (:data:`A2C_DATA_KEYS`).
 
     :param metadata: the file's ``metadata`` member (empty for Stable Baselines 2 files)
     :param param_names: the parameter names
-    :return: ``"ppo"``, ``"dqn"`` or None when unknown
+    :param data_keys: the keys of the file's data dictionary, when known
+    :return: ``"ppo"``, ``"dqn"``, ``"a2c"`` or None when unknown
     """
     stored = str(metadata.get("algorithm", "")).lower()
     if stored in ALGORITHMS:
         return stored
-    for scheme in (DQN_SCHEME, ACTOR_CRITIC_SCHEME):
-        if any(name.startswith(SB2_SCOPES[scheme] + "/") for name in param_names):
-            return SCHEME_ALGORITHMS[scheme]
+    if any(name.startswith(SB2_SCOPES[DQN_SCHEME] + "/") for name in param_names):
+        return SCHEME_ALGORITHMS[DQN_SCHEME]
+    for algorithm, keys in ALGORITHM_DATA_KEYS.items():
+        if keys <= set(data_keys):
+            return algorithm
+    if any(name.startswith(SB2_SCOPES[ACTOR_CRITIC_SCHEME] + "/") for name in param_names):
+        return SCHEME_ALGORITHMS[ACTOR_CRITIC_SCHEME]
     return None
 
 

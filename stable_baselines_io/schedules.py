@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from stable_baselines_io.format.registry import register_serializable
 
 
@@ -110,13 +112,66 @@ Schedule = ConstantSchedule | LinearSchedule | PiecewiseSchedule | Callable[[flo
 
 
 def get_schedule_fn(value_or_schedule: float | Schedule) -> Callable[[float], float]:
-    """Turn a number into a :class:`ConstantSchedule`; return a schedule (any callable) unchanged.
+    """Turn a number into a :class:`ConstantSchedule`; make any other callable return Python floats.
 
-    :param value_or_schedule: a float, an int or a callable of the remaining progress
-    :return: a callable of the remaining progress
+    A schedule may return a NumPy scalar (``np.float64``, as Stable-Baselines3 users' schedules
+    often do): its value is cast to ``float``.
+
+    >>> get_schedule_fn(lambda progress: np.float64(progress / 2))(1.0)
+    0.5
+
+    :param value_or_schedule: a number (Python or NumPy) or a callable of the remaining progress
+    :return: a callable of the remaining progress, returning a float
     """
-    if callable(value_or_schedule):
+    if isinstance(value_or_schedule, (ConstantSchedule, LinearSchedule, PiecewiseSchedule)):
         return value_or_schedule
-    if isinstance(value_or_schedule, (int, float)) and not isinstance(value_or_schedule, bool):
+    if callable(value_or_schedule):
+        return _FloatSchedule(value_or_schedule)
+    if isinstance(value_or_schedule, (int, float, np.integer, np.floating)) and not isinstance(
+            value_or_schedule, (bool, np.bool_)):
         return ConstantSchedule(float(value_or_schedule))
     raise TypeError(f"expected a number or a schedule callable, received {value_or_schedule!r}")
+
+
+def _double_linear_con(progress_remaining: float) -> float:
+    value = 1.0 - 2.0 * (1.0 - progress_remaining)
+    return 0.125 if value < 0.125 else value
+
+
+def _middle_drop(progress_remaining: float) -> float:
+    return 0.075 if progress_remaining < 0.75 else progress_remaining
+
+
+def _double_middle_drop(progress_remaining: float) -> float:
+    if progress_remaining < 0.25:
+        return 0.125
+    return _middle_drop(progress_remaining)
+
+
+#: Stable Baselines 2's ``lr_schedule`` names (A2C, ACER, ACKTR) -> the factor applied to the
+#: learning rate, as a function of the remaining progress.
+#:
+#: >>> LR_SCHEDULE_FACTORS["middle_drop"](0.5)
+#: 0.075
+LR_SCHEDULE_FACTORS: dict[str, Callable[[float], float]] = {
+    "constant": lambda progress_remaining: 1.0,
+    "linear": lambda progress_remaining: progress_remaining,
+    "double_linear_con": _double_linear_con,
+    "middle_drop": _middle_drop,
+    "double_middle_drop": _double_middle_drop,
+}
+
+
+@dataclass(frozen=True)
+class _FloatSchedule:
+    """A user's schedule whose values are cast to ``float``."""
+
+    schedule: Callable[[float], Any]
+
+    def __call__(self, progress_remaining: float) -> float:
+        value = self.schedule(progress_remaining)
+        try:
+            return float(value)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"the schedule {self.schedule!r} returned {value!r} for progress_remaining="
+                            f"{progress_remaining}: expected a number") from error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import IO, Any
 
 import numpy as np
@@ -18,3 +19,11 @@ PathType = str | os.PathLike[str]
 FileTarget = str | os.PathLike[str] | IO[bytes]
 #: Parameters as loaded: a name mapping, or (oldest legacy files) a list in parameter order.
 LoadedParams = ParamDict | list[np.ndarray] | None
+#: What ``env`` arguments accept: a gymnasium ``Env``, an env id, a gymnasium ``SyncVectorEnv``
+#: or a :class:`~stable_baselines_io.common.vec_env.VecEnv`.
+EnvSpec = Any
+#: A ``learn`` callback in Stable Baselines 2's function form: ``callback(locals(), globals())``;
+#: returning ``False`` stops training.
+Callback = Callable[[dict[str, Any], dict[str, Any]], "bool | None"]
+#: An activation function of the policies (a TensorFlow tensor in, a tensor out).
+Activation = Callable[[Any], Any]

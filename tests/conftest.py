@@ -84,6 +84,34 @@ def run_python() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run
 
 
+def rollout_observations(env_id: str, n_observations: int, seed: int = 0) -> np.ndarray:
+    """Observations met by a random agent in a gymnasium env, episodes restarting as they end.
+
+    :param env_id: the gymnasium env id
+    :param n_observations: how many
+    :param seed: seeds the env and the random actions
+    :return: ``(n_observations, *observation_shape)`` in the observation space's dtype
+    """
+    import gymnasium
+
+    env = gymnasium.make(env_id)
+    env.action_space.seed(seed)
+    observation, _ = env.reset(seed=seed)
+    observations = []
+    while len(observations) < n_observations:
+        observations.append(observation)
+        observation, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            observation, _ = env.reset()
+    return np.asarray(observations, dtype=env.observation_space.dtype)
+
+
+@pytest.fixture(scope="session")
+def rollout() -> Callable[..., np.ndarray]:
+    """:func:`rollout_observations`: ``rollout(env_id, n_observations, seed=0)``."""
+    return rollout_observations
+
+
 @pytest.fixture()
 def count_resets(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], list[int]]:
     """``count_resets(model)`` starts counting the resets of the model's environment.

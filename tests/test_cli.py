@@ -19,7 +19,7 @@ def run_cli(*arguments: str) -> subprocess.CompletedProcess[str]:
                           cwd=PROJECT_ROOT, timeout=300)
 
 
-@pytest.mark.parametrize("algo", ["ppo", "dqn"])
+@pytest.mark.parametrize("algo", ["ppo", "dqn", "a2c"])
 def test_train_then_eval_in_a_new_process(tmp_path: Path, algo: str) -> None:
     output = tmp_path / "agents" / f"{algo}-cartpole"
     trained = run_cli("train", "--algo", algo, "--env", "CartPole-v1", "--timesteps", "256", "--seed", "0",
@@ -101,3 +101,10 @@ def test_eval_of_a_file_with_values_of_the_wrong_type_is_one_line_with_status_2(
     error = capsys.readouterr().err
     assert error.startswith("sb-io eval: error: ") and len(error.strip().splitlines()) == 1
     assert "bad.zip" in error
+
+
+def test_eval_tells_a_stable_baselines_2_a2c_file_by_its_data_keys(sb2_fixture_dir: Path) -> None:
+    evaluated = run_cli("eval", str(sb2_fixture_dir / "zoo" / "a2c" / "CartPole-v1.pkl"), "--env", "CartPole-v1",
+                        "--episodes", "2")
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "CartPole-v1: mean reward 500.00 +/- 0.00 over 2 episodes" in evaluated.stdout

@@ -11,7 +11,7 @@ import gymnasium
 import numpy as np
 import pytest
 
-from stable_baselines_io import DQN, PPO
+from stable_baselines_io import A2C, DQN, PPO
 from stable_baselines_io.common import data_checks
 from stable_baselines_io.common.data_checks import (
     MAX_BUILT_PARAMETERS,
@@ -43,6 +43,13 @@ DQN_POLICY = registry.resolve_registered("dqn.MlpPolicy")
     ("batch_size", 0, "'batch_size' must be an integer"),
     ("double_q", 1, "'double_q' must be a bool"),
     ("observation_space", {"low": 0}, "a gymnasium space"),
+    ("alpha", 2.0, r"'alpha' must be a number in \[0.0, 1.0\]"),
+    ("momentum", -0.5, r"'momentum' must be a number in \[0.0, 1.0\]"),
+    ("epsilon", "tiny", "'epsilon' must be a number"),
+    ("lr_schedule", "exponential", r"'lr_schedule' must be one of \['constant', 'linear', .*received 'exponential'"),
+    ("lr_schedule", 1, "'lr_schedule' must be one of"),
+    ("vf_coef", -1.0, "'vf_coef' must be a number"),
+    ("n_steps", 0, "'n_steps' must be an integer"),
 ])
 def test_wrong_values_are_refused_naming_the_key(key, value, match):
     with pytest.raises(CorruptAgentFileError, match=rf"{match}.*file 'agent.zip', member 'data'"):
@@ -52,6 +59,7 @@ def test_wrong_values_are_refused_naming_the_key(key, value, match):
 @pytest.mark.parametrize("key, value", [
     ("n_envs", 4096), ("seed", None), ("seed", np.int64(2**32 - 1)), ("gamma", 1), ("learning_rate", np.float32(3e-4)),
     ("learning_rate", lambda progress: progress), ("cliprange_vf", None), ("ent_coef", -0.01), ("unknown", object()),
+    ("alpha", 0.99), ("momentum", 0.0), ("epsilon", 1e-5), ("lr_schedule", "middle_drop"), ("max_grad_norm", None),
 ])
 def test_values_of_real_agents_pass(key, value):
     check_value(key, value)
@@ -157,7 +165,8 @@ def saved_agents(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("agents")
     PPO("MlpPolicy", "CartPole-v1", policy_kwargs={"net_arch": [16]}, seed=0).save(folder / "ppo.zip")
     DQN("MlpPolicy", "CartPole-v1", policy_kwargs={"layers": [16]}, seed=0).save(folder / "dqn.zip")
-    return {"ppo": folder / "ppo.zip", "dqn": folder / "dqn.zip"}
+    A2C("MlpPolicy", "CartPole-v1", policy_kwargs={"net_arch": [16]}, seed=0).save(folder / "a2c.zip")
+    return {"ppo": folder / "ppo.zip", "dqn": folder / "dqn.zip", "a2c": folder / "a2c.zip"}
 
 
 @pytest.fixture
@@ -165,7 +174,7 @@ def nothing_built(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a model was built before the file's values were checked")
 
-    for algorithm in (PPO, DQN):
+    for algorithm in (PPO, DQN, A2C):
         monkeypatch.setattr(algorithm, "_from_data", classmethod(refuse))
 
 
@@ -177,11 +186,16 @@ def nothing_built(monkeypatch):
     ("dqn", {"policy_kwargs": {"layers": [16], "dueling": False}}, AlgorithmMismatchError,
      "unexpected parameters.*state_value"),
     ("dqn", {"buffer_size": -1}, CorruptAgentFileError, "'buffer_size' must be an integer"),
+    ("a2c", {"lr_schedule": "sideways"}, CorruptAgentFileError, "'lr_schedule' must be one of"),
+    ("a2c", {"alpha": 7}, CorruptAgentFileError, "'alpha' must be a number"),
+    ("a2c", {"n_envs": 0}, CorruptAgentFileError, "'n_envs' must be an integer"),
+    ("a2c", {"policy_kwargs": {"net_arch": [32]}}, AlgorithmMismatchError,
+     r"'model/shared_fc0/w:0': the network has shape \(4, 32\), the file \(4, 16\)"),
 ])
 def test_load_checks_before_building(saved_agents, nothing_built, tmp_path, algorithm, changes, error, match):
     path = rewrite_data(saved_agents[algorithm], tmp_path / "tampered.zip", **changes)
     with pytest.raises(error, match=match):
-        {"ppo": PPO, "dqn": DQN}[algorithm].load(path)
+        {"ppo": PPO, "dqn": DQN, "a2c": A2C}[algorithm].load(path)
 
 
 def test_untampered_files_pass_the_checks(saved_agents, monkeypatch):
@@ -195,4 +209,5 @@ def test_untampered_files_pass_the_checks(saved_agents, monkeypatch):
     monkeypatch.setattr(data_checks, "check_parameter_shapes", spy)
     assert isinstance(PPO.load(saved_agents["ppo"]), PPO)
     assert isinstance(DQN.load(saved_agents["dqn"]), DQN)
-    assert checked == [8, 17]
+    assert isinstance(A2C.load(saved_agents["a2c"]), A2C)
+    assert checked == [8, 17, 8]

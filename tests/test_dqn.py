@@ -143,8 +143,9 @@ def test_act_fun_accepts_a_name_or_a_function():
     np.testing.assert_array_equal(by_name(observations).numpy(), by_function(observations).numpy())
 
 
-def test_unknown_policy_kwarg_is_a_clear_type_error():
-    with pytest.raises(TypeError, match=r"unknown policy_kwargs \['net_arch'\].*accepted: \['act_fun', 'dueling'"):
+def test_unknown_policy_kwarg_is_a_clear_value_error():
+    with pytest.raises(ValueError, match=r"Unknown keywords for policy: \['net_arch'\] \(MlpPolicy policy_kwargs "
+                       r"accepted: \['act_fun', 'dueling'"):
         DQN("MlpPolicy", "CartPole-v1", policy_kwargs={"net_arch": [64]})
     with pytest.raises(TypeError, match="always uses layer_norm=True"):
         DQN("LnMlpPolicy", "CartPole-v1", policy_kwargs={"layer_norm": False})

@@ -31,8 +31,9 @@ STATE_ARRAYS = {"training_arrays": OrderedDict([("optimizer/m:0", np.zeros(2, dt
 
 def golden_bytes() -> bytes:
     buffer = io.BytesIO()
-    write_archive(buffer, data_to_json(DATA), PARAMS, METADATA, data_to_json(STATE, allow_pickle=False),
-                  STATE_ARRAYS, date_time=DATE_TIME)
+    write_archive(buffer, data_to_json(DATA), PARAMS, METADATA,
+                  json_members={"training_state": data_to_json(STATE, allow_pickle=False)},
+                  array_members=STATE_ARRAYS, date_time=DATE_TIME)
     return buffer.getvalue()
 
 

@@ -328,7 +328,7 @@ def test_legacy_layers_kwarg_and_activation_function() -> None:
 
 
 def test_unknown_policy_kwargs_are_all_named() -> None:
-    with pytest.raises(TypeError, match=r"unknown policy_kwargs \['dueling', 'layer_norm'\]"):
+    with pytest.raises(ValueError, match=r"Unknown keywords for policy: \['dueling', 'layer_norm'\]"):
         PPO("MlpPolicy", "CartPole-v1", policy_kwargs=dict(net_arch=[8], dueling=True, layer_norm=True))
 
 

@@ -1,4 +1,4 @@
-"""Save / load of whole models: PPO, DQN and a user's own algorithm, through every kind of target."""
+"""Save / load of whole models: PPO, A2C, DQN and a user's own algorithm, through every kind of target."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from stable_baselines_io import DQN, PPO, BaseRLModel
+from stable_baselines_io import A2C, DQN, PPO, BaseRLModel
 from stable_baselines_io.exceptions import (
     AlgorithmMismatchError,
     NoEnvironmentError,
@@ -75,14 +75,17 @@ def make_model(kind: str) -> BaseRLModel:
                    learning_rate=LinearSchedule(1e-3)).learn(64)
     if kind == "ppo_box":
         return PPO("MlpPolicy", "Pendulum-v1", n_steps=32, nminibatches=2, noptepochs=1, seed=1).learn(64)
+    if kind == "a2c_box":
+        return A2C("MlpPolicy", "Pendulum-v1", n_steps=8, seed=1, lr_schedule="linear").learn(64)
     if kind == "dqn":
         return DQN("MlpPolicy", "CartPole-v1", learning_starts=20, buffer_size=500, seed=1,
                    policy_kwargs={"layers": [32], "dueling": False}).learn(60)
     return HillClimbing(policy=object, env="CartPole-v1", seed=1).learn(50)
 
 
-MODEL_KINDS = ["ppo", "ppo_box", "dqn", "hill_climbing"]
-ENV_OF = {"ppo": "CartPole-v1", "ppo_box": "Pendulum-v1", "dqn": "CartPole-v1", "hill_climbing": "CartPole-v1"}
+MODEL_KINDS = ["ppo", "ppo_box", "a2c_box", "dqn", "hill_climbing"]
+ENV_OF = {"ppo": "CartPole-v1", "ppo_box": "Pendulum-v1", "a2c_box": "Pendulum-v1", "dqn": "CartPole-v1",
+          "hill_climbing": "CartPole-v1"}
 
 
 @pytest.fixture(scope="module", params=MODEL_KINDS)
@@ -177,7 +180,7 @@ def test_policy_kwargs_that_differ_from_the_stored_ones_are_refused(tmp_path: Pa
     PPO.load(tmp_path / "agent", policy_kwargs={})
 
 
-@pytest.mark.parametrize("saved_kind, loader", [("dqn", PPO), ("ppo", DQN)])
+@pytest.mark.parametrize("saved_kind, loader", [("dqn", PPO), ("ppo", DQN), ("a2c_box", PPO), ("ppo", A2C)])
 def test_loading_another_algorithms_file_is_a_clear_error(tmp_path: Path, saved_kind: str, loader: type) -> None:
     make_model(saved_kind).save(tmp_path / "agent")
     with pytest.raises(AlgorithmMismatchError, match="another algorithm"):
@@ -256,12 +259,12 @@ def test_load_parameters_wrong_shape_and_dtype_reported_together(ppo_model: PPO)
     snapshot = _snapshot(ppo_model)
     params = OrderedDict((name, value + 1) for name, value in snapshot.items())
     params["model/pi/w:0"] = np.zeros((3, 3), dtype=np.float32)
-    params["model/vf/w:0"] = snapshot["model/vf/w:0"].astype(np.float64)
+    params["model/vf/w:0"] = snapshot["model/vf/w:0"].astype(np.complex128)
     with pytest.raises(ParameterMismatchError) as error:
         ppo_model.load_parameters(params)
     message = str(error.value)
     assert "'model/pi/w:0': expected shape (64, 2), received (3, 3)" in message
-    assert "'model/vf/w:0': expected dtype float32, received float64" in message
+    assert "'model/vf/w:0': expected dtype float32, received complex128, which cannot be cast" in message
     _assert_unchanged(ppo_model, snapshot)
 
 

@@ -46,9 +46,10 @@ def _load(cls: type, path: Path | str, **kwargs: Any) -> Any:
 
 
 def _mean_reward(model: Any, env_id: str) -> float:
-    mean_reward, _, returns = evaluate_policy(model, env_id, n_eval_episodes=20, deterministic=True, seed=0)
+    returns, _ = evaluate_policy(model, env_id, n_eval_episodes=20, deterministic=True, return_episode_rewards=True,
+                                 seed=0)
     assert len(returns) == 20
-    return mean_reward
+    return float(np.mean(returns))
 
 
 @pytest.mark.parametrize("name, algorithm, env_id, reference", FIXTURES, ids=IDS)

@@ -1,36 +1,43 @@
-"""``BaseRLModel`` and the on-policy / off-policy bases every algorithm builds on."""
+"""``BaseRLModel``: environment, prediction, seeding, and the bookkeeping both training loops share.
+
+The loops themselves are in :mod:`.on_policy` (:class:`~.on_policy.ActorCriticRLModel`) and
+:mod:`.off_policy` (:class:`~.off_policy.OffPolicyRLModel`); saving and loading in :mod:`.save_load`.
+"""
 
 from __future__ import annotations
 
+import os
 import random
 import warnings
 from abc import ABC, abstractmethod
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import gymnasium
 import numpy as np
 import tensorflow as tf
 
-from stable_baselines_io.common.buffers import ReplayBuffer
+from stable_baselines_io.common.action_probability import first_of_batch, probability_of_actions
+from stable_baselines_io.common.callbacks import TrainingHooks
 from stable_baselines_io.common.data_checks import check_loaded_agent
 from stable_baselines_io.common.save_load import SaveLoadMixin
-from stable_baselines_io.common.vec_env import EnvSpec, VecEnv, make_vec_env
+from stable_baselines_io.common.tf_util import configure_tf_threads
+from stable_baselines_io.common.vec_env import VecEnv, make_vec_env
 from stable_baselines_io.exceptions import (
     AlgorithmMismatchError,
     CorruptAgentFileError,
     NoEnvironmentError,
-    ParameterMismatchError,
-    PolicyKwargsMismatchError,
     SpaceMismatchError,
     UnknownPolicyError,
+    UnsupportedFeatureError,
 )
-from stable_baselines_io.format.archive import REPLAY_BUFFER_MEMBER, TRAINING_ARRAYS_MEMBER
-from stable_baselines_io.format.file_targets import describe_target
-from stable_baselines_io.format.files import read_agent_file, save_to_file, writer_metadata
-from stable_baselines_io.format.read_errors import reported_as_corrupt
-from stable_baselines_io.type_aliases import DataDict, FileTarget
+from stable_baselines_io.format.files import AgentFile
+from stable_baselines_io.type_aliases import Callback, DataDict, EnvSpec
+
+#: Finished episodes over which the logged mean return and length are computed.
+EPISODE_INFO_BUFFER_SIZE = 100
 
 SelfBaseRLModel = TypeVar("SelfBaseRLModel", bound="BaseRLModel")
 
@@ -57,12 +64,32 @@ class BaseRLModel(SaveLoadMixin, ABC):
         "policy_kwargs",
         "_vectorize_action",
     )
-    _state_attrs: ClassVar[tuple[str, ...]] = ("num_timesteps", "_space_random_states", "_last_obs",
-                                               "_env_episode_stats")
+    #: Everything ``learn`` carries from one call to the next (see :mod:`.save_load`).
+    _state_attrs: ClassVar[tuple[str, ...]] = (
+        "num_timesteps",
+        "_total_timesteps",
+        "num_episodes",
+        "_ep_info_list",
+        "_space_random_states",
+        "_last_obs",
+        "_env_episode_stats",
+    )
     #: The observations the next step continues from; None: the next ``learn`` resets the env.
     _last_obs: np.ndarray | None = None
     #: Policy names accepted instead of a class, e.g. ``{"MlpPolicy": MlpPolicy}``.
     policy_aliases: ClassVar[Mapping[str, type]] = {}
+    #: TensorFlow's thread pools (see :func:`~stable_baselines_io.common.tf_util.configure_tf_threads`);
+    #: algorithms set it before calling ``BaseRLModel.__init__``.
+    n_cpu_tf_sess: int | None = None
+    #: Data keys that Stable Baselines 2 wrote for this algorithm only: a file without
+    #: ``metadata["algorithm"]`` that holds none of them was saved by another algorithm.
+    _sb2_data_keys: ClassVar[tuple[str, ...]] = ()
+    #: Every model class by name, to tell which class wrote a file (``metadata["algorithm"]``).
+    _classes_by_name: ClassVar[dict[str, type[BaseRLModel]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        BaseRLModel._classes_by_name.setdefault(cls.__name__, cls)
 
     def __init__(
         self,
@@ -81,6 +108,12 @@ class BaseRLModel(SaveLoadMixin, ABC):
         self._vectorize_action = False
         self._extra_data = {}
         self.num_timesteps = 0
+        #: The schedules' horizon: ``progress_remaining = 1 - num_timesteps / _total_timesteps``.
+        self._total_timesteps = 0
+        #: Episodes finished since the last ``learn(..., reset_num_timesteps=True)``.
+        self.num_episodes = 0
+        #: ``{"r": return, "l": length}`` of the last finished episodes.
+        self.ep_info_buf: deque[dict[str, float]] = deque(maxlen=EPISODE_INFO_BUFFER_SIZE)
         self.env: VecEnv | None = None
         self.observation_space: gymnasium.Space | None = None
         self.action_space: gymnasium.Space | None = None
@@ -89,6 +122,7 @@ class BaseRLModel(SaveLoadMixin, ABC):
             self.observation_space = vec_env.observation_space
             self.action_space = vec_env.action_space
             self._set_vec_env(vec_env)
+        configure_tf_threads(self.n_cpu_tf_sess)
 
     @classmethod
     def _resolve_policy(cls, policy: type | str) -> type:
@@ -112,7 +146,7 @@ class BaseRLModel(SaveLoadMixin, ABC):
     def learn(
         self: SelfBaseRLModel,
         total_timesteps: int,
-        callback: Callable[[dict[str, Any], dict[str, Any]], bool | None] | None = None,
+        callback: Callback | TrainingHooks | None = None,
         log_interval: int = 100,
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,
@@ -120,8 +154,9 @@ class BaseRLModel(SaveLoadMixin, ABC):
         """Train for ``total_timesteps`` environment steps.
 
         :param total_timesteps: number of environment steps (summed over environments)
-        :param callback: called as ``callback(locals(), globals())`` once per step (or rollout);
-            returning ``False`` stops training
+        :param callback: a function called as ``callback(locals(), globals())`` once per update
+            (on-policy) or step (off-policy), returning ``False`` to stop; or
+            :class:`~stable_baselines_io.common.callbacks.TrainingHooks`
         :param log_interval: how often to log, in updates (on-policy) or episodes (off-policy)
         :param reset_num_timesteps: restart the step counter (and schedules) from zero
         :param progress_bar: show a tqdm progress bar
@@ -146,12 +181,15 @@ class BaseRLModel(SaveLoadMixin, ABC):
         """
         return self.env
 
-    def set_env(self, env: EnvSpec) -> None:
+    def set_env(self, env: EnvSpec, force_reset: bool = True) -> None:
         """Use a new environment, with the same observation and action spaces.
 
         A different number of environments is accepted.
 
         :param env: anything accepted by the constructor's ``env``
+        :param force_reset: the next ``learn`` resets the environment (Stable-Baselines3's keyword);
+            False continues from the model's last observations, which is right only for the
+            environment the model last stepped (the same object, in the same state)
         """
         vec_env = make_vec_env(env, self.n_envs)
         problems = []
@@ -165,14 +203,16 @@ class BaseRLModel(SaveLoadMixin, ABC):
         if problems:
             raise SpaceMismatchError("the environment does not match the model: " + "; ".join(problems))
         self.observation_space, self.action_space = vec_env.observation_space, vec_env.action_space
-        self._set_vec_env(vec_env)
+        self._set_vec_env(vec_env, force_reset=force_reset)
 
-    def _set_vec_env(self, vec_env: VecEnv) -> None:
+    def _set_vec_env(self, vec_env: VecEnv, force_reset: bool = True) -> None:
         self.env = vec_env
         self.n_envs = vec_env.num_envs
-        if self.seed is not None:
-            vec_env.seed(self.seed)
-        self._on_env_changed()
+        if force_reset:
+            # A continued environment is left exactly as it is (its seeds included).
+            if self.seed is not None:
+                vec_env.seed(self.seed)
+            self._on_env_changed()
 
     def _on_env_changed(self) -> None:
         """A new environment starts new episodes: the next ``learn`` resets it."""
@@ -202,6 +242,81 @@ class BaseRLModel(SaveLoadMixin, ABC):
                 f"{type(self).__name__}.load(path, env=env) before learn()"
             )
         return self.env
+
+    # --- what both training loops share ----------------------------------------------------------
+
+    def _setup_learn(self, horizon_steps: int, reset_num_timesteps: bool) -> VecEnv:
+        """Start a ``learn`` call: counters, the schedules' horizon, and the environment.
+
+        ``reset_num_timesteps=True`` restarts the counters (:meth:`_reset_counters`) and the
+        horizon. The horizon becomes the larger of the stored one and ``num_timesteps +
+        horizon_steps``, so a run stopped by its callback, saved and loaded continues its
+        original schedules. The environment is reset only when no observation is carried over
+        (first call, new environment, ``load(..., force_reset=True)``, or a different number of
+        environments, which warns).
+
+        :param horizon_steps: the environment steps this call makes
+        :param reset_num_timesteps: restart the counters and the schedules
+        :return: the environment
+        """
+        env = self._require_env()
+        if reset_num_timesteps:
+            self._reset_counters()
+        self._total_timesteps = max(self._total_timesteps, self.num_timesteps + horizon_steps)
+        if self._last_obs is not None and len(self._last_obs) != env.num_envs:
+            warnings.warn(f"the last observations are of {len(self._last_obs)} environments, the environment has "
+                          f"{env.num_envs}: resetting it", stacklevel=3)
+            self._forget_last_observation()
+        if self._needs_reset():
+            self._reset_env(env)
+        return env
+
+    def _reset_counters(self) -> None:
+        """What ``learn(..., reset_num_timesteps=True)`` restarts (subclasses add their counters)."""
+        self.num_timesteps = 0
+        self._total_timesteps = 0
+        self.num_episodes = 0
+        self.ep_info_buf.clear()
+
+    def _needs_reset(self) -> bool:
+        return self._last_obs is None
+
+    def _reset_env(self, env: VecEnv) -> None:
+        """Reset the environments and keep their first observations in ``_last_obs``.
+
+        :param env: the environments
+        """
+        self._last_obs = env.reset()
+
+    def _record_episodes(self, infos: list[dict[str, Any]]) -> int:
+        """Count the episodes that ended at this step and keep their return and length.
+
+        :param infos: the step's infos
+        :return: how many episodes ended
+        """
+        finished = [info["episode"] for info in infos if "episode" in info]
+        self.ep_info_buf.extend(finished)
+        self.num_episodes += len(finished)
+        return len(finished)
+
+    @property
+    def _ep_info_list(self) -> list[dict[str, float]]:
+        """:attr:`ep_info_buf` as a list, the form it is saved in."""
+        return list(self.ep_info_buf)
+
+    @_ep_info_list.setter
+    def _ep_info_list(self, infos: list[dict[str, float]]) -> None:
+        self.ep_info_buf = deque(infos, maxlen=EPISODE_INFO_BUFFER_SIZE)
+
+    def _episode_means(self) -> tuple[float, float]:
+        """Mean return and length of the episodes in :attr:`ep_info_buf` (nan without any).
+
+        :return: ``(mean return, mean length)``
+        """
+        if not self.ep_info_buf:
+            return float("nan"), float("nan")
+        return (float(np.mean([info["r"] for info in self.ep_info_buf])),
+                float(np.mean([info["l"] for info in self.ep_info_buf])))
 
     @property
     def _space_random_states(self) -> dict[str, Any]:
@@ -239,6 +354,7 @@ class BaseRLModel(SaveLoadMixin, ABC):
         state: Any = None,
         mask: Any = None,
         deterministic: bool = False,
+        episode_start: Any = None,
     ) -> tuple[np.ndarray, Any]:
         """The action for one observation, or actions for a batch of observations.
 
@@ -246,8 +362,60 @@ class BaseRLModel(SaveLoadMixin, ABC):
         :param state: recurrent state (unused by MLP policies, returned unchanged)
         :param mask: episode-start mask for recurrent policies (unused)
         :param deterministic: greedy action instead of a sample
+        :param episode_start: Stable-Baselines3's name for ``mask`` (give one of the two)
         :return: ``(action, state)``; Box actions are clipped to the action space bounds
         """
+        _check_one_mask(mask, episode_start)
+        batch, vectorized = self._observation_batch(observation)
+        actions = np.asarray(self._predict_actions(batch, deterministic))
+        if isinstance(self.action_space, gymnasium.spaces.Box):
+            actions = np.clip(actions, self.action_space.low, self.action_space.high)
+        if not vectorized:
+            actions = actions[0]
+        return actions, state
+
+    def action_probability(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        mask: Any = None,
+        actions: Any = None,
+        logp: bool = False,
+    ) -> Any:
+        """The policy's action distribution for observations, or the probability of given actions
+        (Stable Baselines 2's ``action_probability``, same shapes).
+
+        Without ``actions``, for each observation: Discrete, the probability of each action
+        ``(n_actions,)``; MultiDiscrete, a list with the probabilities of each dimension;
+        MultiBinary, the probability of each bit being 1; Box, ``[mean, std]`` of the Gaussian.
+        With ``actions`` (one per observation): their probability (density for Box), or
+        log-probability with ``logp=True``, of shape ``(n, 1)`` (``(1,)`` for one observation).
+        DQN's distribution is the softmax of its Q-values.
+
+        :param observation: one observation, or a batch (leading batch dimension)
+        :param state: recurrent state (unused by MLP policies)
+        :param mask: episode-start mask for recurrent policies (unused)
+        :param actions: actions whose probability to return, or None for the distribution
+        :param logp: with ``actions``, return log-probabilities (ignored without ``actions``)
+        :return: as described above; batched if ``observation`` is a batch
+        """
+        batch, vectorized = self._observation_batch(observation)
+        proba = self._proba_step(batch)
+        assert self.action_space is not None  # checked by _observation_batch
+        result = proba if actions is None else probability_of_actions(self.action_space, proba, actions, logp)
+        return result if vectorized else first_of_batch(result)
+
+    def _proba_step(self, observations: np.ndarray) -> Any:
+        """The action distribution of a batch, as described in
+        :mod:`~stable_baselines_io.common.action_probability`.
+
+        :param observations: the batch
+        :return: an array, or a list of arrays
+        """
+        raise UnsupportedFeatureError(f"{type(self).__name__} does not define action probabilities")
+
+    def _observation_batch(self, observation: np.ndarray) -> tuple[np.ndarray, bool]:
+        """:return: the observation(s) as a batch, and whether they already were one"""
         if self.observation_space is None or self.action_space is None:
             raise NoEnvironmentError("the model has no observation/action space: it was never set up")
         observation = np.asarray(observation)
@@ -255,12 +423,19 @@ class BaseRLModel(SaveLoadMixin, ABC):
         batch = observation.reshape((-1, *self.observation_space.shape)) if self.observation_space.shape else (
             observation.reshape(-1)
         )
-        actions = np.asarray(self._predict_actions(batch, deterministic))
-        if isinstance(self.action_space, gymnasium.spaces.Box):
-            actions = np.clip(actions, self.action_space.low, self.action_space.high)
-        if not vectorized:
-            actions = actions[0]
-        return actions, state
+        return batch, vectorized
+
+    def export(self, path: str | os.PathLike[str], format: str = "saved_model", deterministic: bool = True) -> Path:
+        """Export the policy to run without this library (see ``docs/deployment.md``).
+
+        :param path: the SavedModel directory, or the ``.tflite`` / ``.onnx`` file, to write
+        :param format: ``"saved_model"``, ``"tflite"`` or ``"onnx"`` (needs the ``export`` extra)
+        :param deterministic: ``action`` returns the greedy action; False (saved_model only) samples
+        :return: the path written
+        """
+        from stable_baselines_io.export import export_model
+
+        return export_model(self, path, format=format, deterministic=deterministic)
 
     # --- saving and loading -------------------------------------------------------------------
 
@@ -272,71 +447,31 @@ class BaseRLModel(SaveLoadMixin, ABC):
         return metadata
 
     @classmethod
-    def load(
-        cls: type[SelfBaseRLModel],
-        load_path: FileTarget,
-        env: EnvSpec | None = None,
-        custom_objects: dict[str, Any] | None = None,
-        safe_mode: bool = True,
-        force_reset: bool = True,
-        print_system_info: bool = False,
-        max_bytes: int | None = None,
-        **kwargs: Any,
-    ) -> SelfBaseRLModel:
-        """Build a new model from an agent file, with its training state when the file has one.
-
-        :param load_path: path (``agent`` finds ``agent.zip``) or binary file object
-        :param env: the environment to continue training in (its spaces must match); None for a
-            model that can predict (call :meth:`set_env` before :meth:`learn`)
-        :param custom_objects: values that replace stored keys without decoding them
-        :param safe_mode: refuse to run code from the file (pickled functions, unknown classes);
-            set False only for files you trust
-        :param force_reset: reset the environment at the next ``learn``; False continues ``env``
-            from the stored last observation (pass the same environment object, in the same state)
-        :param print_system_info: print the versions the file was saved with beside the current ones
-        :param max_bytes: the most bytes reading the file may decompress and allocate; default
-            ``max(64 MiB, 1100 * file size)`` (see ``docs/security.md``)
-        :param kwargs: attributes that override the stored ones (the stored value of such a key is
-            never decoded, so ``policy=MlpPolicy`` also replaces a policy class that cannot load).
-            ``policy_kwargs`` must equal the stored ones, unless the policy is replaced too
-        :return: the new model
-        """
-        replaced = {**(custom_objects or {}), **{key: value for key, value in kwargs.items() if key != "policy_kwargs"}}
-        agent_file = read_agent_file(load_path, custom_objects=replaced, safe_mode=safe_mode, load_state=True,
-                                     max_bytes=max_bytes)
-        if print_system_info:
-            print(system_info_table(agent_file.metadata))
-        data, params = agent_file.data, agent_file.params
-        if data is None:
-            raise CorruptAgentFileError("the file holds no data dictionary, so no model can be built from it",
-                                        path=describe_target(load_path), member="data")
-        policy_replaced = "policy" in replaced
-        if not policy_replaced and "policy_kwargs" in kwargs and kwargs["policy_kwargs"] != data.get("policy_kwargs"):
-            raise PolicyKwargsMismatchError(
-                "the specified policy kwargs do not equal the stored policy kwargs: "
-                f"specified {kwargs['policy_kwargs']}, stored {data.get('policy_kwargs')}"
+    def _check_algorithm(cls, agent_file: AgentFile, source: str) -> None:
+        stored = agent_file.metadata.get("algorithm")
+        writer = cls._classes_by_name.get(stored) if isinstance(stored, str) else None
+        if writer is not None and not (issubclass(writer, cls) or issubclass(cls, writer)):
+            raise AlgorithmMismatchError(
+                f"the file {source!r} was saved by {stored}, another algorithm than {cls.__name__}: load it with "
+                f"{stored}.load"
             )
-        check_loaded_agent(data, params, agent_file.training_state, describe_target(load_path))
-        model = cls._from_data(data, env, kwargs)
-        if params is not None:
-            try:
-                model.load_parameters(params)
-            except ParameterMismatchError as error:
-                raise AlgorithmMismatchError(
-                    f"the file {describe_target(load_path)!r} does not hold a {cls.__name__} agent of this "
-                    f"configuration: {error}"
-                ) from error
-        model._set_training_state(agent_file.training_state, agent_file.state_arrays.get(TRAINING_ARRAYS_MEMBER))
-        model._set_extra_state_arrays(agent_file.state_arrays)
-        if force_reset:
-            model._forget_last_observation()
-        return model
+        data = agent_file.data or {}
+        if stored is None and cls._sb2_data_keys and not any(key in data for key in cls._sb2_data_keys):
+            raise AlgorithmMismatchError(
+                f"the file {source!r} holds none of the data keys {list(cls._sb2_data_keys)} that every "
+                f"{cls.__name__} file holds: it was saved by another algorithm (its keys: {sorted(data)})"
+            )
 
-    def _set_extra_state_arrays(self, state_arrays: dict[str, Any]) -> None:
-        """Restore array members beyond the training arrays (off-policy models: the replay buffer).
+    @classmethod
+    def _check_stored_values(cls, agent_file: AgentFile, source: str) -> None:
+        """Type- and range-check the hyperparameters, ``policy_kwargs``, training state and stored
+        parameter shapes of a file before any variable or environment is built from them (see
+        :func:`~stable_baselines_io.common.data_checks.check_loaded_agent`).
 
-        :param state_arrays: member name -> arrays, as read
+        :param agent_file: the file, as read
+        :param source: the file, named in errors
         """
+        check_loaded_agent(agent_file.data or {}, agent_file.params, agent_file.training_state, source)
 
     @classmethod
     def _from_data(cls: type[SelfBaseRLModel], data: DataDict, env: EnvSpec | None,
@@ -357,168 +492,17 @@ class BaseRLModel(SaveLoadMixin, ABC):
         model._restore_data(data)
         for name, value in overrides.items():
             setattr(model, name, value)
+        configure_tf_threads(model.n_cpu_tf_sess, warn="n_cpu_tf_sess" in overrides)
         if env is not None:
             model.set_env(env)
         model.setup_model()
         return model
 
 
-class ActorCriticRLModel(BaseRLModel):
-    """Base of on-policy actor-critic algorithms (PPO)."""
-
-    _save_attrs: ClassVar[tuple[str, ...]] = (*BaseRLModel._save_attrs, "gamma", "learning_rate")
-
-
-class OffPolicyRLModel(BaseRLModel):
-    """Base of off-policy algorithms with a replay buffer (DQN).
-
-    Subclasses build their buffer in :meth:`_make_replay_buffer`, keep it in ``replay_buffer`` and
-    the observations the next step continues from in ``_last_obs``; this class saves and restores
-    both, with the schedules' horizon ``_total_timesteps`` and the environments' running episodes.
-    The replay buffer goes to its own file (:meth:`save_replay_buffer`) or, with
-    ``save(path, include_replay_buffer=True)``, to the agent file's ``replay_buffer`` member.
-    """
-
-    _save_attrs: ClassVar[tuple[str, ...]] = (
-        *BaseRLModel._save_attrs,
-        "gamma",
-        "learning_rate",
-        "buffer_size",
-        "learning_starts",
-        "train_freq",
-        "batch_size",
-    )
-    #: ``_replay_buffer_metadata`` describes the buffer at save time (sizes, shapes, dtypes); its
-    #: arrays are saved only on request (see :meth:`_get_extra_state_arrays`).
-    _state_attrs: ClassVar[tuple[str, ...]] = (
-        *BaseRLModel._state_attrs,
-        "_total_timesteps",
-        "_replay_buffer_metadata",
-    )
-    #: Metadata of a replay buffer file's ``metadata`` member, to tell it from an agent file.
-    REPLAY_BUFFER_FILE_CONTENT = "replay_buffer"
-
-    replay_buffer: ReplayBuffer | None = None
-    #: The schedules' horizon: ``progress_remaining = 1 - num_timesteps / _total_timesteps``.
-    _total_timesteps: int = 0
-    _stored_replay_buffer_metadata: dict[str, Any] | None = None
-
-    @abstractmethod
-    def _make_replay_buffer(self) -> ReplayBuffer:
-        """An empty replay buffer for this model's spaces and hyperparameters."""
-
-    # --- continuing the environment ----------------------------------------------------------
-
-    # --- the replay buffer ---------------------------------------------------------------------
-
-    @property
-    def _replay_buffer_metadata(self) -> dict[str, Any] | None:
-        """The replay buffer's :meth:`~ReplayBuffer.metadata` (None without a buffer); on load, kept
-        for the ``replay_buffer`` member's arrays, which are restored after the training state."""
-        return None if self.replay_buffer is None else self.replay_buffer.metadata()
-
-    @_replay_buffer_metadata.setter
-    def _replay_buffer_metadata(self, metadata: dict[str, Any] | None) -> None:
-        self._stored_replay_buffer_metadata = metadata
-
-    def _require_replay_buffer(self) -> ReplayBuffer:
-        if self.replay_buffer is None:
-            raise ValueError(
-                f"this {type(self).__name__} has no replay buffer yet: it is created by the first learn() "
-                "(or loaded with load_replay_buffer)"
-            )
-        return self.replay_buffer
-
-    def _get_extra_state_arrays(self, include_replay_buffer: bool) -> dict[str, OrderedDict[str, np.ndarray]]:
-        """The ``replay_buffer`` member's arrays when asked for (its metadata is in the training state).
-
-        :param include_replay_buffer: whether the caller asked for the replay buffer
-        :return: member name -> arrays
-        """
-        if not include_replay_buffer:
-            return {}
-        return {REPLAY_BUFFER_MEMBER: self._require_replay_buffer().to_arrays()}
-
-    def _set_extra_state_arrays(self, state_arrays: dict[str, Any]) -> None:
-        arrays = state_arrays.get(REPLAY_BUFFER_MEMBER)
-        if arrays is None:
-            return
-        metadata = self._stored_replay_buffer_metadata
-        if metadata is None:
-            raise CorruptAgentFileError(
-                "the file has a replay buffer but its training state has no '_replay_buffer_metadata' to read it with",
-                member=REPLAY_BUFFER_MEMBER,
-            )
-        replay_buffer = self._make_replay_buffer()
-        with reported_as_corrupt(None, REPLAY_BUFFER_MEMBER, "not a readable replay buffer"):
-            replay_buffer.from_arrays(metadata, arrays, source=f"the {REPLAY_BUFFER_MEMBER!r} member")
-        self.replay_buffer = replay_buffer
-
-    def save_replay_buffer(self, path: FileTarget) -> None:
-        """Write the replay buffer to its own file, without pickle.
-
-        The file is a zip like an agent file: ``data`` holds the buffer's metadata (class,
-        ``buffer_size``, ``pos``, ``size``, observation and action shapes and dtypes; ``alpha`` and
-        ``max_priority`` for prioritized replay), ``parameters`` its arrays (the stored rows of
-        ``observations``, ``actions``, ``rewards``, ``next_observations``, ``dones``, and
-        ``priorities``). ``.zip`` is appended to a path without extension; the write is atomic.
-
-        >>> model.save_replay_buffer("dqn_replay_buffer")  # doctest: +SKIP
-        >>> model = DQN.load("dqn", env=env, force_reset=False)  # doctest: +SKIP
-        >>> model.load_replay_buffer("dqn_replay_buffer")  # doctest: +SKIP
-
-        :param path: a path or a binary file object (left open)
-        """
-        replay_buffer = self._require_replay_buffer()
-        save_to_file(
-            path,
-            data=replay_buffer.metadata(),
-            params=replay_buffer.to_arrays(),
-            metadata={"content": self.REPLAY_BUFFER_FILE_CONTENT, "algorithm": type(self).__name__},
-            allow_pickle=False,
-        )
-
-    def load_replay_buffer(self, path: FileTarget, max_bytes: int | None = None) -> None:
-        """Replace the replay buffer with one written by :meth:`save_replay_buffer`.
-
-        Nothing runs code from the file (no pickle). The stored buffer must fit the model: same
-        class, ``buffer_size``, observation and action shapes and dtypes.
-
-        :param path: a path (``buffer`` finds ``buffer.zip``) or a binary file object (left open)
-        :param max_bytes: the most bytes reading the file may decompress and allocate (see
-            :meth:`load`)
-        :raises ReplayBufferMismatchError: the stored buffer does not fit the model (every
-            mismatch is named)
-        :raises CorruptAgentFileError: the file is not a readable replay buffer file
-        """
-        source = describe_target(path)
-        buffer_file = read_agent_file(path, safe_mode=True, max_bytes=max_bytes)
-        if buffer_file.metadata.get("content") != self.REPLAY_BUFFER_FILE_CONTENT:
-            raise CorruptAgentFileError(
-                "not a replay buffer file (one written by save_replay_buffer): its metadata has "
-                f"content={buffer_file.metadata.get('content')!r}", path=source, member="metadata",
-            )
-        if not isinstance(buffer_file.data, dict) or not isinstance(buffer_file.params, Mapping):
-            raise CorruptAgentFileError("a replay buffer file needs its metadata in 'data' and its arrays in "
-                                        "'parameters'", path=source)
-        replay_buffer = self._make_replay_buffer()
-        with reported_as_corrupt(source, "data", "not a readable replay buffer"):
-            replay_buffer.from_arrays(buffer_file.data, buffer_file.params,
-                                      source=f"the replay buffer file {source!r}")
-        self.replay_buffer = replay_buffer
-
-
-def system_info_table(saved: dict[str, Any]) -> str:
-    """The versions an agent file was saved with, beside the ones running now.
-
-    :param saved: the file's metadata
-    :return: a small table
-    """
-    current = writer_metadata({"tensorflow": tf.__version__})
-    keys = ["format_version", "stable_baselines_io", "python", "tensorflow", "numpy", "gymnasium", "date"]
-    rows = [("", "saved", "current")] + [(key, str(saved.get(key, "-")), str(current.get(key, "-"))) for key in keys]
-    widths = [max(len(row[column]) for row in rows) for column in range(3)]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+def _check_one_mask(mask: Any, episode_start: Any) -> None:
+    if mask is not None and episode_start is not None:
+        raise ValueError("pass the episode starts as mask (Stable Baselines 2) or episode_start "
+                         "(Stable-Baselines3), not both")
 
 
 def _is_batched(observation: np.ndarray, space: gymnasium.Space) -> bool:
@@ -555,4 +539,5 @@ def _widen(bounds: np.ndarray) -> np.ndarray:
     limit = np.finfo(np.float32).max
     values = np.asarray(bounds, dtype=np.float64)
     return np.where(values >= limit, np.inf, np.where(values <= -limit, -np.inf, values))
+
 

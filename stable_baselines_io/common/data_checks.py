@@ -26,6 +26,7 @@ from stable_baselines_io.exceptions import (
 from stable_baselines_io.format import names, registry
 from stable_baselines_io.format.validators import MAX_RANK, bit_generator_from_state
 from stable_baselines_io.interop import Shapes, actor_critic_parameter_shapes, dqn_parameter_shapes
+from stable_baselines_io.schedules import LR_SCHEDULE_FACTORS
 from stable_baselines_io.type_aliases import DataDict, LoadedParams
 
 #: The widest hidden layer a file may ask for.
@@ -71,7 +72,12 @@ FLOAT_RANGES: dict[str, tuple[float, float]] = {
     "prioritized_replay_alpha": (0.0, math.inf),
     "prioritized_replay_beta0": (0.0, math.inf),
     "prioritized_replay_eps": (0.0, math.inf),
+    "alpha": (0.0, 1.0),
+    "momentum": (0.0, 1.0),
+    "epsilon": (0.0, math.inf),
 }
+#: Keys holding one of a few names.
+CHOICES: dict[str, tuple[str, ...]] = {"lr_schedule": tuple(LR_SCHEDULE_FACTORS)}
 #: Keys holding a number or a schedule (any callable of the remaining progress).
 SCHEDULE_KEYS = ("learning_rate", "cliprange", "cliprange_vf")
 #: Keys holding a bool.
@@ -144,6 +150,9 @@ def check_value(key: str, value: Any, source: str | None = None, member: str = "
     elif key in BOOL_KEYS:
         if not isinstance(value, (bool, np.bool_)):
             raise _bad(key, "a bool", value, source, member)
+    elif key in CHOICES:
+        if not isinstance(value, str) or value not in CHOICES[key]:
+            raise _bad(key, f"one of {list(CHOICES[key])}", value, source, member)
     elif key in ("observation_space", "action_space") and not isinstance(value, gymnasium.Space):
         raise _bad(key, "a gymnasium space", value, source, member)
     elif key in TYPES and not isinstance(value, TYPES[key]):

@@ -24,6 +24,10 @@ class CategoricalDistribution:
         """:return: the most likely action of each row, int64 ``(batch,)``"""
         return tf.argmax(self.logits, axis=-1)
 
+    def probabilities(self) -> tf.Tensor:
+        """:return: the probability of each action, ``(batch, n)``"""
+        return tf.nn.softmax(self.logits)
+
     def sample(self, generator: tf.random.Generator) -> tf.Tensor:
         """Gumbel-max sampling, as in Stable Baselines 2.
 
@@ -64,6 +68,10 @@ class DiagGaussianDistribution:
     def mode(self) -> tf.Tensor:
         """:return: the mean, ``(batch, action_dim)``"""
         return self.mean
+
+    def probabilities(self) -> list[tf.Tensor]:
+        """:return: ``[mean, std]``, each ``(batch, action_dim)``"""
+        return [self.mean, self.std]
 
     def sample(self, generator: tf.random.Generator) -> tf.Tensor:
         """:param generator: the source of randomness

@@ -1,52 +1,146 @@
-"""Evaluating an agent: mean and standard deviation of episode returns on seeded episodes."""
+"""Evaluating an agent: Stable Baselines 2's ``evaluate_policy``, on a gymnasium env or a VecEnv,
+with seeded episodes so that two evaluations of the same agent agree."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import gymnasium
 import numpy as np
 
+from stable_baselines_io.common.vec_env import VecEnv, make_vec_env
+from stable_baselines_io.exceptions import RewardThresholdError
+
+#: Called as ``callback(locals(), globals())`` after every step, as in Stable Baselines.
+EvalCallback = Callable[[dict[str, Any], dict[str, Any]], Any]
+
 
 class Predictor(Protocol):
-    """Anything with Stable Baselines' ``predict`` signature."""
+    """Anything with Stable Baselines' ``predict`` signature. The episode starts are passed by
+    position, so Stable-Baselines3 models (``episode_start``) work too."""
 
-    def predict(self, observation: np.ndarray, state: object = None, mask: object = None,
-                deterministic: bool = False) -> tuple[np.ndarray, object]: ...
+    def predict(self, observation: np.ndarray, state: Any = None, mask: Any = None,
+                deterministic: bool = False) -> tuple[np.ndarray, Any]: ...
 
 
 def evaluate_policy(
     model: Predictor,
-    env: gymnasium.Env | str,
+    env: gymnasium.Env | VecEnv | gymnasium.vector.VectorEnv | str,
     n_eval_episodes: int = 10,
     deterministic: bool = True,
-    seed: int = 0,
+    render: bool = False,
+    callback: EvalCallback | None = None,
+    reward_threshold: float | None = None,
+    return_episode_rewards: bool = False,
+    *,
+    seed: int | None = 0,
     max_episode_steps: int | None = None,
-) -> tuple[float, float, list[float]]:
-    """Play ``n_eval_episodes`` episodes; episode ``i`` starts from ``env.reset(seed=seed + i)``.
+) -> tuple[float, float] | tuple[list[float], list[int]]:
+    """Play ``n_eval_episodes`` episodes and report their returns.
+
+    With a gymnasium env (or an env id, made with ``gymnasium.make``), episode ``i`` starts from
+    ``env.reset(seed=seed + i)``. With a :class:`~stable_baselines_io.common.vec_env.VecEnv` (or a
+    gymnasium ``SyncVectorEnv``) of ``n`` environments, environment ``j`` plays
+    ``(n_eval_episodes + j) // n`` episodes (so the count is exact and no environment's short
+    episodes are over-represented, as in Stable-Baselines3); the environments are seeded with
+    ``seed + j`` at the first reset and then reset themselves.
+
+    >>> mean_reward, std_reward = evaluate_policy(model, "CartPole-v1", n_eval_episodes=5)  # doctest: +SKIP
 
     :param model: the agent
-    :param env: a gymnasium env or env id (made with ``gymnasium.make``)
+    :param env: a gymnasium env, an env id, a VecEnv or a gymnasium ``SyncVectorEnv``
     :param n_eval_episodes: number of episodes
     :param deterministic: greedy actions
-    :param seed: seed of the first episode
-    :param max_episode_steps: stop an episode after this many steps (default: the env's limit)
-    :return: ``(mean_return, std_return, returns)``
+    :param render: render the environment(s) after every step
+    :param callback: ``callback(locals(), globals())`` after every step
+    :param reward_threshold: raise :class:`~stable_baselines_io.exceptions.RewardThresholdError`
+        (an ``AssertionError``) unless the mean reward is above it
+    :param return_episode_rewards: return every episode's return and length instead of the mean
+        and standard deviation
+    :param seed: seed of the first episode (None: do not seed)
+    :param max_episode_steps: end an episode after this many steps (gymnasium env only; default:
+        the env's own limit)
+    :return: ``(mean_reward, std_reward)``, or ``(episode_rewards, episode_lengths)``
     """
     if n_eval_episodes < 1:
         raise ValueError(f"n_eval_episodes must be at least 1, received {n_eval_episodes}")
-    environment = gymnasium.make(env) if isinstance(env, str) else env
-    returns = []
+    if isinstance(env, (VecEnv, gymnasium.vector.VectorEnv)):
+        if max_episode_steps is not None:
+            raise ValueError("max_episode_steps applies to a single gymnasium env; wrap each env of a VecEnv in "
+                             "gymnasium.wrappers.TimeLimit instead")
+        rewards, lengths = _play_vec_env(model, make_vec_env(env), n_eval_episodes, deterministic, render,
+                                         callback, seed)
+    else:
+        environment = gymnasium.make(env) if isinstance(env, str) else env
+        try:
+            rewards, lengths = _play_env(model, environment, n_eval_episodes, deterministic, render, callback, seed,
+                                         max_episode_steps)
+        finally:
+            if isinstance(env, str):
+                environment.close()
+    mean_reward, std_reward = float(np.mean(rewards)), float(np.std(rewards))
+    if reward_threshold is not None and not mean_reward > reward_threshold:
+        raise RewardThresholdError(f"mean reward {mean_reward:.2f} over {n_eval_episodes} episodes is not above the "
+                                   f"threshold {reward_threshold:.2f}")
+    if return_episode_rewards:
+        return rewards, lengths
+    return mean_reward, std_reward
+
+
+def _play_env(model: Predictor, env: gymnasium.Env, n_eval_episodes: int, deterministic: bool, render: bool,
+              callback: EvalCallback | None, seed: int | None,
+              max_episode_steps: int | None) -> tuple[list[float], list[int]]:
+    episode_rewards, episode_lengths = [], []
     for episode in range(n_eval_episodes):
-        observation, _ = environment.reset(seed=seed + episode)
-        episode_return, steps, done = 0.0, 0, False
+        observation, _ = env.reset(seed=None if seed is None else seed + episode)
+        state, episode_start = None, True
+        episode_reward, episode_length, done = 0.0, 0, False
         while not done:
-            action, _ = model.predict(observation, deterministic=deterministic)
-            observation, reward, terminated, truncated, _ = environment.step(action)
-            episode_return += float(reward)
-            steps += 1
-            done = terminated or truncated or (max_episode_steps is not None and steps >= max_episode_steps)
-        returns.append(episode_return)
-    if isinstance(env, str):
-        environment.close()
-    return float(np.mean(returns)), float(np.std(returns)), returns
+            action, state = model.predict(observation, state, np.array([episode_start]), deterministic=deterministic)
+            observation, reward, terminated, truncated, _ = env.step(action)
+            episode_reward += float(reward)
+            episode_length += 1
+            episode_start = False
+            done = bool(terminated or truncated) or (max_episode_steps is not None
+                                                     and episode_length >= max_episode_steps)
+            if callback is not None:
+                callback(locals(), globals())
+            if render:
+                env.render()
+        episode_rewards.append(episode_reward)
+        episode_lengths.append(episode_length)
+    return episode_rewards, episode_lengths
+
+
+def _play_vec_env(model: Predictor, env: VecEnv, n_eval_episodes: int, deterministic: bool, render: bool,
+                  callback: EvalCallback | None, seed: int | None) -> tuple[list[float], list[int]]:
+    n_envs = env.num_envs
+    episode_targets = np.array([(n_eval_episodes + index) // n_envs for index in range(n_envs)])
+    episode_counts = np.zeros(n_envs, dtype=np.int64)
+    current_rewards = np.zeros(n_envs, dtype=np.float64)
+    current_lengths = np.zeros(n_envs, dtype=np.int64)
+    episode_rewards: list[float] = []
+    episode_lengths: list[int] = []
+    if seed is not None:
+        env.seed(seed)
+    observations = env.reset()
+    states, episode_starts = None, np.ones(n_envs, dtype=bool)
+    while (episode_counts < episode_targets).any():
+        actions, states = model.predict(observations, states, episode_starts, deterministic=deterministic)
+        observations, rewards, terminated, truncated, _ = env.step(actions)
+        current_rewards += rewards
+        current_lengths += 1
+        episode_starts = terminated | truncated
+        for index in np.flatnonzero(episode_starts):
+            if episode_counts[index] < episode_targets[index]:
+                episode_rewards.append(float(current_rewards[index]))
+                episode_lengths.append(int(current_lengths[index]))
+                episode_counts[index] += 1
+            current_rewards[index], current_lengths[index] = 0.0, 0
+        if callback is not None:
+            callback(locals(), globals())
+        if render:
+            for environment in env.envs:
+                environment.render()
+    return episode_rewards, episode_lengths

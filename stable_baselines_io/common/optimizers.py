@@ -1,13 +1,16 @@
-"""Adam with named slot variables, so optimizer state can be saved by name and restored exactly.
+"""Adam and RMSProp with named slot variables, so optimizer state can be saved by name and
+restored exactly.
 
-Slots are named as TensorFlow 1's ``tf.train.AdamOptimizer`` named them (``<var>/Adam:0`` for the
-first moment, ``<var>/Adam_1:0`` for the second), and the step counter is ``<name>/iterations:0``.
-The learning rate is a variable, so schedules change it without retracing ``tf.function``\\ s.
+Slots are named as TensorFlow 1's optimizers named them: ``<var>/Adam:0`` and ``<var>/Adam_1:0``
+(first and second moments of ``tf.train.AdamOptimizer``), ``<var>/RMSProp:0`` and
+``<var>/RMSProp_1:0`` (mean square and momentum of ``tf.train.RMSPropOptimizer``). The step counter
+is ``<name>/iterations:0``. The learning rate is a variable, so schedules change it without
+retracing ``tf.function``\\ s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import tensorflow as tf
 
@@ -39,13 +42,8 @@ class Adam(tf.Module):
         self.learning_rate = tf.Variable(learning_rate, dtype=tf.float32, trainable=False, name=f"{name}/learning_rate")
         self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name=f"{name}/iterations")
         self._variables = list(variables)
-        self._first_moments = [self._slot(variable, "Adam") for variable in self._variables]
-        self._second_moments = [self._slot(variable, "Adam_1") for variable in self._variables]
-
-    @staticmethod
-    def _slot(variable: tf.Variable, suffix: str) -> tf.Variable:
-        base_name = variable.name[:-2] if variable.name.endswith(":0") else variable.name
-        return tf.Variable(tf.zeros_like(variable), trainable=False, name=f"{base_name}/{suffix}")
+        self._first_moments = [_slot(variable, "Adam", tf.zeros_like) for variable in self._variables]
+        self._second_moments = [_slot(variable, "Adam_1", tf.zeros_like) for variable in self._variables]
 
     def state_variables(self) -> list[tf.Variable]:
         """Every variable holding optimizer state: step counter, learning rate, then the slots.
@@ -69,3 +67,81 @@ class Adam(tf.Module):
             first.assign(self.beta_1 * first + (1.0 - self.beta_1) * gradient)
             second.assign(self.beta_2 * second + (1.0 - self.beta_2) * tf.square(gradient))
             variable.assign_sub(step_size * first / (tf.sqrt(second) + self.epsilon))
+
+
+class RMSProp(tf.Module):
+    """RMSProp as TensorFlow 1's ``tf.train.RMSPropOptimizer`` (uncentered), which Stable
+    Baselines 2's A2C used::
+
+        mean_square = decay * mean_square + (1 - decay) * gradient ** 2      (starts at ones)
+        momentum    = momentum_decay * momentum + learning_rate * gradient / sqrt(mean_square + epsilon)
+        variable   -= momentum
+
+    Unlike Keras' RMSprop, the mean square starts at one (the first steps are small, not of size
+    ``learning_rate / sqrt(1 - decay)``) and ``epsilon`` is added inside the square root.
+
+    :param variables: the variables to optimize (slots are created for each, in this order)
+    :param learning_rate: initial learning rate (set ``optimizer.learning_rate`` to change it)
+    :param decay: discount of the mean square (Stable Baselines 2's ``alpha``)
+    :param momentum: momentum decay (0: no momentum)
+    :param epsilon: added to the mean square inside the square root
+    :param name: prefix of the optimizer's own variables
+    """
+
+    def __init__(
+        self,
+        variables: Sequence[tf.Variable],
+        learning_rate: float = 1e-3,
+        decay: float = 0.9,
+        momentum: float = 0.0,
+        epsilon: float = 1e-10,
+        name: str = "RMSProp",
+    ):
+        super().__init__(name=name)
+        self.decay = decay
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.learning_rate = tf.Variable(learning_rate, dtype=tf.float32, trainable=False, name=f"{name}/learning_rate")
+        self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name=f"{name}/iterations")
+        self._variables = list(variables)
+        self._mean_squares = [_slot(variable, "RMSProp", tf.ones_like) for variable in self._variables]
+        self._momenta = [_slot(variable, "RMSProp_1", tf.zeros_like) for variable in self._variables]
+
+    def state_variables(self) -> list[tf.Variable]:
+        """Every variable holding optimizer state: step counter, learning rate, then the slots.
+
+        :return: the variables
+        """
+        return [self.iterations, self.learning_rate, *self._mean_squares, *self._momenta]
+
+    def apply_gradients(self, gradients: Sequence[tf.Tensor]) -> None:
+        """One RMSProp step; ``gradients[i]`` belongs to ``variables[i]`` of the constructor.
+
+        :param gradients: one gradient per variable
+        """
+        self.iterations.assign_add(1)
+        for variable, gradient, mean_square, momentum in zip(
+            self._variables, gradients, self._mean_squares, self._momenta
+        ):
+            mean_square.assign(self.decay * mean_square + (1.0 - self.decay) * tf.square(gradient))
+            momentum.assign(self.momentum * momentum
+                            + self.learning_rate * gradient / tf.sqrt(mean_square + self.epsilon))
+            variable.assign_sub(momentum)
+
+
+def apply_clipped_gradients(optimizer: Adam | RMSProp, gradients: Sequence[tf.Tensor],
+                            max_grad_norm: float | None) -> None:
+    """Clip the gradients' global norm to ``max_grad_norm`` (None: no clipping), then take one step.
+
+    :param optimizer: the optimizer
+    :param gradients: one gradient per variable of the optimizer
+    :param max_grad_norm: the largest global norm
+    """
+    if max_grad_norm is not None:
+        gradients, _ = tf.clip_by_global_norm(gradients, max_grad_norm)
+    optimizer.apply_gradients(gradients)
+
+
+def _slot(variable: tf.Variable, suffix: str, initializer: Callable[[tf.Variable], tf.Tensor]) -> tf.Variable:
+    base_name = variable.name[:-2] if variable.name.endswith(":0") else variable.name
+    return tf.Variable(initializer(variable), trainable=False, name=f"{base_name}/{suffix}")

@@ -16,7 +16,7 @@ Every layer computes ``act_fun(x @ w + b)``; heads are linear.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from itertools import zip_longest
 from typing import Any
 
@@ -36,12 +36,12 @@ from stable_baselines_io.common.preprocessing import (
     preprocess_observations,
 )
 from stable_baselines_io.common.tf_util import CompiledFunction
-from stable_baselines_io.exceptions import UnsupportedSpaceError
+from stable_baselines_io.exceptions import UnknownPolicyKwargsError, UnsupportedSpaceError
 from stable_baselines_io.format.registry import register_serializable
+from stable_baselines_io.type_aliases import Activation
 
 #: ``net_arch`` in Stable Baselines 2 form: shared layer sizes, then optionally ``dict(pi=[...], vf=[...])``.
 NetArch = Sequence[int | dict[str, Sequence[int]]]
-Activation = Callable[[tf.Tensor], tf.Tensor]
 
 #: Activation names accepted as ``act_fun`` (the name is what gets saved).
 ACTIVATIONS: dict[str, Activation] = {
@@ -186,9 +186,9 @@ class MlpPolicy(tf.Module):
         **unknown_kwargs: Any,
     ):
         if unknown_kwargs:
-            raise TypeError(
-                f"{type(self).__name__} got unknown policy_kwargs {sorted(unknown_kwargs)}; "
-                "accepted: ['act_fun', 'layers', 'net_arch']"
+            raise UnknownPolicyKwargsError(
+                f"Unknown keywords for policy: {sorted(unknown_kwargs)} ({type(self).__name__} policy_kwargs "
+                "accepted: ['act_fun', 'layers', 'net_arch'])"
             )
         super().__init__(name="model")
         check_observation_space(observation_space)
@@ -252,6 +252,8 @@ class MlpPolicy(tf.Module):
         self.deterministic_actions = CompiledFunction(self._deterministic_actions, [self.observation_spec])
         #: ``sampled_actions(observations) -> actions``.
         self.sampled_actions = CompiledFunction(self._sampled_actions, [self.observation_spec])
+        #: ``action_proba(observations) -> distribution.probabilities()`` (see ``action_probability``).
+        self.action_proba = CompiledFunction(self._action_proba, [self.observation_spec])
 
     # --- variables ----------------------------------------------------------------------------
 
@@ -330,6 +332,10 @@ class MlpPolicy(tf.Module):
     def _sampled_actions(self, observations: tf.Tensor) -> tf.Tensor:
         distribution, _ = self.forward(observations)
         return distribution.sample(self.generator)
+
+    def _action_proba(self, observations: tf.Tensor) -> tf.Tensor | list[tf.Tensor]:
+        distribution, _ = self.forward(observations)
+        return distribution.probabilities()
 
 
 def _resolve_net_arch(net_arch: NetArch | None, layers: Sequence[int] | None) -> NetArch:

@@ -6,6 +6,10 @@ the attributes that form its data dictionary in ``_save_attrs`` (extended by sub
 
     class MyAlgorithm(BaseRLModel):
         _save_attrs = (*BaseRLModel._save_attrs, "my_coefficient")
+
+Archive members beyond ``data`` and the parameters are declared the same way, in
+``_archive_members`` (name -> :class:`ArchiveMember`): the format layer writes and reads any
+declared member, so a class adds one without touching the format layer.
 """
 
 from __future__ import annotations
@@ -13,18 +17,62 @@ from __future__ import annotations
 import warnings
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import tensorflow as tf
 
-from stable_baselines_io.exceptions import ParameterMismatchError
-from stable_baselines_io.format.archive import TRAINING_ARRAYS_MEMBER
+from stable_baselines_io.exceptions import (
+    AlgorithmMismatchError,
+    CorruptAgentFileError,
+    ParameterMismatchError,
+    PolicyKwargsMismatchError,
+    UnknownParameterError,
+)
+from stable_baselines_io.format.archive import (
+    ARRAYS_MEMBER,
+    JSON_MEMBER,
+    REPLAY_BUFFER_MEMBER,
+    TRAINING_ARRAYS_MEMBER,
+    TRAINING_STATE_MEMBER,
+    check_member_name,
+)
 from stable_baselines_io.format.file_targets import describe_target
-from stable_baselines_io.format.files import load_from_file, save_to_file
-from stable_baselines_io.type_aliases import DataDict, FileTarget, ParamDict
+from stable_baselines_io.format.files import (
+    AgentFile,
+    load_from_file,
+    read_agent_file,
+    save_to_file,
+    writer_metadata,
+)
+from stable_baselines_io.type_aliases import DataDict, EnvSpec, FileTarget, ParamDict
 
 SelfModel = TypeVar("SelfModel", bound="SaveLoadMixin")
+
+
+@dataclass(frozen=True)
+class ArchiveMember:
+    """An archive member a model class writes and reads beyond ``data`` and the parameters.
+
+    The two methods are named, not referenced, so subclasses can override them.
+
+    :param kind: :data:`~stable_baselines_io.format.archive.JSON_MEMBER` (a dict encoded like
+        ``data``, never pickled) or :data:`~stable_baselines_io.format.archive.ARRAYS_MEMBER`
+        (name -> array, an ``.npz``)
+    :param get: method ``get(options) -> content | None``; ``options`` are ``save``'s keyword
+        options (``include_replay_buffer``); None leaves the member out of the file
+    :param set: method ``set(content)``, called on ``load`` when the file has the member, in
+        declaration order, after the parameters are loaded
+    """
+
+    kind: str
+    get: str
+    set: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in (JSON_MEMBER, ARRAYS_MEMBER):
+            raise ValueError(f"ArchiveMember kind must be {JSON_MEMBER!r} or {ARRAYS_MEMBER!r}, received {self.kind!r}")
 
 
 class SaveLoadMixin:
@@ -39,8 +87,21 @@ class SaveLoadMixin:
     #: Data keys read from a file that this class does not declare: kept and written back on save.
     _extra_data: DataDict
 
+    #: Stable Baselines 2's names for the format layer's entry points (kept for its users; the
+    #: model's own ``save`` / ``load`` call the format layer directly).
     _save_to_file = staticmethod(save_to_file)
     _load_from_file = staticmethod(load_from_file)
+    #: Members beyond data and parameters, written by :meth:`save` and restored by :meth:`load`,
+    #: in this order. Extend in subclasses: ``{**Base._archive_members, "name": ArchiveMember(...)}``.
+    _archive_members: ClassVar[dict[str, ArchiveMember]] = {
+        TRAINING_STATE_MEMBER: ArchiveMember(JSON_MEMBER, "_get_training_state", "_set_training_state"),
+        TRAINING_ARRAYS_MEMBER: ArchiveMember(ARRAYS_MEMBER, "_get_training_arrays", "_set_training_arrays"),
+    }
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, member in cls._archive_members.items():
+            check_member_name(name, member.kind)
 
     def get_parameter_list(self) -> list[tf.Variable]:
         """The model's variables, in a stable order (the order of list-form parameters).
@@ -78,6 +139,8 @@ class SaveLoadMixin:
     ) -> None:
         """Assign network weights from a mapping, a list, an agent file path or a file object.
 
+        Values may be arrays, nested lists or NumPy scalars; they are cast within their kind
+        (float64 to float32...) as Stable Baselines did, never with loss (see :func:`cast_for_variable`).
         Everything is checked before anything is assigned: on error the model is unchanged and
         the error lists every problem (unknown names, missing names, shapes, dtypes).
 
@@ -86,6 +149,9 @@ class SaveLoadMixin:
         :param exact_match: require a value for every variable; if False, a subset is assigned
         :param max_bytes: for a file, the most bytes reading it may decompress and allocate
             (default ``max(64 MiB, 1100 * file size)``)
+        :raises ParameterMismatchError: (a ``ValueError`` and a ``RuntimeError``) missing names,
+            wrong shapes, dtypes that cannot be cast without loss
+        :raises UnknownParameterError: (also a ``KeyError``) as above, with names the model does not have
         """
         variables = self.get_parameter_list()
         if isinstance(load_path_or_dict, list):
@@ -99,11 +165,24 @@ class SaveLoadMixin:
         elif isinstance(load_path_or_dict, Mapping):
             params = load_path_or_dict
         else:
-            _, loaded = self._load_from_file(load_path_or_dict, load_data=False, max_bytes=max_bytes)
+            loaded = read_agent_file(load_path_or_dict, load_data=False, max_bytes=max_bytes).params
             if loaded is None:
                 raise ParameterMismatchError(f"{describe_target(load_path_or_dict)} holds no parameters")
             params = self._list_to_params(loaded, variables) if isinstance(loaded, list) else loaded
         self._assign_by_name(OrderedDict((variable.name, variable) for variable in variables), params, exact_match)
+
+    def set_parameters(
+        self, load_path_or_dict: FileTarget | Mapping[str, np.ndarray], exact_match: bool = True
+    ) -> None:
+        """Stable-Baselines3's name for :meth:`load_parameters` (same arguments, same checks).
+
+        Unlike Stable-Baselines3, the mapping is flat (variable name -> array, as
+        :meth:`get_parameters` returns), not a dict of PyTorch state dicts, and there is no ``device``.
+
+        :param load_path_or_dict: name -> array mapping, or an agent file (path or binary file object)
+        :param exact_match: require a value for every variable; if False, a subset is assigned
+        """
+        self.load_parameters(load_path_or_dict, exact_match=exact_match)
 
     @staticmethod
     def _list_to_params(values: list[Any], variables: list[tf.Variable]) -> ParamDict:
@@ -130,21 +209,20 @@ class SaveLoadMixin:
             variable = by_name.get(name)
             if variable is None:
                 continue
-            array = np.asarray(value)
-            expected_shape = tuple(variable.shape)
-            expected_dtype = np.dtype(variable.dtype.as_numpy_dtype)
-            if array.shape != expected_shape:
-                problems.append(f"{name!r}: expected shape {expected_shape}, received {array.shape}")
-            elif array.dtype != expected_dtype:
-                problems.append(f"{name!r}: expected dtype {expected_dtype}, received {array.dtype}")
+            array, problem = cast_for_variable(
+                value, tuple(variable.shape), np.dtype(variable.dtype.as_numpy_dtype)
+            )
+            if problem is not None:
+                problems.append(f"{name!r}: {problem}")
             else:
                 updates.append((variable, array))
         if problems:
-            raise ParameterMismatchError(
+            error = UnknownParameterError if unknown else ParameterMismatchError
+            raise error(
                 f"cannot load {what}, nothing was changed: " + "; ".join(problems)
                 + f". The model's variables: {list(by_name)}"
             )
-        # Shapes and dtypes are checked above, so the raw op does what assign() does without its
+        # Shapes and dtypes are checked (and cast) above, so the raw op does what assign() does without its
         # per-call Python work (conversion checks, read-back): 200 assignments of 64x64 take ~5 ms
         # instead of ~13-18 ms, about 2x one traced tf.function doing them all, and need no
         # tracing (which would cost ~250 ms for every newly loaded model).
@@ -188,37 +266,43 @@ class SaveLoadMixin:
         """
         return OrderedDict()
 
-    def _get_training_state(self) -> tuple[DataDict, OrderedDict[str, np.ndarray]]:
-        state = {name: getattr(self, name) for name in self._state_attrs}
-        arrays = OrderedDict(
-            (name, np.array(variable.numpy())) for name, variable in self.get_state_variables().items()
-        )
-        return state, arrays
+    def _get_training_state(self, options: Mapping[str, Any]) -> DataDict:
+        """The ``training_state`` member: the attributes declared in ``_state_attrs``.
 
-    def _set_training_state(self, state: DataDict | None, arrays: Mapping[str, np.ndarray] | None) -> None:
-        """Restore what :meth:`_get_training_state` saved; absent parts are left as they are.
-
-        :param state: the ``training_state`` member, or None
-        :param arrays: the ``training_arrays`` member, or None
+        :param options: ``save``'s options (unused)
+        :return: attribute name -> value
         """
-        if arrays:
-            self._assign_by_name(self.get_state_variables(), arrays, exact_match=False, what="the training state")
-        for name, value in (state or {}).items():
+        return {name: getattr(self, name) for name in self._state_attrs}
+
+    def _set_training_state(self, state: DataDict) -> None:
+        """Set the declared attributes of the ``training_state`` member; other keys are ignored.
+
+        :param state: the member, as read
+        """
+        for name, value in state.items():
             if name in self._state_attrs:
                 setattr(self, name, value)
 
-    def _get_extra_state_arrays(self, include_replay_buffer: bool) -> dict[str, OrderedDict[str, np.ndarray]]:
-        """More array members for the file (off-policy models add ``replay_buffer``).
+    def _get_training_arrays(self, options: Mapping[str, Any]) -> ParamDict:
+        """The ``training_arrays`` member: the values of :meth:`get_state_variables`.
 
-        :param include_replay_buffer: whether the caller asked for the replay buffer
-        :return: member name -> arrays
+        :param options: ``save``'s options (unused)
+        :return: name -> array
         """
-        if include_replay_buffer:
-            raise ValueError(f"{type(self).__name__} has no replay buffer to include")
-        return {}
+        return OrderedDict((name, np.array(variable.numpy())) for name, variable in self.get_state_variables().items())
+
+    def _set_training_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """Assign the state variables from the ``training_arrays`` member (every problem is reported).
+
+        :param arrays: the member, as read
+        """
+        self._assign_by_name(self.get_state_variables(), arrays, exact_match=False, what="the training state")
+
+    # --- save and load ------------------------------------------------------------------------
 
     def save(self, save_path: FileTarget, cloudpickle: bool = False, include_replay_buffer: bool = False) -> None:
-        """Write the agent to one file: data dictionary, weights and training state.
+        """Write the agent to one file: data dictionary, weights and the declared members
+        (``_archive_members``: the training state, and the replay buffer on request).
 
         ``.zip`` is appended to a path without extension. The write is atomic: a crash never
         leaves a half-written file at ``save_path``.
@@ -227,16 +311,129 @@ class SaveLoadMixin:
         :param cloudpickle: write the legacy cloudpickle format (data and weights only)
         :param include_replay_buffer: also store the replay buffer (off-policy models)
         """
-        state, state_arrays = self._get_training_state()
-        self._save_to_file(
+        if include_replay_buffer and REPLAY_BUFFER_MEMBER not in self._archive_members:
+            raise ValueError(f"{type(self).__name__} has no replay buffer to include")
+        options = {"include_replay_buffer": include_replay_buffer}
+        json_members: dict[str, DataDict] = {}
+        array_members: dict[str, ParamDict] = {}
+        for name, member in self._archive_members.items():
+            content = getattr(self, member.get)(options)
+            if content is not None:
+                (json_members if member.kind == JSON_MEMBER else array_members)[name] = content
+        save_to_file(
             save_path,
             data=self._get_save_data(),
             params=self.get_parameters(),
             cloudpickle=cloudpickle,
             metadata=self._get_save_metadata(),
-            training_state=state,
-            state_arrays={TRAINING_ARRAYS_MEMBER: state_arrays, **self._get_extra_state_arrays(include_replay_buffer)},
+            json_members=json_members,
+            state_arrays=array_members,
         )
+
+    @classmethod
+    def load(
+        cls: type[SelfModel],
+        load_path: FileTarget,
+        env: EnvSpec | None = None,
+        custom_objects: dict[str, Any] | None = None,
+        safe_mode: bool = True,
+        force_reset: bool = True,
+        print_system_info: bool = False,
+        max_bytes: int | None = None,
+        **kwargs: Any,
+    ) -> SelfModel:
+        """Build a new model from an agent file, with its training state when the file has one.
+
+        :param load_path: path (``agent`` finds ``agent.zip``) or binary file object
+        :param env: the environment to continue training in (its spaces must match); None for a
+            model that can predict (call ``set_env`` before ``learn``)
+        :param custom_objects: values that replace stored keys without decoding them
+        :param safe_mode: refuse to run code from the file (pickled functions, unknown classes);
+            set False only for files you trust
+        :param force_reset: reset the environment at the next ``learn``; False continues ``env``
+            from the stored last observation (pass the same environment object, in the same state)
+        :param print_system_info: print the versions the file was saved with beside the current ones
+        :param max_bytes: the most bytes reading the file may decompress and allocate; default
+            ``max(64 MiB, 1100 * file size)`` (see ``docs/security.md``)
+        :param kwargs: attributes that override the stored ones (the stored value of such a key is
+            never decoded, so ``policy=MlpPolicy`` also replaces a policy class that cannot load).
+            ``policy_kwargs`` must equal the stored ones, unless the policy is replaced too
+        :return: the new model
+        """
+        replaced = {**(custom_objects or {}), **{key: value for key, value in kwargs.items() if key != "policy_kwargs"}}
+        extra_members = {name: member.kind for name, member in cls._archive_members.items()}
+        agent_file = read_agent_file(load_path, custom_objects=replaced, safe_mode=safe_mode,
+                                     extra_members=extra_members, max_bytes=max_bytes)
+        source = describe_target(load_path)
+        if print_system_info:
+            print(system_info_table(agent_file.metadata))
+        data = agent_file.data
+        if data is None:
+            raise CorruptAgentFileError("the file holds no data dictionary, so no model can be built from it",
+                                        path=source, member="data")
+        cls._check_algorithm(agent_file, source)
+        cls._check_stored_values(agent_file, source)
+        stored_kwargs = data.get("policy_kwargs")
+        if "policy" not in replaced and "policy_kwargs" in kwargs and kwargs["policy_kwargs"] != stored_kwargs:
+            raise PolicyKwargsMismatchError(
+                "the specified policy kwargs do not equal the stored policy kwargs: "
+                f"specified {kwargs['policy_kwargs']}, stored {stored_kwargs}"
+            )
+        model = cls._from_data(data, env, kwargs)
+        if agent_file.params is not None:
+            try:
+                model.load_parameters(agent_file.params)
+            except ParameterMismatchError as error:
+                raise AlgorithmMismatchError(
+                    f"the file {source!r} does not hold a {cls.__name__} agent of this configuration: {error}"
+                ) from error
+        model._restore_members(agent_file)
+        if force_reset:
+            model._forget_last_observation()
+        return model
+
+    def _restore_members(self, agent_file: AgentFile) -> None:
+        """Hand each declared member the file holds to its ``set`` method, in declaration order.
+
+        :param agent_file: the file, as read
+        """
+        for name, member in self._archive_members.items():
+            content = (agent_file.json_members if member.kind == JSON_MEMBER else agent_file.state_arrays).get(name)
+            if content is not None:
+                getattr(self, member.set)(content)
+
+    @classmethod
+    def _check_algorithm(cls, agent_file: AgentFile, source: str) -> None:
+        """Refuse a file written by another algorithm (before anything is built from it).
+
+        :param agent_file: the file, as read
+        :param source: the file, named in errors
+        :raises AlgorithmMismatchError: the file belongs to another algorithm
+        """
+
+    @classmethod
+    def _check_stored_values(cls, agent_file: AgentFile, source: str) -> None:
+        """Check the values the file gives the model (types, ranges, stored shapes) before anything
+        is built from them.
+
+        :param agent_file: the file, as read
+        :param source: the file, named in errors
+        :raises CorruptAgentFileError: a value of the wrong type or out of range
+        """
+
+    @classmethod
+    def _from_data(cls: type[SelfModel], data: DataDict, env: EnvSpec | None, overrides: dict[str, Any]) -> SelfModel:
+        """A new model from a data dictionary, built and ready for its parameters.
+
+        :param data: the loaded data dictionary
+        :param env: the environment, or None
+        :param overrides: attributes that replace the stored ones
+        :return: the model
+        """
+        raise NotImplementedError(f"{cls.__name__} cannot be built from a file: it does not implement _from_data")
+
+    def _forget_last_observation(self) -> None:
+        """Make the next ``learn`` reset the environment (``load(..., force_reset=True)``)."""
 
     def _restore_data(self, data: DataDict) -> None:
         """Set declared attributes from a data dictionary; keep the other keys for the next save.
@@ -249,3 +446,53 @@ class SaveLoadMixin:
                 setattr(self, name, value)
             else:
                 self._extra_data[name] = value
+
+
+def system_info_table(saved: dict[str, Any]) -> str:
+    """The versions an agent file was saved with, beside the ones running now.
+
+    :param saved: the file's metadata
+    :return: a small table
+    """
+    current = writer_metadata({"tensorflow": tf.__version__})
+    keys = ["format_version", "stable_baselines_io", "python", "tensorflow", "numpy", "gymnasium", "date"]
+    rows = [("", "saved", "current")] + [(key, str(saved.get(key, "-")), str(current.get(key, "-"))) for key in keys]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+
+
+def cast_for_variable(value: Any, shape: tuple[int, ...], dtype: np.dtype) -> tuple[np.ndarray, str | None]:
+    """Check a value for a variable and cast it as Stable Baselines did: lists and NumPy scalars
+    become arrays, and numbers are cast within their kind (float64 to float32, int64 to int32, an
+    int to a float). A cast that would change values is refused: float to int, complex to float,
+    or values outside the target's range.
+
+    >>> cast_for_variable([[1.0, 2.0]], (1, 2), np.dtype(np.float32))[0].dtype
+    dtype('float32')
+
+    :param value: the value given for the variable
+    :param shape: the variable's shape
+    :param dtype: the variable's dtype
+    :return: ``(array, None)``, or ``(the value as an array, what is wrong)``
+    """
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as error:
+        return np.empty(0), f"expected an array of shape {shape}, received {type(value).__name__} ({error})"
+    if array.shape != shape:
+        return array, f"expected shape {shape}, received {array.shape}"
+    if array.dtype == dtype:
+        return array, None
+    if array.dtype.kind not in "biuf" or not np.can_cast(array.dtype, dtype, casting="same_kind"):
+        return array, (f"expected dtype {dtype}, received {array.dtype}, which cannot be cast to it without "
+                       f"loss (only casts within a kind, such as float64 to float32, are made)")
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = array.astype(dtype)
+    if dtype.kind == "f":
+        changed = np.isfinite(array) & ~np.isfinite(cast)
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            changed = cast.astype(array.dtype) != array
+    if np.any(changed):
+        return array, f"received {array.dtype} values outside the range of the variable's dtype {dtype}"
+    return cast, None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,3 +36,39 @@ class CompiledFunction:
         return self._concrete_function(
             *[tf.convert_to_tensor(arg, spec.dtype) for arg, spec in zip(args, self.input_signature)]
         )
+
+
+def configure_tf_threads(n_threads: int | None, warn: bool = True) -> bool:
+    """Use ``n_threads`` for TensorFlow's intra-op and inter-op thread pools (Stable Baselines'
+    ``n_cpu_tf_sess``).
+
+    TensorFlow 2 has one runtime per process, whose thread pools are fixed when it initializes (at
+    its first operation): after that the setting cannot change, and this returns False (with a
+    warning if ``warn``) and leaves the pools as they are.
+
+    :param n_threads: threads per pool; None (or 0) leaves TensorFlow's choice (one per core)
+    :param warn: warn when the pools can no longer be changed
+    :return: whether TensorFlow now uses ``n_threads`` (True for None)
+    """
+    if not n_threads:
+        return True
+    if isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 0:
+        raise ValueError(f"n_cpu_tf_sess must be a positive number of threads or None, received {n_threads!r}")
+    threading = tf.config.threading
+    if (threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()) == (
+            n_threads, n_threads):
+        return True
+    try:
+        threading.set_intra_op_parallelism_threads(n_threads)
+        threading.set_inter_op_parallelism_threads(n_threads)
+    except RuntimeError:
+        if warn:
+            warnings.warn(
+                f"n_cpu_tf_sess={n_threads} is not applied: TensorFlow has already initialized its thread pools in "
+                f"this process (intra-op {threading.get_intra_op_parallelism_threads()}, inter-op "
+                f"{threading.get_inter_op_parallelism_threads()}; 0 means one thread per core). Create the first "
+                "model with it, or call tf.config.threading before TensorFlow runs anything",
+                UserWarning, stacklevel=3,
+            )
+        return False
+    return True

@@ -14,7 +14,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-EnvSpec = Any  # a gymnasium.Env, an env id, a gymnasium VectorEnv or a VecEnv
+from stable_baselines_io.type_aliases import EnvSpec
 
 
 class VecEnv:

@@ -7,30 +7,22 @@ Stable Baselines 2, so its DQN files load into :class:`DQN` and back.
 
 from __future__ import annotations
 
-import warnings
 from collections import OrderedDict, deque
-from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import gymnasium
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
-from stable_baselines_io.common.base_class import OffPolicyRLModel
 from stable_baselines_io.common.buffers import PrioritizedReplayBuffer, ReplayBatch, ReplayBuffer
-from stable_baselines_io.common.optimizers import Adam
+from stable_baselines_io.common.off_policy import OffPolicyRLModel, _crossings
+from stable_baselines_io.common.optimizers import Adam, apply_clipped_gradients
 from stable_baselines_io.common.preprocessing import observations_to_array
-from stable_baselines_io.common.vec_env import EnvSpec
+from stable_baselines_io.common.vec_env import VecEnv
 from stable_baselines_io.dqn.policies import LnMlpPolicy, MlpPolicy
 from stable_baselines_io.exceptions import NoEnvironmentError, UnsupportedFeatureError, UnsupportedSpaceError
 from stable_baselines_io.schedules import LinearSchedule, Schedule, get_schedule_fn
-
-SelfDQN = TypeVar("SelfDQN", bound="DQN")
-Callback = Callable[[dict[str, Any], dict[str, Any]], "bool | None"]
-
-#: Finished episodes whose mean return is logged.
-EPISODE_RETURNS_SIZE = 100
+from stable_baselines_io.type_aliases import EnvSpec
 
 
 def huber_loss(errors: tf.Tensor, delta: float = 1.0) -> tf.Tensor:
@@ -70,8 +62,9 @@ class DQN(OffPolicyRLModel):
     :param prioritized_replay_beta_iters: steps over which beta reaches 1 (default: ``total_timesteps``)
     :param prioritized_replay_eps: added to ``|td_error|`` so no priority is zero
     :param param_noise: parameter-space noise exploration (not supported: must be False)
-    :param n_cpu_tf_sess: kept for Stable Baselines compatibility; TensorFlow 2 threads are set
-        process-wide with ``tf.config.threading``
+    :param n_cpu_tf_sess: threads of TensorFlow's intra-op and inter-op pools (None: one per core);
+        TensorFlow 2 sets them once per process, so only the first model can change them (see
+        :func:`~stable_baselines_io.common.tf_util.configure_tf_threads`)
     :param verbose: 0 silent, 1 training information
     :param _init_setup_model: build the networks now (``load`` builds them after restoring attributes)
     :param policy_kwargs: ``layers``, ``dueling``, ``layer_norm``, ``act_fun``
@@ -97,7 +90,6 @@ class DQN(OffPolicyRLModel):
         "exploration_fraction",
         "exploration_initial_eps",
         "n_cpu_tf_sess",
-        "gradient_steps",
         "max_grad_norm",
     )
     #: Everything ``learn`` carries from one call to the next, so that a saved and reloaded model
@@ -105,12 +97,8 @@ class DQN(OffPolicyRLModel):
     #: replay buffer). ``rng`` draws exploration actions and minibatches; the optimizer slots are
     #: in :meth:`get_state_variables`; epsilon and the target network are parameters.
     #: Training and target-update steps are derived from ``num_timesteps``.
-    _state_attrs: ClassVar[tuple[str, ...]] = (
-        *OffPolicyRLModel._state_attrs,
-        "rng",
-        "num_episodes",
-        "_episode_return_list",
-    )
+    _state_attrs: ClassVar[tuple[str, ...]] = (*OffPolicyRLModel._state_attrs, "rng")
+    _sb2_data_keys: ClassVar[tuple[str, ...]] = ("exploration_fraction", "target_network_update_freq")
 
     def __init__(
         self,
@@ -142,6 +130,7 @@ class DQN(OffPolicyRLModel):
         gradient_steps: int = 1,
         max_grad_norm: float | None = 10,
     ):
+        self.n_cpu_tf_sess = n_cpu_tf_sess
         super().__init__(policy, env, verbose=verbose, policy_kwargs=policy_kwargs, seed=seed, n_envs=n_envs)
         self.gamma = gamma
         self.learning_rate = learning_rate
@@ -160,16 +149,10 @@ class DQN(OffPolicyRLModel):
         self.prioritized_replay_beta_iters = prioritized_replay_beta_iters
         self.prioritized_replay_eps = prioritized_replay_eps
         self.param_noise = param_noise
-        self.n_cpu_tf_sess = n_cpu_tf_sess
         self.gradient_steps = gradient_steps
         self.max_grad_norm = max_grad_norm
 
         self.replay_buffer: ReplayBuffer | None = None
-        #: Returns of the last 100 finished episodes.
-        self.episode_returns: deque[float] = deque(maxlen=EPISODE_RETURNS_SIZE)
-        self.num_episodes = 0
-        self._last_obs: np.ndarray | None = None
-        self._total_timesteps = 0
         if _init_setup_model:
             self.setup_model()
 
@@ -234,13 +217,9 @@ class DQN(OffPolicyRLModel):
         return OrderedDict((variable.name, variable) for variable in self.optimizer.state_variables())
 
     @property
-    def _episode_return_list(self) -> list[float]:
-        """:attr:`episode_returns` as a list, the form it is saved in."""
-        return list(self.episode_returns)
-
-    @_episode_return_list.setter
-    def _episode_return_list(self, returns: list[float]) -> None:
-        self.episode_returns = deque(returns, maxlen=EPISODE_RETURNS_SIZE)
+    def episode_returns(self) -> deque[float]:
+        """Returns of the last 100 finished episodes."""
+        return deque(info["r"] for info in self.ep_info_buf)
 
     def _update_target(self) -> None:
         for target, online in zip(self.q_net_target.get_parameter_list(), self.q_net.get_parameter_list()):
@@ -286,10 +265,7 @@ class DQN(OffPolicyRLModel):
             q_values = tf.gather(self.q_net(observations), actions, batch_dims=1)
             td_errors = q_values - td_target
             loss = tf.reduce_mean(weights * huber_loss(td_errors))
-        gradients = tape.gradient(loss, parameters)
-        if self.max_grad_norm is not None:
-            gradients, _ = tf.clip_by_global_norm(gradients, self.max_grad_norm)
-        self.optimizer.apply_gradients(gradients)
+        apply_clipped_gradients(self.optimizer, tape.gradient(loss, parameters), self.max_grad_norm)
         return loss, td_errors
 
     # --- acting -------------------------------------------------------------------------------
@@ -299,6 +275,9 @@ class DQN(OffPolicyRLModel):
         if deterministic:
             return self._greedy_actions_fn(observations).numpy()
         return self._epsilon_greedy(observations, float(self.epsilon.numpy()))
+
+    def _proba_step(self, observations: np.ndarray) -> np.ndarray:
+        return self.q_net.action_proba(observations_to_array(observations, self.q_net.observation_space)).numpy()
 
     def _epsilon_greedy(self, observations: np.ndarray, epsilon: float) -> np.ndarray:
         n_observations = len(observations)
@@ -320,145 +299,42 @@ class DQN(OffPolicyRLModel):
                                            observation_dtype=dtype)
         return ReplayBuffer(self.buffer_size, shape, observation_dtype=dtype)
 
-    def learn(
-        self: SelfDQN,
-        total_timesteps: int,
-        callback: Callback | None = None,
-        log_interval: int = 100,
-        reset_num_timesteps: bool = True,
-        progress_bar: bool = False,
-    ) -> SelfDQN:
-        """Collect ``total_timesteps`` environment steps with epsilon-greedy actions and train on replay.
-
-        A second call continues the running episodes and keeps the replay buffer: the environment
-        is reset only on the first call, after :meth:`set_env`, or after
-        ``load(..., force_reset=True)``.
-
-        Schedules (epsilon, learning rate, beta) receive ``progress_remaining = 1 - num_timesteps /
-        horizon``. With ``reset_num_timesteps=True`` the horizon is this call's
-        ``total_timesteps``, as in Stable Baselines 2. With ``reset_num_timesteps=False`` it is the
-        larger of the stored horizon and ``num_timesteps + total_timesteps``: a run stopped by its
-        callback, saved and loaded continues its original schedule.
-
-        :param total_timesteps: environment steps to take (summed over environments)
-        :param callback: called as ``callback(locals(), globals())`` once each environment step
-            is complete (stored, trained on); returning ``False`` stops training, so a run stopped
-            at step ``N`` and resumed equals one that went on
-        :param log_interval: with ``verbose=1``, print statistics every ``log_interval`` episodes
-        :param reset_num_timesteps: restart ``num_timesteps``, the schedules and the episode
-            statistics from zero
-        :param progress_bar: show a tqdm progress bar
-        :return: the model
-        """
-        env = self._require_env()
-        if reset_num_timesteps:
-            self.num_timesteps = 0
-            self.num_episodes = 0
-            self.episode_returns.clear()
-            self._total_timesteps = 0
-        self._total_timesteps = max(self._total_timesteps, self.num_timesteps + total_timesteps)
-        horizon = self._total_timesteps
-        if self.replay_buffer is None:
-            self.replay_buffer = self._make_replay_buffer()
-        replay_buffer = self.replay_buffer
-        if self._last_obs is not None and len(self._last_obs) != env.num_envs:
-            warnings.warn(f"the last observations are of {len(self._last_obs)} environments, the environment has "
-                          f"{env.num_envs}: resetting it", stacklevel=2)
-            self._forget_last_observation()
-        if self._last_obs is None:
-            self._last_obs = env.reset()
+    def _setup_learn(self, horizon_steps: int, reset_num_timesteps: bool) -> VecEnv:
+        env = super()._setup_learn(horizon_steps, reset_num_timesteps)
         self.exploration = LinearSchedule(self.exploration_initial_eps, self.exploration_final_eps,
                                           end_fraction=self.exploration_fraction)
-        beta_steps = self.prioritized_replay_beta_iters or horizon
         self.beta_schedule = LinearSchedule(self.prioritized_replay_beta0, 1.0)
+        self._assigned_epsilon: float | None = None
+        return env
 
-        start_timesteps = self.num_timesteps
-        previous_epsilon = None
-        with tqdm(total=total_timesteps, disable=not progress_bar) as progress:
-            while self.num_timesteps - start_timesteps < total_timesteps:
-                progress_remaining = 1.0 - self.num_timesteps / horizon
-                epsilon = self.exploration(progress_remaining)
-                if epsilon != previous_epsilon:
-                    self.epsilon.assign(epsilon)
-                    previous_epsilon = epsilon
-                actions = self._epsilon_greedy(self._last_obs, epsilon)
-                new_observations, rewards, terminated, truncated, infos = env.step(actions)
-                previous_timesteps = self.num_timesteps
-                self.num_timesteps += env.num_envs
-                progress.update(env.num_envs)
+    def _sample_actions(self, observations: np.ndarray, progress_remaining: float) -> np.ndarray:
+        epsilon = self.exploration(progress_remaining)
+        if epsilon != self._assigned_epsilon:
+            self.epsilon.assign(epsilon)
+            self._assigned_epsilon = epsilon
+        return self._epsilon_greedy(observations, epsilon)
 
-                # A truncated episode did not end in the MDP: store its real last observation
-                # and bootstrap from it (done = terminated only).
-                next_observations = new_observations.copy()
-                for index in np.flatnonzero(terminated | truncated):
-                    next_observations[index] = infos[index]["terminal_observation"]
-                replay_buffer.extend(self._last_obs, actions, rewards, next_observations, terminated)
-                self._last_obs = new_observations
-                self._record_episodes(infos, log_interval)
-
-                if self.num_timesteps > self.learning_starts and replay_buffer.can_sample(self.batch_size):
-                    n_gradient_steps = self.gradient_steps * _crossings(previous_timesteps, self.num_timesteps,
-                                                                        self.train_freq)
-                    if n_gradient_steps > 0:
-                        beta = self.beta_schedule(1.0 - self.num_timesteps / beta_steps)
-                        self._train(replay_buffer, n_gradient_steps, progress_remaining, beta)
-                    if _crossings(previous_timesteps, self.num_timesteps, self.target_network_update_freq):
-                        self._update_target_fn()
-                # Only now: a run stopped here has stored and trained on this step, like one that goes on.
-                if callback is not None and callback(locals(), globals()) is False:
-                    break
-        return self
-
-    def _train(self, replay_buffer: ReplayBuffer, n_gradient_steps: int, progress_remaining: float,
-               beta: float) -> None:
-        """Run ``n_gradient_steps`` gradient steps on minibatches from the replay buffer.
-
-        :param replay_buffer: where minibatches come from
-        :param n_gradient_steps: number of minibatches
-        :param progress_remaining: 1 at the start of ``learn``, 0 at the end (for the learning rate)
-        :param beta: importance-sampling exponent (prioritized replay)
-        """
+    def _train(self, replay_buffer: ReplayBuffer, n_gradient_steps: int, progress_remaining: float) -> None:
         self.optimizer.learning_rate.assign(self.learning_rate_schedule(min(max(progress_remaining, 0.0), 1.0)))
         if not isinstance(replay_buffer, PrioritizedReplayBuffer):
             self._train_fn(*_graph_inputs(replay_buffer.sample((n_gradient_steps, self.batch_size), self.rng)))
             return
+        beta_steps = self.prioritized_replay_beta_iters or self._total_timesteps
+        beta = self.beta_schedule(1.0 - self.num_timesteps / beta_steps)
         # Priorities change after every step, so each minibatch is drawn after the previous update.
         for _ in range(n_gradient_steps):
             batch = replay_buffer.sample((1, self.batch_size), self.rng, beta=beta)
             _, td_errors = self._train_fn(*_graph_inputs(batch))
             replay_buffer.update_priorities(batch.indices, np.abs(td_errors.numpy()) + self.prioritized_replay_eps)
 
-    def _record_episodes(self, infos: list[dict[str, Any]], log_interval: int) -> None:
-        for info in infos:
-            if "episode" not in info:
-                continue
-            self.episode_returns.append(info["episode"]["r"])
-            self.num_episodes += 1
-            if self.verbose >= 1 and log_interval and self.num_episodes % log_interval == 0:
-                _print_table({
-                    "% time spent exploring": round(100 * float(self.epsilon.numpy())),
-                    "episodes": self.num_episodes,
-                    "mean 100 episode reward": round(float(np.mean(self.episode_returns)), 1),
-                    "steps": self.num_timesteps,
-                })
+    def _on_steps_trained(self, previous_timesteps: int) -> None:
+        if _crossings(previous_timesteps, self.num_timesteps, self.target_network_update_freq):
+            self._update_target_fn()
 
-
-def _crossings(previous: int, current: int, every: int) -> int:
-    """How many multiples of ``every`` lie in ``(previous, current]``."""
-    return current // every - previous // every
+    def _logged_values(self) -> dict[str, Any]:
+        return {"% time spent exploring": round(100 * float(self.epsilon.numpy()))}
 
 
 def _graph_inputs(batch: ReplayBatch) -> tuple[np.ndarray, ...]:
     return (batch.observations, batch.actions.astype(np.int64), batch.rewards, batch.next_observations,
             batch.dones, batch.weights)
-
-
-def _print_table(values: dict[str, Any]) -> None:
-    rows = [(key, str(value)) for key, value in values.items()]
-    key_width = max(len(key) for key, _ in rows)
-    value_width = max(len(value) for _, value in rows)
-    line = "-" * (key_width + value_width + 7)
-    print(line)
-    for key, value in rows:
-        print(f"| {key:<{key_width}} | {value:<{value_width}} |")
-    print(line, flush=True)

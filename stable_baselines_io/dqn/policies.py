@@ -15,7 +15,7 @@ enabled) and then the activation. With dueling, ``Q = V + (A - mean(A))``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium
@@ -29,10 +29,9 @@ from stable_baselines_io.common.preprocessing import (
     observation_spec,
     preprocess_observations,
 )
-from stable_baselines_io.exceptions import UnsupportedSpaceError
+from stable_baselines_io.exceptions import UnknownPolicyKwargsError, UnsupportedSpaceError
 from stable_baselines_io.format.registry import register_serializable
-
-Activation = Callable[[tf.Tensor], tf.Tensor]
+from stable_baselines_io.type_aliases import Activation
 
 DEFAULT_LAYERS = (64, 64)
 #: ``tf.contrib.layers.layer_norm`` used this variance epsilon.
@@ -171,9 +170,9 @@ class MlpPolicy(tf.Module):
         **unknown_kwargs: Any,
     ):
         if unknown_kwargs:
-            raise TypeError(
-                f"{type(self).__name__} got unknown policy_kwargs {sorted(unknown_kwargs)}; "
-                "accepted: ['act_fun', 'dueling', 'layer_norm', 'layers']"
+            raise UnknownPolicyKwargsError(
+                f"Unknown keywords for policy: {sorted(unknown_kwargs)} ({type(self).__name__} policy_kwargs "
+                "accepted: ['act_fun', 'dueling', 'layer_norm', 'layers'])"
             )
         super().__init__(name="model")
         check_observation_space(observation_space)
@@ -225,6 +224,14 @@ class MlpPolicy(tf.Module):
         state_score = self.state_value(features)
         return state_score + (action_scores - tf.reduce_mean(action_scores, axis=1, keepdims=True))
 
+    def action_proba(self, observations: tf.Tensor) -> tf.Tensor:
+        """The softmax of the Q-values, as Stable Baselines 2's DQN ``proba_step``.
+
+        :param observations: a batch, as described by ``observation_spec``
+        :return: probabilities of shape ``(batch, n_actions)``
+        """
+        return tf.nn.softmax(self(observations))
+
 
 @register_serializable("dqn.LnMlpPolicy")
 class LnMlpPolicy(MlpPolicy):
@@ -237,7 +244,8 @@ class LnMlpPolicy(MlpPolicy):
 
     def __init__(self, observation_space: gymnasium.Space, action_space: gymnasium.Space, **kwargs: Any):
         if "layer_norm" in kwargs:
-            raise TypeError("LnMlpPolicy always uses layer_norm=True: use MlpPolicy to choose layer_norm")
+            raise UnknownPolicyKwargsError("Unknown keywords for policy: ['layer_norm'] (LnMlpPolicy always uses "
+                                           "layer_norm=True: use MlpPolicy to choose layer_norm)")
         super().__init__(observation_space, action_space, layer_norm=True, **kwargs)
 
 

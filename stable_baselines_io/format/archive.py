@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import struct
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -37,18 +38,52 @@ DATA_MEMBER = "data"
 PARAMETER_LIST_MEMBER = "parameter_list"
 PARAMETERS_MEMBER = "parameters"
 METADATA_MEMBER = "metadata"
+#: The members Stable Baselines 2 wrote; every other member is an *extra* member.
+AGENT_MEMBERS = frozenset({DATA_MEMBER, PARAMETER_LIST_MEMBER, PARAMETERS_MEMBER, METADATA_MEMBER})
 #: Training state (counters, random generator states, last observations...): JSON like ``data``.
 TRAINING_STATE_MEMBER = "training_state"
 #: Arrays of the training state: optimizer slots and other state variables, by name (an .npz).
 TRAINING_ARRAYS_MEMBER = "training_arrays"
 #: The replay buffer's arrays (an .npz), when the caller includes it.
 REPLAY_BUFFER_MEMBER = "replay_buffer"
-STATE_ARRAY_MEMBERS = (TRAINING_ARRAYS_MEMBER, REPLAY_BUFFER_MEMBER)
-AGENT_MEMBERS = frozenset({DATA_MEMBER, PARAMETER_LIST_MEMBER, PARAMETERS_MEMBER, METADATA_MEMBER})
+
+#: Kinds of extra member: a UTF-8 JSON text, or named arrays (an .npz, read like ``parameters``).
+JSON_MEMBER = "json"
+ARRAYS_MEMBER = "arrays"
+MEMBER_KINDS = (JSON_MEMBER, ARRAYS_MEMBER)
+#: The extra members this library's models declare (name -> kind): what ``load_state`` reads.
+STATE_MEMBERS: dict[str, str] = {
+    TRAINING_STATE_MEMBER: JSON_MEMBER,
+    TRAINING_ARRAYS_MEMBER: ARRAYS_MEMBER,
+    REPLAY_BUFFER_MEMBER: ARRAYS_MEMBER,
+}
+_MEMBER_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _LOCAL_HEADER_SIGNATURE = b"PK\x03\x04"
 _READ_CHUNK_BYTES = 1024 * 1024
+
+
+def check_member_name(name: str, kind: str | None = None) -> None:
+    """Refuse an extra member name that is not lower-case ``[a-z][a-z0-9_]*`` (at most 64
+    characters), that is one of :data:`AGENT_MEMBERS`, or a kind that is not in :data:`MEMBER_KINDS`.
+
+    >>> check_member_name("replay_buffer", ARRAYS_MEMBER)
+    >>> check_member_name("data")
+    Traceback (most recent call last):
+    ...
+    ValueError: 'data' is a core member of the archive, not an extra member
+
+    :param name: the member name
+    :param kind: the member's kind, if known
+    :raises ValueError: the name or kind is not allowed
+    """
+    if not isinstance(name, str) or not _MEMBER_NAME.fullmatch(name):
+        raise ValueError(f"extra member names must match [a-z][a-z0-9_]* (at most 64 characters), received {name!r}")
+    if name in AGENT_MEMBERS:
+        raise ValueError(f"{name!r} is a core member of the archive, not an extra member")
+    if kind is not None and kind not in MEMBER_KINDS:
+        raise ValueError(f"member {name!r}: expected a kind in {MEMBER_KINDS}, received {kind!r}")
 
 
 @dataclass
@@ -59,8 +94,10 @@ class ArchiveContents:
     parameter_list: list[str] | None = None
     params: ParamDict | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-    state_json: str | None = None
-    state_arrays: dict[str, ParamDict] = field(default_factory=dict)
+    #: Extra JSON members that were asked for and present: name -> text.
+    json_members: dict[str, str] = field(default_factory=dict)
+    #: Extra array members that were asked for and present: name -> arrays.
+    array_members: dict[str, ParamDict] = field(default_factory=dict)
 
 
 def write_archive(
@@ -68,24 +105,33 @@ def write_archive(
     data_json: str | None,
     params: ParamDict | None,
     metadata: dict[str, Any] | None,
-    state_json: str | None = None,
-    state_arrays: dict[str, ParamDict] | None = None,
+    json_members: Mapping[str, str] | None = None,
+    array_members: Mapping[str, ParamDict] | None = None,
     date_time: DateTime | None = None,
 ) -> None:
     """Write a zip agent file into ``stream`` (which need not be seekable).
 
-    Members are written in a fixed order, stored (not compressed), all with the same time: the
+    The core members come first, then the extra JSON members, then the extra array members, each
+    group in the order given. Members are stored (not compressed), all with the same time: the
     same contents and ``date_time`` give the same bytes.
 
     :param stream: binary stream open for writing
     :param data_json: the ``data`` member's JSON, or None to omit it
     :param params: ordered parameters, or None to omit ``parameter_list`` and ``parameters``
     :param metadata: the ``metadata`` member's content, or None to omit it
-    :param state_json: the ``training_state`` member's JSON, or None to omit it
-    :param state_arrays: arrays for the members named in :data:`STATE_ARRAY_MEMBERS`
+    :param json_members: extra members holding JSON text (e.g. ``training_state``), by name
+    :param array_members: extra members holding arrays (e.g. ``training_arrays``), by name
     :param date_time: the members' time (default: now)
+    :raises ValueError: an extra member name is not allowed (see :func:`check_member_name`), or
+        is given twice
     """
     date_time = date_time or now_date_time()
+    json_members, array_members = dict(json_members or {}), dict(array_members or {})
+    for name in [*json_members, *array_members]:
+        check_member_name(name)
+    if json_members.keys() & array_members.keys():
+        both = sorted(json_members.keys() & array_members.keys())
+        raise ValueError(f"members {both} are given both as JSON and as arrays")
     with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         if data_json is not None:
             archive.writestr(member_info(DATA_MEMBER, date_time), data_json)
@@ -95,11 +141,9 @@ def write_archive(
         if metadata is not None:
             archive.writestr(member_info(METADATA_MEMBER, date_time),
                              json.dumps(metadata, indent=4, allow_nan=False))
-        if state_json is not None:
-            archive.writestr(member_info(TRAINING_STATE_MEMBER, date_time), state_json)
-        for member_name, arrays in (state_arrays or {}).items():
-            if member_name not in STATE_ARRAY_MEMBERS:
-                raise ValueError(f"unknown state member {member_name!r}: expected one of {STATE_ARRAY_MEMBERS}")
+        for member_name, text in json_members.items():
+            archive.writestr(member_info(member_name, date_time), text)
+        for member_name, arrays in array_members.items():
             _write_arrays(archive, member_name, arrays, date_time)
 
 
@@ -109,20 +153,25 @@ def _write_arrays(archive: zipfile.ZipFile, member_name: str, arrays: ParamDict,
         write_params(member, arrays, date_time)
 
 
-def read_archive(stream: IO[bytes], source: str, load_data: bool = True, load_state: bool = False,
-                 budget: LoadBudget | None = None) -> ArchiveContents:
+def read_archive(stream: IO[bytes], source: str, load_data: bool = True,
+                 extra_members: Mapping[str, str] | None = None, budget: LoadBudget | None = None) -> ArchiveContents:
     """Read a zip agent file from a seekable stream.
 
     :param stream: seekable binary stream
     :param source: the file, named in errors
     :param load_data: read the ``data`` member (False skips it)
-    :param load_state: also read the training state members
+    :param extra_members: the extra members to read when present, name -> kind
+        (:data:`JSON_MEMBER` or :data:`ARRAYS_MEMBER`); other members are ignored
     :param budget: the load's budget, charged with every decompressed byte and every array
         (default: a new one for the stream's size)
     :return: the members' contents
     :raises CorruptAgentFileError: for every way the archive can be bad
     :raises LoadBudgetExceededError: the members would exceed the budget
+    :raises ValueError: an extra member name or kind is not allowed
     """
+    extra_members = dict(extra_members or {})
+    for name, kind in extra_members.items():
+        check_member_name(name, kind)
     file_size = stream.seek(0, io.SEEK_END)
     stream.seek(0)
     if budget is None:
@@ -158,12 +207,13 @@ def read_archive(stream: IO[bytes], source: str, load_data: bool = True, load_st
             contents.parameter_list = parameter_list
         if PARAMETERS_MEMBER in members:
             contents.params = reader.arrays(members[PARAMETERS_MEMBER], contents.parameter_list)
-        if load_state:
-            if TRAINING_STATE_MEMBER in members:
-                contents.state_json = reader.text(members[TRAINING_STATE_MEMBER])
-            for member_name in STATE_ARRAY_MEMBERS:
-                if member_name in members:
-                    contents.state_arrays[member_name] = reader.arrays(members[member_name], None)
+        for member_name, kind in extra_members.items():
+            if member_name not in members:
+                continue
+            if kind == JSON_MEMBER:
+                contents.json_members[member_name] = reader.text(members[member_name])
+            else:
+                contents.array_members[member_name] = reader.arrays(members[member_name], None)
         if PARAMETERS_MEMBER not in members and contents.parameter_list:
             raise CorruptAgentFileError(
                 f"parameter_list names {len(contents.parameter_list)} parameters but the archive has no "

@@ -14,6 +14,7 @@ import datetime
 import io
 import platform
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -21,7 +22,14 @@ import gymnasium
 import numpy as np
 
 from stable_baselines_io.exceptions import CorruptAgentFileError, UnsupportedFormatVersionError
-from stable_baselines_io.format.archive import DATA_MEMBER, TRAINING_STATE_MEMBER, read_archive, write_archive
+from stable_baselines_io.format.archive import (
+    DATA_MEMBER,
+    STATE_MEMBERS,
+    TRAINING_STATE_MEMBER,
+    check_member_name,
+    read_archive,
+    write_archive,
+)
 from stable_baselines_io.format.budget import LoadBudget
 from stable_baselines_io.format.file_targets import (
     atomic_write,
@@ -37,7 +45,8 @@ from stable_baselines_io.type_aliases import DataDict, FileTarget, LoadedParams,
 from stable_baselines_io.version import __version__
 
 #: The format version this library writes; files of a higher version are refused.
-#: 1: data, parameter_list, parameters, metadata. 2: adds the training state members.
+#: 1: data, parameter_list, parameters, metadata. 2: adds extra members (training state, replay
+#: buffer). See docs/file-format.md for when a new member needs a new version.
 FORMAT_VERSION = 2
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
 ZIP_FORMAT = "zip"
@@ -52,12 +61,17 @@ class AgentFile:
     params: LoadedParams
     metadata: dict[str, Any] = field(default_factory=dict)
     file_format: str = ZIP_FORMAT
-    #: The training state (counters, random generator states...), when read and present.
-    training_state: DataDict | None = None
-    #: State arrays by member (``training_arrays``, ``replay_buffer``), when read and present.
+    #: Extra JSON members (``training_state``...), decoded like ``data``, when asked for and present.
+    json_members: dict[str, DataDict] = field(default_factory=dict)
+    #: Extra array members (``training_arrays``, ``replay_buffer``...), when asked for and present.
     state_arrays: dict[str, ParamDict] = field(default_factory=dict)
     #: The format version the file was written in.
     format_version: int = 1
+
+    @property
+    def training_state(self) -> DataDict | None:
+        """The ``training_state`` member, when read and present."""
+        return self.json_members.get(TRAINING_STATE_MEMBER)
 
 
 def writer_metadata(extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -84,8 +98,9 @@ def save_to_file(
     cloudpickle: bool = False,
     metadata: dict[str, Any] | None = None,
     training_state: DataDict | None = None,
-    state_arrays: dict[str, ParamDict] | None = None,
+    state_arrays: Mapping[str, ParamDict] | None = None,
     allow_pickle: bool = True,
+    json_members: Mapping[str, DataDict] | None = None,
 ) -> None:
     """Write an agent file: a zip archive, or the legacy cloudpickle stream on request.
 
@@ -98,13 +113,22 @@ def save_to_file(
     :param params: ordered name -> array, or None
     :param cloudpickle: write the legacy cloudpickle format
     :param metadata: extra entries for the ``metadata`` member (zip only)
-    :param training_state: the ``training_state`` member, encoded like ``data`` (zip only)
-    :param state_arrays: arrays by member name (``training_arrays``, ``replay_buffer``; zip only)
+    :param training_state: the ``training_state`` member, encoded like ``data`` (zip only);
+        the same as ``json_members={"training_state": ...}``
+    :param state_arrays: extra array members by name (``training_arrays``, ``replay_buffer``;
+        zip only)
     :param allow_pickle: let data values without a JSON codec fall back to cloudpickle (zip only;
         if False they raise :class:`~stable_baselines_io.exceptions.SerializationError`)
+    :param json_members: extra JSON members by name, encoded like ``data`` but never pickled (zip only)
+    :raises ValueError: an extra member name is not allowed
     """
+    extra_json = dict(json_members or {})
+    if training_state is not None:
+        extra_json[TRAINING_STATE_MEMBER] = training_state
+    for name in [*extra_json, *(state_arrays or {})]:
+        check_member_name(name)
     if cloudpickle:
-        if training_state is not None or state_arrays:
+        if extra_json or state_arrays:
             warnings.warn("the legacy cloudpickle format holds only data and parameters: the training state is "
                           "not saved (save without cloudpickle=True to keep it)", UserWarning, stacklevel=3)
 
@@ -112,10 +136,10 @@ def save_to_file(
             write_legacy(stream, data, params)
     else:
         data_json = None if data is None else data_to_json(data, allow_pickle=allow_pickle)
-        state_json = None if training_state is None else data_to_json(training_state, allow_pickle=False)
+        json_texts = {name: data_to_json(value, allow_pickle=False) for name, value in extra_json.items()}
 
         def write(stream: IO[bytes]) -> None:
-            write_archive(stream, data_json, params, writer_metadata(metadata), state_json, state_arrays)
+            write_archive(stream, data_json, params, writer_metadata(metadata), json_texts, state_arrays)
 
     if is_path(save_path):
         with atomic_write(resolve_save_path(save_path)) as file:  # type: ignore[arg-type]
@@ -130,6 +154,7 @@ def read_agent_file(
     custom_objects: dict[str, Any] | None = None,
     safe_mode: bool = True,
     load_state: bool = False,
+    extra_members: Mapping[str, str] | None = None,
     max_bytes: int | None = None,
 ) -> AgentFile:
     """Read an agent file, zip or legacy, with its metadata.
@@ -142,43 +167,51 @@ def read_agent_file(
     :param load_data: also decode the data dictionary
     :param custom_objects: values that replace stored data keys, never decoded
     :param safe_mode: never run code from the file; False allows unpickling (trusted files only)
-    :param load_state: also read the training state members
+    :param load_state: also read the training state members of this library's models
+        (:data:`~stable_baselines_io.format.archive.STATE_MEMBERS`)
+    :param extra_members: the extra members to read when present, name -> kind (``"json"`` or
+        ``"arrays"``), as a model class declares them
     :param max_bytes: the most bytes the load may decompress and allocate; default
         ``max(64 MiB, 1100 * file size)``. Raise it for a trusted, genuinely huge agent
     :return: the file's contents
     :raises CorruptAgentFileError: the file is damaged or not an agent file
     :raises LoadBudgetExceededError: loading it would exceed ``max_bytes``
     """
+    wanted = {**(STATE_MEMBERS if load_state else {}), **(extra_members or {})}
+    for name, kind in wanted.items():  # the caller's declarations: a ValueError, not a damaged file
+        check_member_name(name, kind)
     with open_for_reading(load_path) as (stream, source):
         start = stream.tell()
         budget = LoadBudget.for_file(stream.seek(0, io.SEEK_END) - start, max_bytes, source)
         stream.seek(start)
         with reported_as_corrupt(source):
-            return _read_open_file(stream, source, budget, load_data, custom_objects, safe_mode, load_state)
+            return _read_open_file(stream, source, budget, load_data, custom_objects, safe_mode, wanted)
 
 
 def _read_open_file(stream: IO[bytes], source: str, budget: LoadBudget, load_data: bool,
-                    custom_objects: dict[str, Any] | None, safe_mode: bool, load_state: bool) -> AgentFile:
+                    custom_objects: dict[str, Any] | None, safe_mode: bool,
+                    extra_members: Mapping[str, str]) -> AgentFile:
     start = stream.tell()
     signature = stream.read(4)
     stream.seek(start)
     if not signature:
         raise CorruptAgentFileError("the file is empty", path=source)
     if signature in ZIP_SIGNATURES:
-        contents = read_archive(stream, source, load_data=load_data, load_state=load_state, budget=budget)
+        contents = read_archive(stream, source, load_data=load_data, extra_members=extra_members, budget=budget)
         version = stored_format_version(contents.metadata, source)
         data = None
         if load_data and contents.data_json is not None:
             with reported_as_corrupt(source, DATA_MEMBER, "cannot rebuild the data"):
                 data = json_to_data(contents.data_json, custom_objects=custom_objects, safe_mode=safe_mode,
                                     source=source, budget=budget)
-        training_state = None
-        if contents.state_json is not None:
-            with reported_as_corrupt(source, TRAINING_STATE_MEMBER, "cannot rebuild the training state"):
-                training_state = json_to_data(contents.state_json, safe_mode=True, source=source,
-                                              member=TRAINING_STATE_MEMBER, allow_pickle=False, budget=budget)
-        return upgrade(AgentFile(data, contents.params, contents.metadata, ZIP_FORMAT, training_state,
-                                 contents.state_arrays, version))
+        json_members = {}
+        for name, text in contents.json_members.items():
+            # extra JSON members (the training state...) are written pickle-free: never unpickled
+            with reported_as_corrupt(source, name, f"cannot rebuild the {name!r} member"):
+                json_members[name] = json_to_data(text, safe_mode=True, source=source, member=name,
+                                                  allow_pickle=False, budget=budget)
+        return upgrade(AgentFile(data, contents.params, contents.metadata, ZIP_FORMAT, json_members,
+                                 contents.array_members, version))
     warnings.warn(
         f"{source} is not a zip archive: reading it as a legacy cloudpickle file. This format is "
         "deprecated; re-save the model (model.save(path)) to get a zip file",
@@ -245,8 +278,8 @@ def upgrade(agent_file: AgentFile) -> AgentFile:
 
 
 def _upgrade_1_to_2(agent_file: AgentFile) -> AgentFile:
-    """Version 1 has no training state members: the model keeps fresh optimizer and counters."""
-    agent_file.training_state = None
+    """Version 1 has no extra members: the model keeps fresh optimizer and counters."""
+    agent_file.json_members = {}
     agent_file.state_arrays = {}
     return agent_file
 

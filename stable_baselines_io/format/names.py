@@ -22,6 +22,11 @@ DQN_SCHEME = "dqn"
 #: The variable scope each scheme's parameter names start with, and the algorithm that reads them.
 SB2_SCOPES = {ACTOR_CRITIC_SCHEME: "model", DQN_SCHEME: "deepq"}
 SCHEME_ALGORITHMS = {ACTOR_CRITIC_SCHEME: "ppo", DQN_SCHEME: "dqn"}
+#: Algorithms whose files share another's parameter names, told apart by data keys only they write
+#: (Stable Baselines 2's A2C names its parameters as PPO2's).
+ALGORITHM_DATA_KEYS = {"a2c": frozenset({"alpha", "lr_schedule"})}
+#: Every algorithm this library loads, as written in the ``algorithm`` metadata entry (lower case).
+ALGORITHMS = (*SCHEME_ALGORITHMS.values(), *ALGORITHM_DATA_KEYS)
 
 
 @dataclass(frozen=True)

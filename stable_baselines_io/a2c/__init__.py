@@ -1,0 +1,6 @@
+"""Synchronous advantage actor-critic: Stable Baselines 2's ``A2C``."""
+
+from stable_baselines_io.a2c.a2c import A2C
+from stable_baselines_io.common.policies import MlpPolicy
+
+__all__ = ["A2C", "MlpPolicy"]
