@@ -145,7 +145,9 @@ def fuzz_with_atheris(seconds: float) -> tuple[int, int]:
     tried = int(executed.group(1)) if executed else int(progress[-1]) if progress else 0
     found = returncode != 0
     if found:
-        print(stderr[-4000:])
+        log = FINDINGS_DIR / "atheris-stderr.log"
+        log.write_text(stderr)
+        print(stderr[-4000:] + f"\n(the whole output: {log})")
     print(f"atheris engine: {tried} inputs tried in {seconds:.0f} s; exit status {returncode}; "
           f"findings {int(found)}")
     return tried, int(found)
