@@ -41,6 +41,9 @@ BUFFER_BYTES = 16 * 1024
 #: memory per byte of budget, and time at this many bytes per second. More is a budget overrun.
 BUDGET_MEMORY_FACTOR = 1.25
 BUDGET_BYTES_PER_SECOND = 40 * 10**6
+#: Inputs are at most this big, so their default budget (1100 x size) stays under the worker's cap.
+MAX_INPUT_BYTES = 2 * 2**20
+WORKER_HEADROOM_BYTES = 4 * 2**30
 
 
 def record_finding(data: bytes, kind: str, description: str) -> Path:
@@ -68,14 +71,17 @@ def fuzz_with_hypothesis(seconds: float, seeds: list[bytes]) -> tuple[int, int]:
     with tempfile.TemporaryDirectory(prefix="sbio-fuzz-") as folder:
         warm = Path(folder) / "warm.zip"
         warm.write_bytes(seeds[-1])
+        # the cap must exceed any input's own budget (checked below), or it, not the budget, stops the load
         worker = LimitedWorker(LOADERS, warmup=[("read_agent_file", str(warm)), ("convert", str(warm)),
-                                                ("inspect", str(warm))])
+                                                ("inspect", str(warm))], headroom_bytes=WORKER_HEADROOM_BYTES)
         target = Path(folder) / "input.zip"
 
         @settings(database=None, deadline=None, suppress_health_check=list(HealthCheck))
         @given(fuzz_inputs(seeds), st.sampled_from(LOADERS))
         def one_input(data: bytes, loader: str) -> None:
             nonlocal findings
+            if len(data) > MAX_INPUT_BYTES:
+                return
             target.write_bytes(data)
             outcome = worker.run(loader, target)
             counts[loader] += 1
@@ -139,7 +145,9 @@ def fuzz_with_atheris(seconds: float) -> tuple[int, int]:
     tried = int(executed.group(1)) if executed else int(progress[-1]) if progress else 0
     found = returncode != 0
     if found:
-        print(stderr[-4000:])
+        log = FINDINGS_DIR / "atheris-stderr.log"
+        log.write_text(stderr)
+        print(stderr[-4000:] + f"\n(the whole output: {log})")
     print(f"atheris engine: {tried} inputs tried in {seconds:.0f} s; exit status {returncode}; "
           f"findings {int(found)}")
     return tried, int(found)

@@ -17,6 +17,7 @@ import contextlib
 import lzma
 import pickle
 import struct
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from stable_baselines_io.exceptions import CorruptAgentFileError, LoadBudgetExce
 RAW_READ_ERRORS: tuple[type[BaseException], ...] = (
     zipfile.BadZipFile, zlib.error, lzma.LZMAError, pickle.UnpicklingError, OSError, EOFError, ValueError,
     TypeError, AttributeError, LookupError, struct.error, OverflowError, RecursionError, NotImplementedError,
-    RuntimeError, ArithmeticError, AssertionError,
+    RuntimeError, ArithmeticError, AssertionError, SyntaxError, tokenize.TokenError,  # the last two: .npy headers
 )
 
 

@@ -238,6 +238,10 @@ def corpus() -> dict[str, tuple[Callable[[], bytes], str]]:
             lambda: agent(parameter_list=b'["w"]', parameters=npz({"w": npy_with_header(
                 (b"{'descr': " + b"(" * 4000 + b")" * 4000 + b", }").ljust(8181) + b"\n", 2)}, deflated),
                 method=deflated), "CorruptAgentFileError"),
+        "npy-error__unbalanced-header-in-deflated-npz.zip": (
+            lambda: agent(parameter_list=b'["w"]', parameters=npz({"w": npy_with_header(
+                b"{'descr': '<f2', 'fortran_order': True, 'shape': (1,, }".ljust(117) + b"\n", data=bytes(2))},
+                deflated)), "CorruptAgentFileError"),
         "npy-error__object-dtype.zip": (
             lambda: agent(parameter_list=b'["w"]', parameters=npz({"w": npy_with_header(
                 b"{'descr': '|O', 'fortran_order': False, 'shape': (1,), }".ljust(127) + b"\n", data=bytes(8))})),
