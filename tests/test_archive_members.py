@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import pickle
 import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -16,7 +18,7 @@ import tensorflow as tf
 
 from stable_baselines_io import PPO, BaseRLModel
 from stable_baselines_io.common.save_load import ArchiveMember
-from stable_baselines_io.exceptions import CorruptAgentFileError
+from stable_baselines_io.exceptions import CorruptAgentFileError, LoadBudgetExceededError, UnsafeObjectError
 from stable_baselines_io.format.archive import (
     ARRAYS_MEMBER,
     JSON_MEMBER,
@@ -136,3 +138,25 @@ def test_a_damaged_declared_member_is_reported_by_name(tmp_path: Path) -> None:
             copy.writestr(info, b"{not json" if info.filename == "notes" else original.read(info))
     with pytest.raises(CorruptAgentFileError, match="notes"):
         read_agent_file(tmp_path / "bad.zip", extra_members={"notes": JSON_MEMBER})
+
+
+def test_declared_json_members_never_unpickle_and_draw_on_the_load_budget(tmp_path: Path) -> None:
+    path = tmp_path / "agent.zip"
+    envelope = {":type:": "<class 'float'>", ":serialized:": base64.b64encode(pickle.dumps(0.5)).decode("ascii")}
+    buffer = io.BytesIO()
+    write_archive(buffer, '{"a": 1}', None, {"format_version": 2},
+                  json_members={"notes": json.dumps({"x": envelope}), "many": json.dumps({"x": list(range(100_000))})})
+    path.write_bytes(buffer.getvalue())
+    with pytest.raises(UnsafeObjectError, match=r"'x' holds a pickle.*never unpickled.*member 'notes'"):
+        read_agent_file(path, safe_mode=False, extra_members={"notes": JSON_MEMBER})
+    assert read_agent_file(path, extra_members={"many": JSON_MEMBER}).json_members["many"]["x"][-1] == 99_999
+    with pytest.raises(LoadBudgetExceededError, match="member 'many'"):
+        read_agent_file(path, extra_members={"many": JSON_MEMBER}, max_bytes=3_000_000)
+
+
+def test_a_bad_declaration_is_the_callers_error_not_a_damaged_file(tmp_path: Path) -> None:
+    path = tmp_path / "agent.zip"
+    save_to_file(path, data={"a": 1})
+    with pytest.raises(ValueError, match="expected a kind in") as raised:
+        read_agent_file(path, extra_members={"notes": "yaml"})
+    assert not isinstance(raised.value, CorruptAgentFileError)
