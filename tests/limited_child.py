@@ -73,10 +73,11 @@ def _read_agent_file(path: str) -> Any:
 
 def _model_load(algorithm: str) -> Callable[[str], Any]:
     def run(path: str) -> Any:
+        from stable_baselines_io.a2c import A2C
         from stable_baselines_io.dqn import DQN
         from stable_baselines_io.ppo import PPO
 
-        {"PPO": PPO, "DQN": DQN}[algorithm].load(path)
+        {"PPO": PPO, "A2C": A2C, "DQN": DQN}[algorithm].load(path)
     return run
 
 
@@ -103,6 +104,7 @@ LOADERS: dict[str, Callable[[str], Any]] = {
     "inspect": _cli("inspect"),
     "convert": _cli("convert"),
     "PPO.load": _model_load("PPO"),
+    "A2C.load": _model_load("A2C"),
     "DQN.load": _model_load("DQN"),
 }
 

@@ -7,8 +7,8 @@ attacks) and ``tests/safe_mode_attacks.py`` (pickle and JSON value attacks). Its
 point must raise for it, or says ``loads``; each further line ``<entry point>: <outcome>`` gives
 the outcome of one entry point where it differs (``sb-io inspect`` describes a value that cannot
 be rebuilt instead of failing; ``sb-io convert`` cannot write some loadable values without pickle).
-Each file goes through ``read_agent_file``, ``sb-io inspect``, ``sb-io convert``
-and ``PPO.load`` / ``DQN.load`` (for a file that loads: only the algorithm it holds), each time in a
+Each file goes through ``read_agent_file``, ``sb-io inspect``, ``sb-io convert`` and ``PPO.load`` /
+``A2C.load`` / ``DQN.load`` (for a file that loads: only the algorithm it holds), each time in a
 worker process capped in address space (see ``limits.py``): a crash, a hang, more than
 ``LOAD_SECONDS`` of load time or ``LOAD_GROWTH_BYTES`` of memory growth fails the test.
 """
@@ -24,9 +24,10 @@ from limits import LimitedWorker, Outcome
 CORPUS_DIR = Path(__file__).resolve().parent / "regression" / "corpus"
 CORPUS = sorted(path for path in CORPUS_DIR.iterdir() if path.suffix != ".expect") if CORPUS_DIR.is_dir() else []
 FORMAT_LOADERS = ("read_agent_file", "inspect", "convert")
-MODEL_LOADERS = ("PPO.load", "DQN.load")
+MODEL_LOADERS = ("PPO.load", "A2C.load", "DQN.load")
 LOADS = "loads"
-LEGITIMATE_AGENTS = {"PPO.load": "legitimate__ppo-cartpole.zip", "DQN.load": "legitimate__dqn-cartpole.zip"}
+LEGITIMATE_AGENTS = {"PPO.load": "legitimate__ppo-cartpole.zip", "A2C.load": "legitimate__a2c-cartpole.zip",
+                     "DQN.load": "legitimate__dqn-cartpole.zip"}
 
 
 def expected_outcome(path: Path, loader: str | None = None) -> str:

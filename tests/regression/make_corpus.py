@@ -257,7 +257,9 @@ def corpus() -> dict[str, tuple[Callable[[], bytes], str]]:
 
 
 def model_corpus() -> dict[str, tuple[Callable[[], bytes], str]]:
-    """Real (untrained) PPO and DQN CartPole agents: what ``PPO.load`` / ``DQN.load`` must load."""
+    """Real (untrained) PPO, A2C and DQN CartPole agents: what ``PPO.load`` / ``A2C.load`` /
+    ``DQN.load`` must load."""
+    from stable_baselines_io.a2c import A2C
     from stable_baselines_io.dqn import DQN
     from stable_baselines_io.ppo import PPO
 
@@ -269,13 +271,15 @@ def model_corpus() -> dict[str, tuple[Callable[[], bytes], str]]:
         return make
 
     return {"legitimate__ppo-cartpole.zip": (saved(PPO, n_steps=16, policy_kwargs={"net_arch": [8]}), "loads"),
+            "legitimate__a2c-cartpole.zip": (saved(A2C, n_steps=5, policy_kwargs={"net_arch": [8]}), "loads"),
             "legitimate__dqn-cartpole.zip": (saved(DQN, buffer_size=64, policy_kwargs={"layers": [8]}), "loads")}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", default=None, help="write only the files whose name contains this")
-    parser.add_argument("--with-models", action="store_true", help="also write the PPO and DQN agents (TensorFlow)")
+    parser.add_argument("--with-models", action="store_true",
+                        help="also write the PPO, A2C and DQN agents (TensorFlow)")
     arguments = parser.parse_args()
     CORPUS_DIR.mkdir(parents=True, exist_ok=True)
     warnings.simplefilter("ignore", UserWarning)  # "Duplicate name": on purpose
