@@ -66,7 +66,7 @@ def test_train_without_monitor_and_plot_default_output(tmp_path: Path) -> None:
     assert trained.returncode == 0, trained.stderr
     assert not (tmp_path / "dqn").exists() and "episodes logged" not in trained.stdout
     missing = run_cli("plot", str(tmp_path / "dqn"))
-    assert missing.returncode == 1 and "sb-io plot: error: no monitor files" in missing.stderr
+    assert missing.returncode == 2 and "sb-io plot: error: no monitor files" in missing.stderr
 
 
 def test_banner_lines_are_dropped_and_other_lines_kept(capsys: pytest.CaptureFixture[str]) -> None:
