@@ -193,13 +193,14 @@ class TensorBoardLogging:
         """Write the statistics of :data:`TENSORBOARD_NAMES` under Stable Baselines 2's names, and
         with ``full_tensorboard_log`` the histograms of ``variables``.
 
-        :param statistics: the loop's statistics by their table keys
+        :param statistics: the loop's statistics by their table keys (arrays and tensors are averaged)
         :param variables: the trained variables
         """
         writer = self._tensorboard_writer
         if writer is None:
             return
-        named = {TENSORBOARD_NAMES[key]: float(value) for key, value in statistics.items() if key in TENSORBOARD_NAMES}
+        named = {TENSORBOARD_NAMES[key]: float(np.mean(value)) for key, value in statistics.items()
+                 if key in TENSORBOARD_NAMES}
         writer.record_scalars(named, self.num_timesteps)
         if self.full_tensorboard_log:
             writer.record_histograms(variables, self.num_timesteps)

@@ -349,8 +349,8 @@ class DQN(OffPolicyRLModel):
 
 
 def _train_statistics(learning_rate: float, losses: tf.Tensor, td_errors: tf.Tensor) -> dict[str, Any]:
-    """The statistics of the last gradient steps, as tensors (read only when they are logged)."""
-    return {"learning_rate": learning_rate, "loss": tf.reduce_mean(losses), "td_error": tf.reduce_mean(td_errors)}
+    """The statistics of the last gradient steps: tensors, averaged only when they are logged."""
+    return {"learning_rate": learning_rate, "loss": losses, "td_error": td_errors}
 
 
 def _graph_inputs(batch: ReplayBatch) -> tuple[np.ndarray, ...]:
