@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from stable_baselines_io import A2C, DQN, PPO
 from stable_baselines_io.common.callbacks import (
@@ -117,7 +118,8 @@ def test_checkpoint_arguments_are_checked(tmp_path: Path, arguments: dict[str, A
 def test_eval_callback_writes_evaluations_and_the_best_model(tmp_path: Path) -> None:
     callback = EvalCallback("CartPole-v1", n_eval_episodes=2, eval_freq=10, log_path=tmp_path / "logs",
                             best_model_save_path=tmp_path / "best", verbose=0)
-    model = PPO("MlpPolicy", "CartPole-v1", n_steps=10, nminibatches=1, seed=0).learn(30, callback=callback)
+    model = PPO("MlpPolicy", "CartPole-v1", n_steps=10, nminibatches=1, seed=0, tensorboard_log=str(tmp_path / "tb"))
+    model.learn(30, callback=callback)
     with np.load(tmp_path / "logs" / "evaluations.npz") as evaluations:
         np.testing.assert_array_equal(evaluations["timesteps"], [10, 20, 30])
         assert evaluations["results"].shape == (3, 2) and evaluations["ep_lengths"].shape == (3, 2)
@@ -127,6 +129,10 @@ def test_eval_callback_writes_evaluations_and_the_best_model(tmp_path: Path) -> 
     observation = np.zeros(4, dtype=np.float32)
     assert best.predict(observation, deterministic=True)[0] in (0, 1)
     assert model.num_timesteps == 30
+    [events] = (tmp_path / "tb" / "PPO_1").glob("events.out.tfevents.*")
+    written = [(event.step, value.tag) for event in tf.compat.v1.train.summary_iterator(str(events))
+               for value in event.summary.value if value.tag == "eval/mean_reward"]
+    assert written == [(10, "eval/mean_reward"), (20, "eval/mean_reward"), (30, "eval/mean_reward")]
 
 
 def test_stop_training_on_reward_threshold_stops_at_the_first_good_evaluation() -> None:

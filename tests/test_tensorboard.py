@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import zipfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -60,6 +62,9 @@ def test_a_resumed_run_continues_the_step_axis_in_the_same_folder(tmp_path: Path
     model = A2C("MlpPolicy", "CartPole-v1", n_steps=5, seed=0, tensorboard_log=str(tmp_path / "elsewhere"))
     model.learn(20)
     model.save(tmp_path / "agent.zip")
+    with zipfile.ZipFile(tmp_path / "agent.zip") as archive:
+        data = json.loads(archive.read("data"))
+    assert data["tensorboard_log"] == str(tmp_path / "elsewhere") and data["full_tensorboard_log"] is False
     # The stored folder is plain data: load(..., tensorboard_log=...) replaces it.
     resumed = A2C.load(tmp_path / "agent.zip", env="CartPole-v1", tensorboard_log=str(tmp_path / "tb"))
     resumed.learn(10)  # a new run: A2C_1, from step 0
