@@ -59,22 +59,29 @@ def test_ppo_writes_sb2_scalars_at_num_timesteps(tmp_path: Path) -> None:
 
 
 def test_a_resumed_run_continues_the_step_axis_in_the_same_folder(tmp_path: Path) -> None:
-    model = A2C("MlpPolicy", "CartPole-v1", n_steps=5, seed=0, tensorboard_log=str(tmp_path / "elsewhere"))
+    model = A2C("MlpPolicy", "CartPole-v1", n_steps=5, seed=0, tensorboard_log=str(tmp_path / "tb"))
     model.learn(20)
     model.save(tmp_path / "agent.zip")
     with zipfile.ZipFile(tmp_path / "agent.zip") as archive:
         data = json.loads(archive.read("data"))
-    assert data["tensorboard_log"] == str(tmp_path / "elsewhere") and data["full_tensorboard_log"] is False
-    # The stored folder is plain data: load(..., tensorboard_log=...) replaces it.
-    resumed = A2C.load(tmp_path / "agent.zip", env="CartPole-v1", tensorboard_log=str(tmp_path / "tb"))
-    resumed.learn(10)  # a new run: A2C_1, from step 0
-    resumed.learn(15, reset_num_timesteps=False)  # continues A2C_1
-    resumed.learn(5)  # reset_num_timesteps=True: A2C_2
+    assert data["tensorboard_log"] == str(tmp_path / "tb") and data["full_tensorboard_log"] is False
+
+    resumed = A2C.load(tmp_path / "agent.zip", env="CartPole-v1")
+    resumed.learn(15, reset_num_timesteps=False)  # continues A2C_1 where it stopped
+    resumed.learn(5)  # reset_num_timesteps=True: a new run, A2C_2, from step 0
     assert sorted(path.name for path in (tmp_path / "tb").iterdir()) == ["A2C_1", "A2C_2"]
-    steps = [step for step, _ in read_events(tmp_path / "tb" / "A2C_1")["loss/policy_gradient_loss"]]
-    assert steps == list(range(5, 30, 5))
-    assert set(read_events(tmp_path / "tb" / "A2C_1")) >= {"loss/entropy_loss", "loss/value_function_loss"}
-    assert (tmp_path / "elsewhere" / "A2C_1").is_dir()
+    first_run = read_events(tmp_path / "tb" / "A2C_1")
+    assert [step for step, _ in first_run["loss/policy_gradient_loss"]] == list(range(5, 40, 5))
+    assert {"loss/entropy_loss", "loss/value_function_loss"} <= set(first_run)
+    assert [step for step, _ in read_events(tmp_path / "tb" / "A2C_2")["loss/policy_gradient_loss"]] == [5]
+
+
+def test_load_replaces_the_stored_folder(tmp_path: Path) -> None:
+    A2C("MlpPolicy", "CartPole-v1", n_steps=5, seed=0, tensorboard_log="/nonexistent/elsewhere").save(
+        tmp_path / "agent.zip")
+    loaded = A2C.load(tmp_path / "agent.zip", env="CartPole-v1", tensorboard_log=str(tmp_path / "here"))
+    loaded.learn(5, tb_log_name="moved")
+    assert (tmp_path / "here" / "moved_1").is_dir()
 
 
 def test_dqn_writes_losses_and_exploration_rate(tmp_path: Path) -> None:
