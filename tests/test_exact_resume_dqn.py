@@ -21,6 +21,7 @@ import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 
 from stable_baselines_io.common.buffers import PrioritizedReplayBuffer, ReplayBuffer
+from stable_baselines_io.common.callbacks import CheckpointCallback
 from stable_baselines_io.dqn import DQN
 from stable_baselines_io.exceptions import CorruptAgentFileError, ReplayBufferMismatchError
 from stable_baselines_io.format.archive import (
@@ -131,6 +132,21 @@ def test_a_stopped_run_resumes_bit_exactly(
     resumed.learn(M, reset_num_timesteps=False)
 
     assert resets == []
+    assert_same_training(resumed, uninterrupted)
+
+
+def test_a_run_resumed_from_its_latest_checkpoint_ends_bit_identical(uninterrupted: DQN, tmp_path: Path) -> None:
+    env = gymnasium.make("CartPole-v1")
+    checkpoints = CheckpointCallback(N // 3, tmp_path, save_replay_buffer=True, keep_last=1)
+    # The process "dies" right after the checkpoint at step N, in the middle of learn(N + M).
+    new_dqn(env).learn(N + M, callback=[checkpoints, stop_at(N)])
+    [latest] = checkpoints.checkpoints()
+    assert latest.name == f"rl_model_{N}_steps.zip"
+
+    resumed = DQN.load(latest, env=env, force_reset=False)
+    assert resumed._total_timesteps == N + M  # noqa: SLF001 - the horizon of the interrupted learn call
+    resumed.learn(M, reset_num_timesteps=False, callback=CheckpointCallback(N // 3, tmp_path, keep_last=1))
+
     assert_same_training(resumed, uninterrupted)
 
 

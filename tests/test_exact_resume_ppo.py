@@ -19,6 +19,7 @@ import pytest
 import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 
+from stable_baselines_io.common.callbacks import CheckpointCallback
 from stable_baselines_io.exceptions import ParameterMismatchError
 from stable_baselines_io.format.archive import METADATA_MEMBER, TRAINING_ARRAYS_MEMBER, TRAINING_STATE_MEMBER
 from stable_baselines_io.ppo import PPO
@@ -115,6 +116,26 @@ def test_linear_schedules_resume_an_interrupted_run_bit_exactly(tmp_path: Path, 
     assert_same_training(resumed, uninterrupted, horizon)
     last_progress_remaining = 1 - (N + M - N_BATCH) / horizon
     assert resumed.optimizer.learning_rate.numpy() == np.float32(LinearSchedule(1e-3)(last_progress_remaining))
+
+
+def test_a_run_resumed_from_its_latest_checkpoint_ends_bit_identical(tmp_path: Path) -> None:
+    horizon = N + M + 2 * N_BATCH
+    schedules = dict(learning_rate=LinearSchedule(1e-3), cliprange=LinearSchedule(0.2))
+    uninterrupted = new_ppo(gymnasium.make("CartPole-v1"), **schedules)
+    uninterrupted.learn(horizon, callback=lambda local_vars, _: local_vars["self"].num_timesteps < N + M)
+
+    env = gymnasium.make("CartPole-v1")
+    checkpoints = CheckpointCallback(N_BATCH, tmp_path, keep_last=2)
+    # The process "dies" right after the checkpoint at step N, in the middle of learn(horizon).
+    new_ppo(env, **schedules).learn(
+        horizon, callback=[checkpoints, lambda local_vars, _: local_vars["self"].num_timesteps < N])
+    assert [path.name for path in checkpoints.checkpoints()] == [f"rl_model_{steps}_steps.zip"
+                                                                 for steps in (N - N_BATCH, N)]
+    resumed = PPO.load(checkpoints.checkpoints()[-1], env=env, force_reset=False)
+    resumed.learn(M, reset_num_timesteps=False, callback=checkpoints)
+
+    assert_same_training(resumed, uninterrupted, horizon)
+    assert checkpoints.checkpoints()[-1].name == f"rl_model_{N + M}_steps.zip"
 
 
 # --- what the file holds ----------------------------------------------------------------------

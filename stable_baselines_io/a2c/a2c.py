@@ -49,6 +49,8 @@ class A2C(ActorCriticRLModel):
     :param n_cpu_tf_sess: threads of TensorFlow's intra-op and inter-op pools (None: one per core);
         TensorFlow 2 sets them once per process, so only the first model can change them (see
         :func:`~stable_baselines_io.common.tf_util.configure_tf_threads`)
+    :param tensorboard_log: folder of TensorBoard runs, written by ``learn`` (None: none)
+    :param full_tensorboard_log: also write histograms of the trained variables
     """
 
     _save_attrs: ClassVar[tuple[str, ...]] = (
@@ -80,6 +82,8 @@ class A2C(ActorCriticRLModel):
         seed: int | None = None,
         n_envs: int = 1,
         n_cpu_tf_sess: int | None = None,
+        tensorboard_log: str | None = None,
+        full_tensorboard_log: bool = False,
     ):
         self.alpha = alpha
         self.momentum = momentum
@@ -88,7 +92,8 @@ class A2C(ActorCriticRLModel):
         super().__init__(policy, env, gamma=gamma, n_steps=n_steps, ent_coef=ent_coef, learning_rate=learning_rate,
                          vf_coef=vf_coef, max_grad_norm=max_grad_norm, verbose=verbose,
                          _init_setup_model=_init_setup_model, policy_kwargs=policy_kwargs, seed=seed, n_envs=n_envs,
-                         n_cpu_tf_sess=n_cpu_tf_sess)
+                         n_cpu_tf_sess=n_cpu_tf_sess, tensorboard_log=tensorboard_log,
+                         full_tensorboard_log=full_tensorboard_log)
 
     def _learning_rate_at(self, progress_remaining: float) -> float:
         if self.lr_schedule not in LR_SCHEDULE_FACTORS:

@@ -146,8 +146,9 @@ class BaseRLModel(SaveLoadMixin, ABC):
     def learn(
         self: SelfBaseRLModel,
         total_timesteps: int,
-        callback: Callback | TrainingHooks | None = None,
+        callback: Callback | TrainingHooks | list[Callback | TrainingHooks] | None = None,
         log_interval: int = 100,
+        tb_log_name: str | None = None,
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,
     ) -> SelfBaseRLModel:
@@ -158,6 +159,7 @@ class BaseRLModel(SaveLoadMixin, ABC):
             (on-policy) or step (off-policy), returning ``False`` to stop; or
             :class:`~stable_baselines_io.common.callbacks.TrainingHooks`
         :param log_interval: how often to log, in updates (on-policy) or episodes (off-policy)
+        :param tb_log_name: the TensorBoard run name (with ``tensorboard_log``; default: the class name)
         :param reset_num_timesteps: restart the step counter (and schedules) from zero
         :param progress_bar: show a tqdm progress bar
         :return: the model

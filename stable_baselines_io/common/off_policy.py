@@ -24,6 +24,7 @@ from stable_baselines_io.common.buffers import ReplayBuffer
 from stable_baselines_io.common.callbacks import TrainingHooks, as_hooks
 from stable_baselines_io.common.logger import print_table
 from stable_baselines_io.common.save_load import ArchiveMember
+from stable_baselines_io.common.tensorboard import TensorBoardLogging
 from stable_baselines_io.exceptions import CorruptAgentFileError
 from stable_baselines_io.format.archive import ARRAYS_MEMBER, REPLAY_BUFFER_MEMBER
 from stable_baselines_io.format.file_targets import describe_target
@@ -34,7 +35,7 @@ from stable_baselines_io.type_aliases import Callback, FileTarget
 SelfOffPolicy = TypeVar("SelfOffPolicy", bound="OffPolicyRLModel")
 
 
-class OffPolicyRLModel(BaseRLModel):
+class OffPolicyRLModel(TensorBoardLogging, BaseRLModel):
     """Base of off-policy algorithms with a replay buffer (DQN): it runs ``learn`` and keeps the
     buffer in ``replay_buffer``.
 
@@ -52,6 +53,8 @@ class OffPolicyRLModel(BaseRLModel):
         "train_freq",
         "batch_size",
         "gradient_steps",
+        "tensorboard_log",
+        "full_tensorboard_log",
     )
     #: ``_replay_buffer_metadata`` describes the buffer at save time (sizes, shapes, dtypes); its
     #: arrays are saved only on request (see :meth:`_get_replay_buffer_arrays`).
@@ -84,12 +87,14 @@ class OffPolicyRLModel(BaseRLModel):
         """
 
     @abstractmethod
-    def _train(self, replay_buffer: ReplayBuffer, n_gradient_steps: int, progress_remaining: float) -> None:
+    def _train(self, replay_buffer: ReplayBuffer, n_gradient_steps: int,
+               progress_remaining: float) -> Mapping[str, Any]:
         """Run ``n_gradient_steps`` gradient steps on minibatches from the replay buffer.
 
         :param replay_buffer: where minibatches come from
         :param n_gradient_steps: number of minibatches
         :param progress_remaining: 1 at the start of training, 0 at the end (for schedules)
+        :return: statistics by table key (scalars or scalar tensors, read only when logged)
         """
 
     def _on_steps_trained(self, previous_timesteps: int) -> None:
@@ -97,6 +102,14 @@ class OffPolicyRLModel(BaseRLModel):
 
         :param previous_timesteps: ``num_timesteps`` before this step
         """
+
+    def _tensorboard_values(self) -> dict[str, Any]:
+        """Algorithm-specific values written to TensorBoard after each training (by table key of
+        :data:`~stable_baselines_io.common.tensorboard.TENSORBOARD_NAMES`).
+
+        :return: name -> value
+        """
+        return {}
 
     def _logged_values(self) -> dict[str, Any]:
         """Algorithm-specific values shown first in the statistics table.
@@ -110,8 +123,9 @@ class OffPolicyRLModel(BaseRLModel):
     def learn(
         self: SelfOffPolicy,
         total_timesteps: int,
-        callback: Callback | TrainingHooks | None = None,
+        callback: Callback | TrainingHooks | list[Callback | TrainingHooks] | None = None,
         log_interval: int = 100,
+        tb_log_name: str | None = None,
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,
     ) -> SelfOffPolicy:
@@ -133,8 +147,11 @@ class OffPolicyRLModel(BaseRLModel):
         :param callback: called as ``callback(locals(), globals())`` once each environment step
             is complete (stored, trained on); returning ``False`` stops training, so a run stopped
             at step ``N`` and resumed equals one that went on. Or
-            :class:`~stable_baselines_io.common.callbacks.TrainingHooks`
+            :class:`~stable_baselines_io.common.callbacks.BaseCallback` (or any
+            :class:`~stable_baselines_io.common.callbacks.TrainingHooks`), or a list of these
         :param log_interval: with ``verbose=1``, print statistics every ``log_interval`` episodes
+        :param tb_log_name: the TensorBoard run name (default: the class name), with
+            ``tensorboard_log``
         :param reset_num_timesteps: restart ``num_timesteps``, the schedules and the episode
             statistics from zero
         :param progress_bar: show a tqdm progress bar
@@ -145,6 +162,7 @@ class OffPolicyRLModel(BaseRLModel):
             self.replay_buffer = self._make_replay_buffer()
         replay_buffer = self.replay_buffer
         hooks = as_hooks(callback)
+        self._start_tensorboard(tb_log_name or type(self).__name__, reset_num_timesteps)
         start_timesteps = self.num_timesteps
         hooks.on_training_start(locals())
         with tqdm(total=total_timesteps, unit="steps", disable=not progress_bar) as progress:
@@ -165,6 +183,7 @@ class OffPolicyRLModel(BaseRLModel):
                 replay_buffer.extend(self._last_obs, actions, rewards, next_observations, terminated)
                 self._last_obs = new_observations
                 n_finished = self._record_episodes(infos)
+                self._log_episode_rewards(infos)
                 if self.verbose >= 1 and log_interval and self.num_episodes % log_interval < n_finished:
                     self._log_episodes()
                 if not hooks.on_step(locals()):
@@ -174,12 +193,14 @@ class OffPolicyRLModel(BaseRLModel):
                     n_gradient_steps = self.gradient_steps * _crossings(previous_timesteps, self.num_timesteps,
                                                                         self.train_freq)
                     if n_gradient_steps > 0:
-                        self._train(replay_buffer, n_gradient_steps, progress_remaining)
+                        statistics = self._train(replay_buffer, n_gradient_steps, progress_remaining)
+                        self._log_statistics({**self._tensorboard_values(), **statistics}, self.get_parameter_list())
                     self._on_steps_trained(previous_timesteps)
                 # Only now: a run stopped here has stored and trained on this step, like one that goes on.
                 if not hooks.on_iteration_end(locals(), globals()):
                     break
         hooks.on_training_end(locals())
+        self._stop_tensorboard()
         return self
 
     def _log_episodes(self) -> None:

@@ -27,6 +27,7 @@ from stable_baselines_io.common.logger import print_table
 from stable_baselines_io.common.optimizers import apply_clipped_gradients
 from stable_baselines_io.common.policies import MlpPolicy
 from stable_baselines_io.common.preprocessing import observations_to_array
+from stable_baselines_io.common.tensorboard import TensorBoardLogging
 from stable_baselines_io.common.vec_env import VecEnv
 from stable_baselines_io.exceptions import NoEnvironmentError
 from stable_baselines_io.schedules import Schedule, get_schedule_fn
@@ -50,7 +51,7 @@ class Rollout:
     returns: np.ndarray
 
 
-class ActorCriticRLModel(BaseRLModel):
+class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
     """Base of on-policy actor-critic algorithms (PPO, A2C): the rollout loop, the policy, the
     optimizer's state and the action-sampling generator.
 
@@ -69,6 +70,9 @@ class ActorCriticRLModel(BaseRLModel):
     :param n_envs: number of environment copies when ``env`` is an env id
     :param n_cpu_tf_sess: threads of TensorFlow's intra-op and inter-op pools (None: one per core;
         see :func:`~stable_baselines_io.common.tf_util.configure_tf_threads`)
+    :param tensorboard_log: folder of TensorBoard runs (None: none; see
+        :mod:`~stable_baselines_io.common.tensorboard`)
+    :param full_tensorboard_log: also write histograms of the trained variables
     """
 
     policy_aliases: ClassVar[dict[str, type]] = {"MlpPolicy": MlpPolicy}
@@ -81,6 +85,8 @@ class ActorCriticRLModel(BaseRLModel):
         "ent_coef",
         "max_grad_norm",
         "n_cpu_tf_sess",
+        "tensorboard_log",
+        "full_tensorboard_log",
     )
     #: The optimizer slots and the action-sampling generator are in :meth:`get_state_variables`.
     _state_attrs: ClassVar[tuple[str, ...]] = (*BaseRLModel._state_attrs, "_n_updates", "_episode_starts")
@@ -105,8 +111,12 @@ class ActorCriticRLModel(BaseRLModel):
         seed: int | None = None,
         n_envs: int = 1,
         n_cpu_tf_sess: int | None = None,
+        tensorboard_log: str | None = None,
+        full_tensorboard_log: bool = False,
     ):
         self.n_cpu_tf_sess = n_cpu_tf_sess
+        self.tensorboard_log = tensorboard_log
+        self.full_tensorboard_log = full_tensorboard_log
         self.gamma = gamma
         self.n_steps = n_steps
         self.ent_coef = ent_coef
@@ -259,8 +269,9 @@ class ActorCriticRLModel(BaseRLModel):
     def learn(
         self: SelfActorCritic,
         total_timesteps: int,
-        callback: Callback | TrainingHooks | None = None,
+        callback: Callback | TrainingHooks | list[Callback | TrainingHooks] | None = None,
         log_interval: int = 1,
+        tb_log_name: str | None = None,
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,
     ) -> SelfActorCritic:
@@ -278,8 +289,11 @@ class ActorCriticRLModel(BaseRLModel):
 
         :param total_timesteps: environment steps, summed over the environments
         :param callback: ``callback(locals(), globals())`` after every update (returning False
-            stops), or :class:`~stable_baselines_io.common.callbacks.TrainingHooks`
+            stops), a :class:`~stable_baselines_io.common.callbacks.BaseCallback` (or any
+            :class:`~stable_baselines_io.common.callbacks.TrainingHooks`), or a list of these
         :param log_interval: updates between two tables of statistics (when ``verbose >= 1``)
+        :param tb_log_name: the TensorBoard run name (default: the class name), with
+            ``tensorboard_log``
         :param reset_num_timesteps: restart ``num_timesteps``, the update count and the schedules
         :param progress_bar: show a tqdm progress bar
         :return: the model
@@ -294,6 +308,7 @@ class ActorCriticRLModel(BaseRLModel):
         # Whole updates only, so that progress_remaining steps exactly as in Stable Baselines 2.
         env = self._setup_learn(n_updates * n_batch, reset_num_timesteps)
         hooks = as_hooks(callback)
+        self._start_tensorboard(tb_log_name or type(self).__name__, reset_num_timesteps)
         start_time, start_timesteps = time.perf_counter(), self.num_timesteps
         hooks.on_training_start(locals())
         with tqdm(total=total_timesteps, unit="steps", disable=not progress_bar) as progress:
@@ -311,12 +326,15 @@ class ActorCriticRLModel(BaseRLModel):
                 self._n_updates += 1
 
                 progress.update(n_batch)
+                statistics = self._update_statistics(learning_rate, losses, rollout)
+                self._log_statistics(statistics, self._trained_variables)
                 if self.verbose >= 1 and (self._n_updates % log_interval == 0 or update == 1):
                     fps = (self.num_timesteps - start_timesteps) / max(time.perf_counter() - start_time, 1e-9)
-                    self._log_update(fps, learning_rate, losses, rollout)
+                    self._print_update(fps, statistics)
                 if not hooks.on_iteration_end(locals(), globals()):
                     break
         hooks.on_training_end(locals())
+        self._stop_tensorboard()
         return self
 
     def _collect_rollout(self, env: VecEnv, policy: MlpPolicy, hooks: TrainingHooks | None = None) -> Rollout | None:
@@ -351,6 +369,7 @@ class ActorCriticRLModel(BaseRLModel):
             next_obs, step_rewards, terminated, truncated, infos = env.step(self._to_env_actions(actions[step], policy))
             self.num_timesteps += n_envs
             self._record_episodes(infos)
+            self._log_episode_rewards(infos)
             # A time limit is not a terminal state: bootstrap from the value of the last observation.
             truncated_only = np.flatnonzero(truncated & ~terminated)
             if truncated_only.size:
@@ -388,17 +407,32 @@ class ActorCriticRLModel(BaseRLModel):
             return np.clip(actions.reshape((-1, *space.shape)), space.low, space.high)
         return actions
 
-    def _log_update(self, fps: float, learning_rate: float, losses: dict[str, float], rollout: Rollout) -> None:
+    def _update_statistics(self, learning_rate: float, losses: dict[str, float], rollout: Rollout) -> dict[str, float]:
+        """The statistics of an update, for the table and TensorBoard.
+
+        :param learning_rate: the update's learning rate
+        :param losses: the statistics of :meth:`_train`
+        :param rollout: the rollout trained on
+        :return: name -> value
+        """
+        return {
+            "explained_variance": explained_variance(rollout.values, rollout.returns),
+            "learning_rate": learning_rate,
+            **losses,
+            "discounted_rewards": float(np.mean(rollout.returns)),
+            "advantage": float(np.mean(rollout.advantages)),
+        }
+
+    def _print_update(self, fps: float, statistics: dict[str, float]) -> None:
         ep_reward_mean, ep_len_mean = self._episode_means()
+        shown = {key: value for key, value in statistics.items() if key not in ("discounted_rewards", "advantage")}
         print_table({
             "n_updates": self._n_updates,
             "total_timesteps": self.num_timesteps,
             "fps": int(fps),
             "ep_reward_mean": ep_reward_mean,
             "ep_len_mean": ep_len_mean,
-            "explained_variance": explained_variance(rollout.values, rollout.returns),
-            "learning_rate": learning_rate,
-            **losses,
+            **shown,
         })
 
 

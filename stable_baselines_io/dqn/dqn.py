@@ -73,6 +73,8 @@ class DQN(OffPolicyRLModel):
     :param gradient_steps: gradient steps each time training happens
     :param max_grad_norm: clip the gradients' global norm to this (None: no clipping); Stable
         Baselines 2 clipped each variable's gradient to norm 10 separately
+    :param tensorboard_log: folder of TensorBoard runs, written by ``learn`` (None: none)
+    :param full_tensorboard_log: also write histograms of the trained variables
     """
 
     policy_aliases: ClassVar[dict[str, type]] = {"MlpPolicy": MlpPolicy, "LnMlpPolicy": LnMlpPolicy}
@@ -129,8 +131,12 @@ class DQN(OffPolicyRLModel):
         n_envs: int = 1,
         gradient_steps: int = 1,
         max_grad_norm: float | None = 10,
+        tensorboard_log: str | None = None,
+        full_tensorboard_log: bool = False,
     ):
         self.n_cpu_tf_sess = n_cpu_tf_sess
+        self.tensorboard_log = tensorboard_log
+        self.full_tensorboard_log = full_tensorboard_log
         super().__init__(policy, env, verbose=verbose, policy_kwargs=policy_kwargs, seed=seed, n_envs=n_envs)
         self.gamma = gamma
         self.learning_rate = learning_rate
@@ -314,18 +320,22 @@ class DQN(OffPolicyRLModel):
             self._assigned_epsilon = epsilon
         return self._epsilon_greedy(observations, epsilon)
 
-    def _train(self, replay_buffer: ReplayBuffer, n_gradient_steps: int, progress_remaining: float) -> None:
-        self.optimizer.learning_rate.assign(self.learning_rate_schedule(min(max(progress_remaining, 0.0), 1.0)))
+    def _train(self, replay_buffer: ReplayBuffer, n_gradient_steps: int,
+               progress_remaining: float) -> dict[str, Any]:
+        learning_rate = self.learning_rate_schedule(min(max(progress_remaining, 0.0), 1.0))
+        self.optimizer.learning_rate.assign(learning_rate)
         if not isinstance(replay_buffer, PrioritizedReplayBuffer):
-            self._train_fn(*_graph_inputs(replay_buffer.sample((n_gradient_steps, self.batch_size), self.rng)))
-            return
+            losses, td_errors = self._train_fn(
+                *_graph_inputs(replay_buffer.sample((n_gradient_steps, self.batch_size), self.rng)))
+            return _train_statistics(learning_rate, losses, td_errors)
         beta_steps = self.prioritized_replay_beta_iters or self._total_timesteps
         beta = self.beta_schedule(1.0 - self.num_timesteps / beta_steps)
         # Priorities change after every step, so each minibatch is drawn after the previous update.
         for _ in range(n_gradient_steps):
             batch = replay_buffer.sample((1, self.batch_size), self.rng, beta=beta)
-            _, td_errors = self._train_fn(*_graph_inputs(batch))
+            losses, td_errors = self._train_fn(*_graph_inputs(batch))
             replay_buffer.update_priorities(batch.indices, np.abs(td_errors.numpy()) + self.prioritized_replay_eps)
+        return _train_statistics(learning_rate, losses, td_errors)
 
     def _on_steps_trained(self, previous_timesteps: int) -> None:
         if _crossings(previous_timesteps, self.num_timesteps, self.target_network_update_freq):
@@ -333,6 +343,14 @@ class DQN(OffPolicyRLModel):
 
     def _logged_values(self) -> dict[str, Any]:
         return {"% time spent exploring": round(100 * float(self.epsilon.numpy()))}
+
+    def _tensorboard_values(self) -> dict[str, Any]:
+        return {"exploration_rate": self.epsilon}
+
+
+def _train_statistics(learning_rate: float, losses: tf.Tensor, td_errors: tf.Tensor) -> dict[str, Any]:
+    """The statistics of the last gradient steps: tensors, averaged only when they are logged."""
+    return {"learning_rate": learning_rate, "loss": losses, "td_error": td_errors}
 
 
 def _graph_inputs(batch: ReplayBatch) -> tuple[np.ndarray, ...]:

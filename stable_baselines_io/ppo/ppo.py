@@ -60,6 +60,8 @@ class PPO(ActorCriticRLModel):
     :param n_cpu_tf_sess: threads of TensorFlow's intra-op and inter-op pools (None: one per core);
         TensorFlow 2 sets them once per process, so only the first model can change them (see
         :func:`~stable_baselines_io.common.tf_util.configure_tf_threads`)
+    :param tensorboard_log: folder of TensorBoard runs, written by ``learn`` (None: none)
+    :param full_tensorboard_log: also write histograms of the trained variables
     """
 
     #: Shuffles the rollout into minibatches.
@@ -98,6 +100,8 @@ class PPO(ActorCriticRLModel):
         seed: int | None = None,
         n_envs: int = 1,
         n_cpu_tf_sess: int | None = None,
+        tensorboard_log: str | None = None,
+        full_tensorboard_log: bool = False,
     ):
         self.lam = lam
         self.nminibatches = nminibatches
@@ -107,7 +111,8 @@ class PPO(ActorCriticRLModel):
         super().__init__(policy, env, gamma=gamma, n_steps=n_steps, ent_coef=ent_coef, learning_rate=learning_rate,
                          vf_coef=vf_coef, max_grad_norm=max_grad_norm, verbose=verbose,
                          _init_setup_model=_init_setup_model, policy_kwargs=policy_kwargs, seed=seed, n_envs=n_envs,
-                         n_cpu_tf_sess=n_cpu_tf_sess)
+                         n_cpu_tf_sess=n_cpu_tf_sess, tensorboard_log=tensorboard_log,
+                         full_tensorboard_log=full_tensorboard_log)
 
     def _make_optimizer(self, variables: list[tf.Variable], learning_rate: float) -> Adam:
         return Adam(variables, learning_rate=learning_rate, epsilon=ADAM_EPSILON)
