@@ -101,6 +101,13 @@ class SafeUnpickler(pickle._Unpickler):
         if frame_size > len(self._file.getbuffer()) - self._file.tell():
             raise pickle.UnpicklingError(f"a frame of {frame_size} bytes is longer than the rest of the pickle")
 
+    def load_bytearray8(self) -> None:
+        """``BYTEARRAY8``: the pure-Python unpickler allocates the declared length before reading."""
+        (size,) = struct.unpack("<Q", self.read(8))
+        if size > len(self._file.getbuffer()) - self._file.tell():
+            raise pickle.UnpicklingError(f"a bytearray of {size} bytes is longer than the rest of the pickle")
+        self.append(bytearray(self.read(size)))
+
     def load_put(self) -> None:
         """``PUT``: the only memo opcode whose index is text, hence unbounded (huge integers collide)."""
         line = self.readline()[:-1]
@@ -217,7 +224,8 @@ class SafeUnpickler(pickle._Unpickler):
                              (pickle.SETITEMS, load_setitems), (pickle.DICT, load_dict),
                              (pickle.ADDITEMS, load_additems), (pickle.FROZENSET, load_frozenset),
                              (pickle.APPENDS, load_appends), (pickle.APPEND, load_append), (pickle.PUT, load_put),
-                             (pickle.FRAME, load_frame)]:
+                             (pickle.FRAME, load_frame),
+                             (pickle.BYTEARRAY8, load_bytearray8)]:
         dispatch[_opcode[0]] = _method  # type: ignore[assignment]
     del _opcode, _method
 
