@@ -32,9 +32,6 @@ FINDINGS_DIR = REPO_ROOT / "fuzz" / "findings"
 sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tests")]
 
 LOADERS = ("read_agent_file", "inspect", "convert")
-#: Findings whose traceback goes through these are named ``unpickler-...`` (the safe unpickler and
-#: the JSON codecs, rebuilt by a separate change).
-UNPICKLER_MODULES = ("format/safe_pickle.py", "format/json_codec.py")
 BUFFER_BYTES = 16 * 1024
 #: A load may produce its whole budget (e.g. 660 MB for a 600 KB file whose members really
 #: decompress that much): beyond the regression limits (2 s, 100 MB), it may take this much more
@@ -94,10 +91,7 @@ def fuzz_with_hypothesis(seconds: float, seeds: list[bytes]) -> tuple[int, int]:
                 problems.append(f"the error does not name the file: {outcome.exception}: {outcome.message[:300]}")
             if problems:
                 findings += 1
-                kind = outcome.status
-                if any(module in outcome.traceback for module in UNPICKLER_MODULES):
-                    kind = f"unpickler-{kind}"
-                saved = record_finding(data, kind, f"{loader}: " + "\n".join(problems))
+                saved = record_finding(data, outcome.status, f"{loader}: " + "\n".join(problems))
                 print(f"FINDING ({loader}): {problems[0][:300]} -> {saved}", flush=True)
 
         deadline = time.monotonic() + seconds
@@ -171,10 +165,7 @@ def main() -> int:
         remaining = max(1.0, arguments.seconds - (time.monotonic() - started))
         results.append(fuzz_with_hypothesis(remaining, seeds))
     tried, findings = sum(result[0] for result in results), sum(result[1] for result in results)
-    deferred = sorted(path.name for path in FINDINGS_DIR.glob("unpickler-*.txt")) if FINDINGS_DIR.is_dir() else []
     print(f"TOTAL: {tried} inputs tried, {findings} findings" + (f" (see {FINDINGS_DIR})" if findings else ""))
-    if deferred:
-        print(f"of which in the safe unpickler / JSON codecs ({', '.join(UNPICKLER_MODULES)}): {len(deferred)}")
     return 1 if findings else 0
 
 

@@ -181,7 +181,7 @@ def mutate_json(draw: Draw, content: bytes) -> bytes:
         return mutate_bytes(draw, content)
     if isinstance(value, dict) and value:
         key = draw(st.sampled_from(sorted(value)))
-        if action == "pickle" and isinstance(value[key], dict) and ":serialized:" in value[key]:
+        if action == "pickle" and isinstance(value[key], dict) and isinstance(value[key].get(":serialized:"), str):
             try:
                 payload = base64.b64decode(value[key][":serialized:"])
                 value[key][":serialized:"] = base64.b64encode(mutate_pickle(draw, payload)).decode()
