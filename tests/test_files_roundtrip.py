@@ -19,7 +19,7 @@ import pytest
 
 import stable_baselines_io.format.archive as archive_module
 import stable_baselines_io.format.params_codec as params_codec
-from stable_baselines_io.exceptions import SerializationError, UnsupportedFormatVersionError
+from stable_baselines_io.exceptions import CorruptAgentFileError, SerializationError, UnsupportedFormatVersionError
 from stable_baselines_io.format import load_from_file, read_agent_file, save_to_file
 from stable_baselines_io.format.files import FORMAT_VERSION
 from stable_baselines_io.format.json_codec import SERIALIZED_KEY
@@ -476,3 +476,27 @@ def test_legacy_format_warns_that_training_state_is_dropped(tmp_path):
 
 class Unpicklable:
     """A value with no JSON codec (pickling it would be the only way to store it)."""
+
+
+def test_reads_a_file_object_left_at_its_end_after_save(same):
+    buffer = io.BytesIO()
+    save_to_file(buffer, data=make_data(), params=make_params())
+    assert buffer.tell() == len(buffer.getvalue())
+    data, params = load_from_file(buffer)
+    same(data, make_data())
+    assert_params_equal(params, make_params())
+
+
+def test_reads_a_file_object_from_its_position_when_not_at_the_end(same):
+    buffer = io.BytesIO()
+    buffer.write(b"prefix")
+    save_to_file(buffer, data=make_data(), params=make_params())
+    buffer.seek(len(b"prefix"))
+    data, params = load_from_file(buffer)
+    same(data, make_data())
+    assert_params_equal(params, make_params())
+
+
+def test_an_empty_file_object_says_it_is_empty():
+    with pytest.raises(CorruptAgentFileError, match=r"the file is empty \(0 bytes\)"):
+        load_from_file(io.BytesIO())

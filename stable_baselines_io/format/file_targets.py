@@ -252,7 +252,9 @@ def _fsync_directory(directory: Path) -> None:
 def open_for_reading(load_path: FileTarget) -> Iterator[tuple[IO[bytes], str]]:
     """Open a path, or take a caller's file object (left open), as a seekable binary stream.
 
-    A file object that cannot seek is read into memory first.
+    A file object that cannot seek is read into memory first. A seekable one is read from where it
+    is positioned, except that one positioned at its end (left there by a ``save`` into it, not
+    rewound) is read from its beginning, where that save wrote the archive. An empty one stays empty.
 
     :param load_path: a path or a binary file object
     :return: a context manager yielding ``(stream, description)``
@@ -266,6 +268,9 @@ def open_for_reading(load_path: FileTarget) -> Iterator[tuple[IO[bytes], str]]:
     description = describe_target(load_path)
     if not _is_seekable(stream):
         stream = io.BytesIO(stream.read())
+    else:
+        position = stream.tell()
+        stream.seek(0 if position == stream.seek(0, io.SEEK_END) else position)
     yield stream, description
 
 

@@ -195,7 +195,7 @@ def _read_open_file(stream: IO[bytes], source: str, budget: LoadBudget, load_dat
     signature = stream.read(4)
     stream.seek(start)
     if not signature:
-        raise CorruptAgentFileError("the file is empty", path=source)
+        raise CorruptAgentFileError("the file is empty (0 bytes): nothing was saved into it", path=source)
     if signature in ZIP_SIGNATURES:
         contents = read_archive(stream, source, load_data=load_data, extra_members=extra_members, budget=budget)
         version = stored_format_version(contents.metadata, source)
