@@ -383,9 +383,22 @@ def test_an_agent_file_is_not_a_replay_buffer_file(trained_file: tuple[DQN, Path
         new_dqn().load_replay_buffer(path)
 
 
-def test_save_replay_buffer_before_learning_is_a_clear_error(tmp_path: Path) -> None:
+def test_save_replay_buffer_before_learning_saves_an_empty_buffer(tmp_path: Path) -> None:
+    model = new_dqn()
+    model.save_replay_buffer(tmp_path / "buffer.zip")
+    assert model.replay_buffer is not None and model.replay_buffer.size == 0
+    other = new_dqn()
+    other.load_replay_buffer(tmp_path / "buffer.zip")
+    assert other.replay_buffer is not None and other.replay_buffer.size == 0
+    assert other.replay_buffer.metadata() == model.replay_buffer.metadata()
+
+
+def test_save_replay_buffer_of_a_trained_model_loaded_without_one_is_a_clear_error(
+        trained_file: tuple[DQN, Path], tmp_path: Path) -> None:
+    model, _ = trained_file
+    model.save(tmp_path / "agent.zip")
     with pytest.raises(ValueError, match="no replay buffer yet"):
-        new_dqn().save_replay_buffer(tmp_path / "buffer.zip")
+        DQN.load(tmp_path / "agent.zip").save_replay_buffer(tmp_path / "buffer.zip")
 
 
 def test_buffer_from_arrays_checks_dtypes_and_pos() -> None:

@@ -270,8 +270,14 @@ class OffPolicyRLModel(TensorBoardLogging, BaseRLModel):
         >>> model = DQN.load("dqn", env=env, force_reset=False)  # doctest: +SKIP
         >>> model.load_replay_buffer("dqn_replay_buffer")  # doctest: +SKIP
 
+        Before the first ``learn`` the model has no buffer yet: an empty one is created and saved,
+        as SB3 does. A model that has trained but whose buffer was not loaded with it has none to
+        save: that is an error.
+
         :param path: a path or a binary file object (left open)
         """
+        if self.replay_buffer is None and self.num_timesteps == 0:
+            self.replay_buffer = self._make_replay_buffer()
         replay_buffer = self._require_replay_buffer()
         save_to_file(
             path,
