@@ -94,3 +94,23 @@ def test_set_env_force_reset(count_resets: Callable[[Any], list[int]]) -> None:
     assert model._last_obs is None
     model.learn(total_timesteps=16)
     assert resets == [1]
+
+
+def test_save_exclude_and_include(tmp_path: Path) -> None:
+    model = PPO("MlpPolicy", "CartPole-v1", n_steps=16, nminibatches=1, seed=0, gamma=0.5)
+    model.my_note = "hello"  # type: ignore[attr-defined]
+    model.save(tmp_path / "agent", include=["my_note"], exclude=["gamma"])
+    loaded = PPO.load(tmp_path / "agent")
+    assert loaded.gamma == 0.99  # excluded: the constructor's default
+    assert loaded.my_note == "hello"  # type: ignore[attr-defined]
+    loaded.my_note = "changed"  # type: ignore[attr-defined]
+    loaded.save(tmp_path / "again")
+    assert PPO.load(tmp_path / "again").my_note == "changed"  # type: ignore[attr-defined]
+
+
+def test_save_include_of_a_missing_attribute_is_an_error(tmp_path: Path) -> None:
+    model = PPO("MlpPolicy", "CartPole-v1", n_steps=16, nminibatches=1, seed=0)
+    with pytest.raises(AttributeError, match="PPO has no attribute 'nothing_here' to include"):
+        model.save(tmp_path / "agent", include=["nothing_here"])
+    assert not (tmp_path / "agent.zip").exists()
+

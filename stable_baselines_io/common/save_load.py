@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import warnings
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -241,6 +241,8 @@ class SaveLoadMixin:
         :return: attribute name -> value
         """
         data: DataDict = dict(getattr(self, "_extra_data", {}))
+        for name in getattr(self, "_restored_extra_attrs", ()):
+            data[name] = getattr(self, name)
         for name in self._save_attrs:
             data[name] = getattr(self, name)
         return data
@@ -300,7 +302,8 @@ class SaveLoadMixin:
 
     # --- save and load ------------------------------------------------------------------------
 
-    def save(self, save_path: FileTarget, cloudpickle: bool = False, include_replay_buffer: bool = False) -> None:
+    def save(self, save_path: FileTarget, cloudpickle: bool = False, include_replay_buffer: bool = False,
+             exclude: Iterable[str] | None = None, include: Iterable[str] | None = None) -> None:
         """Write the agent to one file: data dictionary, weights and the declared members
         (``_archive_members``: the training state, and the replay buffer on request).
 
@@ -310,9 +313,20 @@ class SaveLoadMixin:
         :param save_path: a path (``str`` or ``pathlib.Path``) or a binary file object, left open
         :param cloudpickle: write the legacy cloudpickle format (data and weights only)
         :param include_replay_buffer: also store the replay buffer (off-policy models)
+        :param exclude: data keys to leave out (SB3); ``load`` then uses the default of each
+            constructor argument, or the value passed to it
+        :param include: other attributes to store in the data (SB3); ``load`` sets them back
+        :raises AttributeError: an ``include`` name is not an attribute of the model
         """
         if include_replay_buffer and REPLAY_BUFFER_MEMBER not in self._archive_members:
             raise ValueError(f"{type(self).__name__} has no replay buffer to include")
+        data = self._get_save_data()
+        for name in include or ():
+            if not hasattr(self, name):
+                raise AttributeError(f"save(include=...): {type(self).__name__} has no attribute {name!r} to include")
+            data[name] = getattr(self, name)
+        for name in exclude or ():
+            data.pop(name, None)
         options = {"include_replay_buffer": include_replay_buffer}
         json_members: dict[str, DataDict] = {}
         array_members: dict[str, ParamDict] = {}
@@ -322,7 +336,7 @@ class SaveLoadMixin:
                 (json_members if member.kind == JSON_MEMBER else array_members)[name] = content
         save_to_file(
             save_path,
-            data=self._get_save_data(),
+            data=data,
             params=self.get_parameters(),
             cloudpickle=cloudpickle,
             metadata=self._get_save_metadata(),
@@ -441,11 +455,16 @@ class SaveLoadMixin:
         :param data: the loaded data dictionary
         """
         self._extra_data = {}
+        self._restored_extra_attrs: list[str] = []
         for name, value in data.items():
             if name in self._save_attrs:
                 setattr(self, name, value)
             else:
                 self._extra_data[name] = value
+                if name.isidentifier() and not name.startswith("_") and not hasattr(self, name):
+                    # an attribute saved with save(include=...): set back, never shadowing one the model has
+                    setattr(self, name, value)
+                    self._restored_extra_attrs.append(name)
 
 
 def system_info_table(saved: dict[str, Any]) -> str:
