@@ -113,6 +113,11 @@ class UnsupportedSpaceError(StableBaselinesIOError, ValueError, NotImplementedEr
     ``NotImplementedError`` here)."""
 
 
+class EnvApiMismatchError(StableBaselinesIOError, TypeError, ValueError):
+    """A gymnasium env where the VecEnv API is expected, or the reverse (e.g. a VecEnv given to
+    ``Monitor``, or gymnasium's ``(observation, info)`` reset result given to ``predict``)."""
+
+
 class UnsupportedFeatureError(StableBaselinesIOError, NotImplementedError):
     """A Stable Baselines option this library does not implement (e.g. DQN ``param_noise=True``)."""
 

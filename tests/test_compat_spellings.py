@@ -15,7 +15,7 @@ import pytest
 
 from stable_baselines_io import A2C, DQN, PPO
 from stable_baselines_io.common.tf_util import configure_tf_threads
-from stable_baselines_io.exceptions import UnknownPolicyKwargsError
+from stable_baselines_io.exceptions import EnvApiMismatchError, UnknownPolicyKwargsError
 from stable_baselines_io.schedules import ConstantSchedule, get_schedule_fn
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -114,3 +114,17 @@ def test_save_include_of_a_missing_attribute_is_an_error(tmp_path: Path) -> None
         model.save(tmp_path / "agent", include=["nothing_here"])
     assert not (tmp_path / "agent.zip").exists()
 
+
+
+def test_predict_on_a_gymnasium_reset_tuple_is_a_clear_error() -> None:
+    import gymnasium
+
+    env = gymnasium.make("CartPole-v1")
+    model = PPO("MlpPolicy", env, n_steps=16, nminibatches=1, seed=0)
+    reset_result = env.reset(seed=0)
+    with pytest.raises(EnvApiMismatchError, match=r"predict\(\) received an \(observation, info\) tuple"):
+        model.predict(reset_result)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="pass the observation alone"):
+        model.action_probability(reset_result)  # type: ignore[arg-type]
+    action, _ = model.predict(reset_result[0])
+    assert env.action_space.contains(int(action))

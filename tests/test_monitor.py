@@ -16,7 +16,8 @@ from stable_baselines_io.common.monitor import (
     make_monitored_vec_env,
     monitor_file_name,
 )
-from stable_baselines_io.exceptions import MonitorResultsError
+from stable_baselines_io.common.vec_env import make_vec_env
+from stable_baselines_io.exceptions import EnvApiMismatchError, MonitorResultsError
 from stable_baselines_io.results_plotter import (
     X_EPISODES,
     X_TIMESTEPS,
@@ -153,3 +154,11 @@ def test_plot_results_writes_a_png(tmp_path: Path) -> None:
     assert output.read_bytes()[:8] == PNG_SIGNATURE and output.stat().st_size > 10_000
     short = plot_results([tmp_path / "run-a"], num_timesteps=int(x[2]), task_name="first episodes", smooth=1)
     assert len(short.axes[0].lines[0].get_xdata()) == 3 and short.axes[0].get_title() == "first episodes"
+
+
+@pytest.mark.parametrize("vectorized", ["vec_env", "gymnasium_vector"])
+def test_monitor_refuses_a_vectorized_env(tmp_path: Path, vectorized: str) -> None:
+    env = make_vec_env("CartPole-v1") if vectorized == "vec_env" else gymnasium.vector.SyncVectorEnv(
+        [lambda: gymnasium.make("CartPole-v1")])
+    with pytest.raises(EnvApiMismatchError, match="Monitor wraps one gymnasium env, received a vectorized env"):
+        Monitor(env, str(tmp_path / "run"))  # type: ignore[arg-type]

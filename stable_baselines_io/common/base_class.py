@@ -28,6 +28,7 @@ from stable_baselines_io.common.vec_env import VecEnv, make_vec_env
 from stable_baselines_io.exceptions import (
     AlgorithmMismatchError,
     CorruptAgentFileError,
+    EnvApiMismatchError,
     NoEnvironmentError,
     SpaceMismatchError,
     UnknownPolicyError,
@@ -420,6 +421,12 @@ class BaseRLModel(SaveLoadMixin, ABC):
         """:return: the observation(s) as a batch, and whether they already were one"""
         if self.observation_space is None or self.action_space is None:
             raise NoEnvironmentError("the model has no observation/action space: it was never set up")
+        if isinstance(observation, tuple) and len(observation) == 2 and isinstance(observation[1], dict):
+            raise EnvApiMismatchError(
+                "predict() received an (observation, info) tuple, the result of a gymnasium env's reset(): "
+                "pass the observation alone (obs, info = env.reset(); model.predict(obs)); a VecEnv's "
+                "reset() returns the observations only"
+            )
         observation = np.asarray(observation)
         vectorized = _is_batched(observation, self.observation_space)
         batch = observation.reshape((-1, *self.observation_space.shape)) if self.observation_space.shape else (

@@ -27,7 +27,7 @@ import gymnasium
 import numpy as np
 
 from stable_baselines_io.common.vec_env import VecEnv
-from stable_baselines_io.exceptions import MonitorResultsError
+from stable_baselines_io.exceptions import EnvApiMismatchError, MonitorResultsError
 
 #: The end of every monitor file name.
 MONITOR_EXTENSION = "monitor.csv"
@@ -58,6 +58,11 @@ class Monitor(gymnasium.Wrapper):
         reset_keywords: Sequence[str] = (),
         info_keywords: Sequence[str] = (),
     ):
+        if isinstance(env, (VecEnv, gymnasium.vector.VectorEnv)):
+            raise EnvApiMismatchError(
+                f"Monitor wraps one gymnasium env, received a vectorized env ({type(env).__name__}): "
+                "wrap each env in Monitor before vectorizing it (make_monitored_vec_env does)"
+            )
         super().__init__(env)
         self.t_start = time.time()
         self.reset_keywords = tuple(reset_keywords)
