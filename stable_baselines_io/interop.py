@@ -12,6 +12,9 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import gymnasium
+import numpy as np
+
 from stable_baselines_io.format.names import (
     ACTOR_CRITIC_SCHEME,
     ALGORITHM_DATA_KEYS,
@@ -62,7 +65,7 @@ def actor_critic_parameter_shapes(policy_kwargs: Mapping[str, Any], n_inputs: in
 
     :param policy_kwargs: the stored ``policy_kwargs`` (``net_arch`` or ``layers``)
     :param n_inputs: the flattened observation size
-    :param n_outputs: the number of discrete actions, or the size of a Box action
+    :param n_outputs: the width of the ``pi`` layer (see :func:`actor_critic_action_outputs`)
     :param continuous_actions: Box actions (adds ``model/pi/logstd:0``)
     :return: name -> shape
     """
@@ -98,6 +101,27 @@ def actor_critic_parameter_shapes(policy_kwargs: Mapping[str, Any], n_inputs: in
         shapes[f"{scope}/pi/logstd:0"] = (1, n_outputs)
     dense("q", value_latent, n_outputs)
     return shapes
+
+
+def actor_critic_action_outputs(action_space: Any) -> tuple[int, bool] | None:
+    """The width of Stable Baselines 2's ``pi`` (and ``q``) layer for an action space.
+
+    Discrete(n): n logits; MultiDiscrete(nvec): ``sum(nvec)`` logits, one block per dimension;
+    MultiBinary(n): n log-odds; Box: one Gaussian mean per element, plus ``pi/logstd``.
+
+    >>> actor_critic_action_outputs(gymnasium.spaces.MultiDiscrete([3, 2]))
+    (5, False)
+
+    :param action_space: the stored action space
+    :return: ``(n_outputs, continuous_actions)``, or None for a space the policies do not support
+    """
+    if isinstance(action_space, gymnasium.spaces.Discrete):
+        return int(action_space.n), False
+    if isinstance(action_space, gymnasium.spaces.MultiDiscrete):
+        return int(np.asarray(action_space.nvec).sum()), False
+    if isinstance(action_space, (gymnasium.spaces.MultiBinary, gymnasium.spaces.Box)):
+        return int(np.prod(action_space.shape or ())), isinstance(action_space, gymnasium.spaces.Box)
+    return None
 
 
 def actor_critic_parameter_names(policy_kwargs: Mapping[str, Any], continuous_actions: bool) -> list[str]:

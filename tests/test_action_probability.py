@@ -21,10 +21,21 @@ N_OBSERVATIONS = 5
 pytestmark = [pytest.mark.filterwarnings("ignore:.*legacy cloudpickle file:DeprecationWarning"),
               pytest.mark.filterwarnings("ignore:the legacy cloudpickle format holds only:UserWarning")]
 
+MULTI_DISCRETE_ENV = "stable_baselines_io.envs:IdentityMultiDiscrete-v0"  # MultiDiscrete([3, 4])
+MULTI_BINARY_ENV = "stable_baselines_io.envs:IdentityMultiBinary-v0"  # MultiBinary(4)
+
 MODELS: dict[str, Callable[[], BaseRLModel]] = {
     "ppo-discrete": lambda: PPO("MlpPolicy", "CartPole-v1", n_steps=32, seed=0, policy_kwargs={"net_arch": [16]}),
     "ppo-box": lambda: PPO("MlpPolicy", "Pendulum-v1", n_steps=32, seed=0, policy_kwargs={"net_arch": [16]}),
     "a2c-discrete": lambda: A2C("MlpPolicy", "CartPole-v1", n_steps=8, seed=0, policy_kwargs={"net_arch": [16]}),
+    "ppo-multi-discrete": lambda: PPO("MlpPolicy", MULTI_DISCRETE_ENV, n_steps=32, seed=0,
+                                      policy_kwargs={"net_arch": [16]}),
+    "a2c-multi-discrete": lambda: A2C("MlpPolicy", MULTI_DISCRETE_ENV, n_steps=8, seed=0,
+                                      policy_kwargs={"net_arch": [16]}),
+    "ppo-multi-binary": lambda: PPO("MlpPolicy", MULTI_BINARY_ENV, n_steps=32, seed=0,
+                                    policy_kwargs={"net_arch": [16]}),
+    "a2c-multi-binary": lambda: A2C("MlpPolicy", MULTI_BINARY_ENV, n_steps=8, seed=0,
+                                    policy_kwargs={"net_arch": [16]}),
     "dqn": lambda: DQN("MlpPolicy", "CartPole-v1", learning_starts=16, seed=0, policy_kwargs={"layers": [16]}),
 }
 
@@ -38,6 +49,9 @@ def _observations(model: BaseRLModel) -> np.ndarray:
     """Observations within [-2, 2] of the (Box) observation space: CartPole's unbounded velocities
     sampled from the space would be ~1e38 and make every probability NaN."""
     space = model.observation_space
+    if not isinstance(space, gymnasium.spaces.Box):
+        space.seed(1)
+        return np.stack([space.sample() for _ in range(N_OBSERVATIONS)])
     low, high = np.maximum(space.low, -2.0), np.minimum(space.high, 2.0)
     return np.random.default_rng(1).uniform(low, high, size=(N_OBSERVATIONS, *space.shape)).astype(space.dtype)
 
@@ -55,6 +69,15 @@ def test_shapes_follow_stable_baselines_2(trained: BaseRLModel) -> None:
     if isinstance(trained.action_space, gymnasium.spaces.Discrete):
         assert batched.shape == (N_OBSERVATIONS, 2) and single.shape == (2,)
         np.testing.assert_allclose(batched.sum(axis=1), 1.0, rtol=1e-6)
+    elif isinstance(trained.action_space, gymnasium.spaces.MultiDiscrete):
+        # One array of probabilities per dimension, as Stable Baselines 2's proba_step.
+        assert [part.shape for part in batched] == [(N_OBSERVATIONS, 3), (N_OBSERVATIONS, 4)]
+        assert [part.shape for part in single] == [(3,), (4,)]
+        for part in batched:
+            np.testing.assert_allclose(part.sum(axis=1), 1.0, rtol=1e-6)
+    elif isinstance(trained.action_space, gymnasium.spaces.MultiBinary):
+        assert batched.shape == (N_OBSERVATIONS, 4) and single.shape == (4,)
+        assert ((batched > 0) & (batched < 1)).all()
     else:
         mean, std = batched
         assert mean.shape == std.shape == (N_OBSERVATIONS, 1)
@@ -68,8 +91,9 @@ def test_shapes_follow_stable_baselines_2(trained: BaseRLModel) -> None:
     np.testing.assert_allclose(one, probabilities[0], rtol=1e-6)
     # The log-probability is the one the training loss uses.
     if isinstance(trained, ActorCriticRLModel):
-        distribution, _ = trained.policy_net.forward(tf.constant(observations, dtype=tf.float32))
-        given = actions if isinstance(trained.action_space, gymnasium.spaces.Discrete) else actions.reshape(-1, 1)
+        batch = tf.constant(observations, dtype=trained.policy_net.observation_spec.dtype)
+        distribution, _ = trained.policy_net.forward(batch)
+        given = actions.reshape(-1, 1) if isinstance(trained.action_space, gymnasium.spaces.Box) else actions
         np.testing.assert_allclose(log_probabilities[:, 0], -distribution.neglogp(given).numpy(), rtol=1e-5)
     with pytest.raises(ValueError, match="batch sizes differ: 5 observations, 2 actions"):
         trained.action_probability(observations, actions=actions[:2])

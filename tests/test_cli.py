@@ -34,6 +34,20 @@ def test_train_then_eval_in_a_new_process(tmp_path: Path, algo: str) -> None:
     assert "CartPole-v1: mean reward" in evaluated.stdout and "over 3 episodes" in evaluated.stdout
 
 
+@pytest.mark.parametrize("algo, env_id", [("ppo", "stable_baselines_io.envs:IdentityMultiDiscrete-v0"),
+                                          ("a2c", "stable_baselines_io.envs:IdentityMultiBinary-v0")])
+def test_train_then_eval_with_multi_discrete_and_multi_binary_actions(tmp_path: Path, algo: str, env_id: str) -> None:
+    output = tmp_path / f"{algo}-identity"
+    trained = run_cli("train", "--algo", algo, "--env", env_id, "--timesteps", "128", "--seed", "0",
+                      "--output", str(output), "--no-progress-bar", "--no-monitor", "-p", "n_steps=32")
+    assert trained.returncode == 0, trained.stderr
+    data, _ = load_from_file(str(output) + ".zip")
+    assert type(data["action_space"]).__name__ == env_id.split(":")[1].removeprefix("Identity").removesuffix("-v0")
+    evaluated = run_cli("eval", str(output) + ".zip", "--episodes", "2")
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert f"{env_id.split(':')[1]}: mean reward" in evaluated.stdout  # the id the file records
+
+
 def test_train_uses_tuned_hyperparameters_unless_overridden(tmp_path: Path) -> None:
     output = tmp_path / "tuned"
     trained = run_cli("train", "--algo", "ppo", "--env", "CartPole-v1", "--timesteps", "256", "--output", str(output),

@@ -98,6 +98,21 @@ def test_constant_schedules_resume_bit_exactly(tmp_path: Path, count_resets: Cal
     assert_same_training(resumed, uninterrupted)
 
 
+@pytest.mark.parametrize("env_id", ["stable_baselines_io.envs:IdentityMultiDiscrete-v0",
+                                    "stable_baselines_io.envs:IdentityMultiBinary-v0"],
+                         ids=["multi-discrete", "multi-binary"])
+def test_multi_discrete_and_multi_binary_actions_resume_bit_exactly(tmp_path: Path, env_id: str) -> None:
+    uninterrupted = new_ppo(gymnasium.make(env_id)).learn(N + M)
+
+    env = gymnasium.make(env_id)
+    first_part = new_ppo(env).learn(N)
+    save_mid_episode(first_part, tmp_path / "agent.zip")
+    resumed = PPO.load(tmp_path / "agent.zip", env=env, force_reset=False)
+    resumed.learn(M, reset_num_timesteps=False)
+
+    assert_same_training(resumed, uninterrupted)
+
+
 @pytest.mark.parametrize("horizon", [N + M, N + M + 2 * N_BATCH], ids=["resumed-to-the-end", "resumed-part-way"])
 def test_linear_schedules_resume_an_interrupted_run_bit_exactly(tmp_path: Path, horizon: int) -> None:
     # "resumed-part-way": learn(M) after the break does not reach the horizon of the interrupted

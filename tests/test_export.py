@@ -26,6 +26,8 @@ Rollout = Callable[..., np.ndarray]
 
 # TensorFlow 2.20+ points to the LiteRT package; tf.lite.Interpreter is what deployments still call.
 pytestmark = pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
+IDENTITY_MULTI_DISCRETE = "stable_baselines_io.envs:IdentityMultiDiscrete-v0"
+IDENTITY_MULTI_BINARY = "stable_baselines_io.envs:IdentityMultiBinary-v0"
 ARTIFACT_NAMES = {"saved_model": "saved_model", "tflite": "policy.tflite", "onnx": "policy.onnx"}
 
 
@@ -42,6 +44,8 @@ LIBRARY_MODELS: dict[str, tuple[Callable[[], Any], str]] = {
     "ppo-discrete": (lambda: PPO("MlpPolicy", "CartPole-v1", seed=0), "CartPole-v1"),
     "ppo-box": (_ppo_box, "Pendulum-v1"),
     "a2c-discrete": (lambda: A2C("MlpPolicy", "CartPole-v1", seed=0), "CartPole-v1"),
+    "ppo-multi-discrete": (lambda: PPO("MlpPolicy", IDENTITY_MULTI_DISCRETE, seed=0), IDENTITY_MULTI_DISCRETE),
+    "a2c-multi-binary": (lambda: A2C("MlpPolicy", IDENTITY_MULTI_BINARY, seed=0), IDENTITY_MULTI_BINARY),
     "dqn-dueling": (lambda: DQN("MlpPolicy", "CartPole-v1", seed=0), "CartPole-v1"),
     "dqn-layer-norm": (lambda: DQN("LnMlpPolicy", "CartPole-v1", seed=0, policy_kwargs=dict(dueling=False)),
                        "CartPole-v1"),
@@ -203,6 +207,26 @@ def test_discrete_probabilities_and_stochastic_saved_model(tmp_path: Path, rollo
     assert set(np.unique(sampled)) == {0, 1}  # near-uniform untrained policy: both actions come up
     assert not np.array_equal(sampled, greedy)
     assert json.loads(sampling.signatures["metadata"]()["metadata"].numpy())["deterministic"] is False
+
+
+@pytest.mark.parametrize("env_id", [IDENTITY_MULTI_DISCRETE, IDENTITY_MULTI_BINARY])
+def test_multi_discrete_and_multi_binary_probabilities_and_sampling(tmp_path: Path, rollout: Rollout,
+                                                                    env_id: str) -> None:
+    model = PPO("MlpPolicy", env_id, seed=0)
+    observations = rollout(env_id, 400)
+    loaded = tf.saved_model.load(str(model.export(tmp_path / "greedy")))
+    probabilities = loaded.signatures["action_probability"](observations=tf.constant(observations))["probabilities"]
+    expected = model.action_probability(observations)
+    if isinstance(expected, list):  # MultiDiscrete: one block per dimension, concatenated
+        expected = np.concatenate(expected, axis=1)
+    np.testing.assert_allclose(probabilities, expected, atol=1e-6)
+
+    sampling = tf.saved_model.load(str(model.export(tmp_path / "sampling", deterministic=False)))
+    sampled = sampling.signatures["action"](observations=tf.constant(observations))["actions"].numpy()
+    assert sampled.shape == (400, *model.action_space.shape) and sampled.dtype == np.int64
+    assert all(model.action_space.contains(action.astype(model.action_space.dtype)) for action in sampled)
+    greedy = loaded.signatures["action"](observations=tf.constant(observations))["actions"].numpy()
+    assert not np.array_equal(sampled, greedy)
 
 
 def test_discrete_observations_are_one_hot_encoded_inside_the_tflite_graph(tmp_path: Path) -> None:

@@ -69,6 +69,12 @@ class HillClimbing(BaseRLModel):
         return self
 
 
+MULTI_DISCRETE_ENV = "stable_baselines_io.envs:IdentityMultiDiscrete-v0"
+MULTI_BINARY_ENV = "stable_baselines_io.envs:IdentityMultiBinary-v0"
+MULTI_SPACE_ENVS = {"ppo_multi_discrete": MULTI_DISCRETE_ENV, "a2c_multi_discrete": MULTI_DISCRETE_ENV,
+                    "ppo_multi_binary": MULTI_BINARY_ENV, "a2c_multi_binary": MULTI_BINARY_ENV}
+
+
 def make_model(kind: str) -> BaseRLModel:
     if kind == "ppo":
         return PPO("MlpPolicy", "CartPole-v1", n_steps=32, nminibatches=2, noptepochs=1, seed=1,
@@ -77,15 +83,20 @@ def make_model(kind: str) -> BaseRLModel:
         return PPO("MlpPolicy", "Pendulum-v1", n_steps=32, nminibatches=2, noptepochs=1, seed=1).learn(64)
     if kind == "a2c_box":
         return A2C("MlpPolicy", "Pendulum-v1", n_steps=8, seed=1, lr_schedule="linear").learn(64)
+    if kind in MULTI_SPACE_ENVS:
+        algorithm_name = kind.split("_")[0]
+        algorithm = {"ppo": PPO, "a2c": A2C}[algorithm_name]
+        return algorithm("MlpPolicy", MULTI_SPACE_ENVS[kind], n_steps=16, seed=1,
+                         policy_kwargs={"net_arch": [16]}).learn(64)
     if kind == "dqn":
         return DQN("MlpPolicy", "CartPole-v1", learning_starts=20, buffer_size=500, seed=1,
                    policy_kwargs={"layers": [32], "dueling": False}).learn(60)
     return HillClimbing(policy=object, env="CartPole-v1", seed=1).learn(50)
 
 
-MODEL_KINDS = ["ppo", "ppo_box", "a2c_box", "dqn", "hill_climbing"]
+MODEL_KINDS = ["ppo", "ppo_box", "a2c_box", "dqn", "hill_climbing", *MULTI_SPACE_ENVS]
 ENV_OF = {"ppo": "CartPole-v1", "ppo_box": "Pendulum-v1", "a2c_box": "Pendulum-v1", "dqn": "CartPole-v1",
-          "hill_climbing": "CartPole-v1"}
+          "hill_climbing": "CartPole-v1", **MULTI_SPACE_ENVS}
 
 
 @pytest.fixture(scope="module", params=MODEL_KINDS)

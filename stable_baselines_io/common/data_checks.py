@@ -25,7 +25,12 @@ from stable_baselines_io.exceptions import (
 )
 from stable_baselines_io.format import names, registry
 from stable_baselines_io.format.validators import MAX_RANK, bit_generator_from_state
-from stable_baselines_io.interop import Shapes, actor_critic_parameter_shapes, dqn_parameter_shapes
+from stable_baselines_io.interop import (
+    Shapes,
+    actor_critic_action_outputs,
+    actor_critic_parameter_shapes,
+    dqn_parameter_shapes,
+)
 from stable_baselines_io.schedules import LR_SCHEDULE_FACTORS
 from stable_baselines_io.type_aliases import DataDict, LoadedParams
 
@@ -218,10 +223,10 @@ def expected_parameter_shapes(data: DataDict, source: str | None = None) -> Shap
         if not isinstance(action_space, gymnasium.spaces.Discrete):
             return None
         return dqn_parameter_shapes(policy_kwargs, n_inputs, int(action_space.n), entry.layer_norm_default)
-    continuous = isinstance(action_space, gymnasium.spaces.Box)
-    if not continuous and not isinstance(action_space, gymnasium.spaces.Discrete):
-        return None
-    n_outputs = int(np.prod(action_space.shape)) if continuous else int(action_space.n)  # type: ignore[arg-type, attr-defined]
+    outputs = actor_critic_action_outputs(action_space)
+    if outputs is None:
+        return None  # the policy reports it when it is built
+    n_outputs, continuous = outputs
     return actor_critic_parameter_shapes(policy_kwargs, n_inputs, n_outputs, continuous)
 
 

@@ -7,6 +7,7 @@ samples the same actions on every run.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -93,4 +94,78 @@ class DiagGaussianDistribution:
         return tf.reduce_sum(self.logstd + 0.5 * math.log(2.0 * math.pi * math.e), axis=-1)
 
 
-Distribution = CategoricalDistribution | DiagGaussianDistribution
+class MultiCategoricalDistribution:
+    """Independent categorical distributions, one per dimension of a ``MultiDiscrete`` action.
+
+    The logits of every dimension are concatenated, as Stable Baselines 2's ``pi`` layer outputs
+    them (``sum(nvec)`` units); log-probabilities and entropies are summed over the dimensions.
+
+    :param logits: shape ``(batch, sum(nvec))``
+    :param nvec: the number of choices of each dimension
+    """
+
+    def __init__(self, logits: tf.Tensor, nvec: Sequence[int]):
+        self.logits = logits
+        self.nvec = [int(n) for n in nvec]
+        self.categoricals = [CategoricalDistribution(part) for part in tf.split(logits, self.nvec, axis=-1)]
+
+    def mode(self) -> tf.Tensor:
+        """:return: the most likely choice of each dimension, int64 ``(batch, len(nvec))``"""
+        return tf.stack([categorical.mode() for categorical in self.categoricals], axis=-1)
+
+    def probabilities(self) -> list[tf.Tensor]:
+        """:return: one ``(batch, nvec[i])`` tensor of probabilities per dimension"""
+        return [categorical.probabilities() for categorical in self.categoricals]
+
+    def sample(self, generator: tf.random.Generator) -> tf.Tensor:
+        """:param generator: the source of randomness
+        :return: int64 ``(batch, len(nvec))``"""
+        return tf.stack([categorical.sample(generator) for categorical in self.categoricals], axis=-1)
+
+    def neglogp(self, actions: tf.Tensor) -> tf.Tensor:
+        """:param actions: int ``(batch, len(nvec))``
+        :return: ``-log p(actions)``, summed over the dimensions, ``(batch,)``"""
+        return tf.add_n([categorical.neglogp(actions[:, index])
+                         for index, categorical in enumerate(self.categoricals)])
+
+    def entropy(self) -> tf.Tensor:
+        """:return: the entropy of each row, summed over the dimensions, ``(batch,)``"""
+        return tf.add_n([categorical.entropy() for categorical in self.categoricals])
+
+
+class BernoulliDistribution:
+    """Independent Bernoulli distributions, one per bit of a ``MultiBinary`` action.
+
+    :param logits: shape ``(batch, n)``, the log-odds of each bit being 1
+    """
+
+    def __init__(self, logits: tf.Tensor):
+        self.logits = logits
+        self.probs = tf.sigmoid(logits)
+
+    def mode(self) -> tf.Tensor:
+        """:return: the rounded probabilities (0.5 rounds to 0, as in Stable Baselines 2), int64 ``(batch, n)``"""
+        return tf.cast(tf.round(self.probs), tf.int64)
+
+    def probabilities(self) -> tf.Tensor:
+        """:return: the probability of each bit being 1, ``(batch, n)``"""
+        return self.probs
+
+    def sample(self, generator: tf.random.Generator) -> tf.Tensor:
+        """:param generator: the source of randomness
+        :return: int64 ``(batch, n)``"""
+        uniform = generator.uniform(tf.shape(self.probs), dtype=self.probs.dtype)
+        return tf.cast(uniform < self.probs, tf.int64)
+
+    def neglogp(self, actions: tf.Tensor) -> tf.Tensor:
+        """:param actions: 0 / 1 ``(batch, n)``
+        :return: ``-log p(actions)``, summed over the bits, ``(batch,)``"""
+        labels = tf.cast(actions, self.logits.dtype)
+        return tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=self.logits), axis=-1)
+
+    def entropy(self) -> tf.Tensor:
+        """:return: the entropy of each row, summed over the bits, ``(batch,)``"""
+        return tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=self.probs, logits=self.logits), axis=-1)
+
+
+Distribution = CategoricalDistribution | MultiCategoricalDistribution | BernoulliDistribution | DiagGaussianDistribution

@@ -403,8 +403,9 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
     @staticmethod
     def _to_env_actions(actions: np.ndarray, policy: MlpPolicy) -> np.ndarray:
         space = policy.action_space
+        actions = actions.reshape((len(actions), *(space.shape or ())))
         if isinstance(space, gymnasium.spaces.Box):
-            return np.clip(actions.reshape((-1, *space.shape)), space.low, space.high)
+            return np.clip(actions, space.low, space.high)
         return actions
 
     def _update_statistics(self, learning_rate: float, losses: dict[str, float], rollout: Rollout) -> dict[str, float]:

@@ -6,7 +6,7 @@ A Stable Baselines 2 ``MlpPolicy`` file maps onto :class:`MlpPolicy` name for na
     model/pi_fc{i}/w:0, model/pi_fc{i}/b:0             policy layers  } interleaved by index
     model/vf_fc{i}/w:0, model/vf_fc{i}/b:0             value layers   }
     model/vf/w:0, model/vf/b:0                         value head (1 output)
-    model/pi/w:0, model/pi/b:0                         logits, or the Gaussian mean
+    model/pi/w:0, model/pi/b:0                         logits (sum(nvec) for MultiDiscrete), or the Gaussian mean
     model/pi/logstd:0                                  Box actions only, shape (1, action_dim)
     model/q/w:0, model/q/b:0                           q head on the value latent (unused by PPO)
 
@@ -25,9 +25,11 @@ import numpy as np
 import tensorflow as tf
 
 from stable_baselines_io.common.distributions import (
+    BernoulliDistribution,
     CategoricalDistribution,
     DiagGaussianDistribution,
     Distribution,
+    MultiCategoricalDistribution,
 )
 from stable_baselines_io.common.preprocessing import (
     check_observation_space,
@@ -156,8 +158,10 @@ class Linear(tf.Module):
 class MlpPolicy(tf.Module):
     """Actor-critic multi-layer perceptron: Stable Baselines 2's ``MlpPolicy``.
 
-    Discrete actions follow a categorical distribution over the ``pi`` logits; Box actions a
-    diagonal Gaussian with mean ``pi`` and a state-independent ``logstd``.
+    Discrete actions follow a categorical distribution over the ``pi`` logits; MultiDiscrete actions
+    one categorical per dimension over consecutive blocks of ``pi``; MultiBinary actions one
+    Bernoulli per bit; Box actions a diagonal Gaussian with mean ``pi`` and a state-independent
+    ``logstd``.
 
     >>> import gymnasium
     >>> policy = MlpPolicy(gymnasium.spaces.Box(-1, 1, (3,)), gymnasium.spaces.Discrete(2), net_arch=[8])
@@ -165,7 +169,7 @@ class MlpPolicy(tf.Module):
     ['model/shared_fc0/w:0', 'model/shared_fc0/b:0']
 
     :param observation_space: the observation space (Box, Discrete, MultiBinary, MultiDiscrete)
-    :param action_space: the action space (Discrete or Box)
+    :param action_space: the action space (Discrete, MultiDiscrete, MultiBinary or Box)
     :param generator: the source of randomness for initialisation and sampling (owned by the model)
     :param net_arch: shared layer sizes, then optionally ``dict(pi=[...], vf=[...])``;
         default ``[dict(pi=[64, 64], vf=[64, 64])]``
@@ -192,12 +196,7 @@ class MlpPolicy(tf.Module):
             )
         super().__init__(name="model")
         check_observation_space(observation_space)
-        if not isinstance(action_space, (gymnasium.spaces.Discrete, gymnasium.spaces.Box)):
-            raise UnsupportedSpaceError(
-                f"{type(self).__name__} supports Discrete and Box action spaces, received {action_space}"
-            )
-        if isinstance(action_space, gymnasium.spaces.Discrete) and int(action_space.start) != 0:
-            raise UnsupportedSpaceError(f"Discrete action spaces must start at 0, received {action_space}")
+        n_outputs, self.action_spec = action_head(action_space)
         self.observation_space = observation_space
         self.action_space = action_space
         self.activation = get_activation(act_fun)
@@ -229,12 +228,6 @@ class MlpPolicy(tf.Module):
                 vf_dim = vf_size
 
         self.vf = Linear("model/vf", vf_dim, 1, VALUE_INIT_SCALE, self.generator)
-        if isinstance(action_space, gymnasium.spaces.Discrete):
-            n_outputs = int(action_space.n)
-            self.action_spec = tf.TensorSpec((None,), tf.int64)
-        else:
-            n_outputs = int(np.prod(action_space.shape))
-            self.action_spec = tf.TensorSpec((None, n_outputs), tf.float32)
         self.pi = Linear("model/pi", pi_dim, n_outputs, POLICY_INIT_SCALE, self.generator)
         self.logstd = (
             tf.Variable(tf.zeros((1, n_outputs), dtype=tf.float32), name="model/pi/logstd")
@@ -302,9 +295,14 @@ class MlpPolicy(tf.Module):
         """
         pi_latent, vf_latent = self.latent(observations)
         values = self.vf(vf_latent)[:, 0]
-        if self.logstd is None:
-            return CategoricalDistribution(self.pi(pi_latent)), values
-        return DiagGaussianDistribution(self.pi(pi_latent), self.logstd), values
+        logits = self.pi(pi_latent)
+        if self.logstd is not None:
+            return DiagGaussianDistribution(logits, self.logstd), values
+        if isinstance(self.action_space, gymnasium.spaces.MultiDiscrete):
+            return MultiCategoricalDistribution(logits, self.action_space.nvec.reshape(-1)), values
+        if isinstance(self.action_space, gymnasium.spaces.MultiBinary):
+            return BernoulliDistribution(logits), values
+        return CategoricalDistribution(logits), values
 
     def evaluate_actions(self, observations: tf.Tensor, actions: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """What the PPO loss needs for a minibatch (differentiable; call inside a gradient tape).
@@ -336,6 +334,37 @@ class MlpPolicy(tf.Module):
     def _action_proba(self, observations: tf.Tensor) -> tf.Tensor | list[tf.Tensor]:
         distribution, _ = self.forward(observations)
         return distribution.probabilities()
+
+
+def action_head(action_space: gymnasium.Space) -> tuple[int, tf.TensorSpec]:
+    """The size of the ``pi`` layer for an action space, and the spec of a batch of its actions.
+
+    As in Stable Baselines 2: Discrete(n) has n logits; MultiDiscrete(nvec) ``sum(nvec)`` logits,
+    one block per dimension; MultiBinary(n) n log-odds; Box the Gaussian mean of each element.
+
+    :param action_space: Discrete or MultiDiscrete starting at 0, MultiBinary, or Box
+    :return: ``(n_outputs, action_spec)``
+    :raises UnsupportedSpaceError: for any other space
+    """
+    starts = getattr(action_space, "start", None)
+    if isinstance(action_space, (gymnasium.spaces.Discrete, gymnasium.spaces.MultiDiscrete)) and np.any(starts):
+        raise UnsupportedSpaceError(
+            f"{type(action_space).__name__} action spaces must start at 0, received {action_space}"
+        )
+    if isinstance(action_space, gymnasium.spaces.Discrete):
+        return int(action_space.n), tf.TensorSpec((None,), tf.int64)
+    if isinstance(action_space, gymnasium.spaces.MultiDiscrete):
+        nvec = np.asarray(action_space.nvec).reshape(-1)
+        return int(nvec.sum()), tf.TensorSpec((None, len(nvec)), tf.int64)
+    size = int(np.prod(action_space.shape or ()))
+    if isinstance(action_space, gymnasium.spaces.MultiBinary):
+        return size, tf.TensorSpec((None, size), tf.int64)
+    if isinstance(action_space, gymnasium.spaces.Box):
+        return size, tf.TensorSpec((None, size), tf.float32)
+    raise UnsupportedSpaceError(
+        f"actor-critic policies support Discrete, MultiDiscrete, MultiBinary and Box action spaces, "
+        f"received {action_space}"
+    )
 
 
 def _resolve_net_arch(net_arch: NetArch | None, layers: Sequence[int] | None) -> NetArch:

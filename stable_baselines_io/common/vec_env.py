@@ -14,6 +14,9 @@ from typing import Any
 import gymnasium
 import numpy as np
 
+# Imported for its registrations: env ids that an agent file records (e.g. "IdentityMultiDiscrete-v0")
+# must be makeable wherever this module makes environments from ids.
+from stable_baselines_io import envs  # noqa: F401
 from stable_baselines_io.type_aliases import EnvSpec
 
 

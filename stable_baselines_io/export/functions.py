@@ -8,15 +8,20 @@ the whole path from raw observation to action inside the graph:
   (:func:`~stable_baselines_io.common.preprocessing.preprocess_observations`); optional
   ``observation_transforms`` run before that (the place for image scaling or normalisation
   statistics);
-- post-processing: argmax for Discrete actions; for Box actions the Gaussian mean reshaped to the
-  action shape and clipped to the bounds, as ``model.predict`` does.
+- post-processing: argmax for Discrete actions (per dimension for MultiDiscrete), rounded
+  probabilities for MultiBinary; for Box actions the Gaussian mean; actions are reshaped to the
+  action shape (and Box actions clipped to the bounds), as ``model.predict`` does.
 
 =======================  ==============================  =====================================
 function                 policies                        outputs
 =======================  ==============================  =====================================
 ``action``               all                             ``actions``
-``action_probability``   actor-critic                    ``probabilities`` (Discrete), or
-                                                         ``mean``, ``std``, ``log_std`` (Box)
+``action_probability``   actor-critic                    ``probabilities`` (Discrete; the
+                                                         per-dimension probabilities
+                                                         concatenated for MultiDiscrete; the
+                                                         probability of each bit for
+                                                         MultiBinary), or ``mean``, ``std``,
+                                                         ``log_std`` (Box)
 ``value``                actor-critic                    ``values``
 ``q_values``             Q-network (DQN)                 ``q_values``
 ``metadata``             all (no input)                  ``metadata`` (a JSON string)
@@ -32,7 +37,12 @@ import gymnasium
 import numpy as np
 import tensorflow as tf
 
-from stable_baselines_io.common.distributions import CategoricalDistribution, DiagGaussianDistribution
+from stable_baselines_io.common.distributions import (
+    CategoricalDistribution,
+    DiagGaussianDistribution,
+    Distribution,
+    MultiCategoricalDistribution,
+)
 from stable_baselines_io.common.policies import MlpPolicy as ActorCriticPolicy
 from stable_baselines_io.dqn.policies import MlpPolicy as QNetworkPolicy
 from stable_baselines_io.exceptions import UnsupportedExportError
@@ -153,8 +163,7 @@ class ExportedPolicy(tf.Module):
             observations = transform(observations)
         return observations
 
-    def _distribution(self, observations: tf.Tensor) -> tuple[CategoricalDistribution | DiagGaussianDistribution,
-                                                               tf.Tensor]:
+    def _distribution(self, observations: tf.Tensor) -> tuple[Distribution, tf.Tensor]:
         assert self._forward is not None
         return self._forward(self._prepare(observations))
 
@@ -162,14 +171,20 @@ class ExportedPolicy(tf.Module):
         if not self.is_actor_critic:
             return {"actions": tf.argmax(self._q_values(observations)["q_values"], axis=-1)}
         distribution, _ = self._distribution(observations)
-        if isinstance(distribution, CategoricalDistribution):
-            if self.deterministic:
-                return {"actions": distribution.mode()}
-            return {"actions": tf.random.categorical(distribution.logits, 1, dtype=tf.int64)[:, 0]}
-        actions = distribution.mode()
-        if not self.deterministic:
-            actions = actions + distribution.std * tf.random.normal(tf.shape(actions))
-        return {"actions": self._clip_to_box(actions)}
+        if isinstance(distribution, DiagGaussianDistribution):
+            actions = distribution.mode()
+            if not self.deterministic:
+                actions = actions + distribution.std * tf.random.normal(tf.shape(actions))
+            return {"actions": self._clip_to_box(actions)}
+        if self.deterministic:
+            actions = distribution.mode()
+        elif isinstance(distribution, CategoricalDistribution):
+            actions = _sample_categorical(distribution)
+        elif isinstance(distribution, MultiCategoricalDistribution):
+            actions = tf.stack([_sample_categorical(part) for part in distribution.categoricals], axis=-1)
+        else:
+            actions = tf.cast(tf.random.uniform(tf.shape(distribution.probs)) < distribution.probs, tf.int64)
+        return {"actions": tf.reshape(actions, (-1, *(self.action_space.shape or ())))}
 
     def _clip_to_box(self, actions: tf.Tensor) -> tf.Tensor:
         space = self.action_space
@@ -181,9 +196,11 @@ class ExportedPolicy(tf.Module):
 
     def _action_probability(self, observations: tf.Tensor) -> dict[str, tf.Tensor]:
         distribution, _ = self._distribution(observations)
-        if isinstance(distribution, CategoricalDistribution):
-            return {"probabilities": tf.nn.softmax(distribution.logits, axis=-1)}
-        return {"mean": distribution.mean, "std": distribution.std, "log_std": distribution.logstd}
+        if isinstance(distribution, DiagGaussianDistribution):
+            return {"mean": distribution.mean, "std": distribution.std, "log_std": distribution.logstd}
+        if isinstance(distribution, MultiCategoricalDistribution):
+            return {"probabilities": tf.concat(distribution.probabilities(), axis=-1)}
+        return {"probabilities": distribution.probabilities()}
 
     def _value(self, observations: tf.Tensor) -> dict[str, tf.Tensor]:
         _, values = self._distribution(observations)
@@ -195,6 +212,10 @@ class ExportedPolicy(tf.Module):
 
     def _metadata(self) -> dict[str, tf.Tensor]:
         return {"metadata": tf.constant(self.metadata_json)}
+
+
+def _sample_categorical(distribution: CategoricalDistribution) -> tf.Tensor:
+    return tf.random.categorical(distribution.logits, 1, dtype=tf.int64)[:, 0]
 
 
 def _describe_spec(spec: tf.TensorSpec) -> dict[str, Any]:
