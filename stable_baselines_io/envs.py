@@ -77,7 +77,7 @@ def identity_multi_binary(n: int = 4, ep_length: int = 100) -> IdentityEnv:
     return IdentityEnv(gymnasium.spaces.MultiBinary(n), ep_length)
 
 
-for _env_id, _entry_point in ((IDENTITY_MULTI_DISCRETE_ID, identity_multi_discrete),
-                              (IDENTITY_MULTI_BINARY_ID, identity_multi_binary)):
+for _env_id, _entry_point in ((IDENTITY_MULTI_DISCRETE_ID, "identity_multi_discrete"),
+                              (IDENTITY_MULTI_BINARY_ID, "identity_multi_binary")):
     if _env_id not in gymnasium.registry:
-        gymnasium.register(_env_id, entry_point=_entry_point)
+        gymnasium.register(_env_id, entry_point=f"{__name__}:{_entry_point}")

@@ -74,12 +74,21 @@ class LinearSchedule:
 class PiecewiseSchedule:
     """Piecewise-linear schedule over elapsed progress (0 at the start, 1 at the end).
 
-    :param endpoints: ``(elapsed_progress, value)`` pairs, sorted by progress
+    Between endpoints ``(p0, v0)`` and ``(p1, v1)`` the value is interpolated on ``[p0, p1)``.
+
+    >>> PiecewiseSchedule(((0.0, 1.0), (0.5, 0.0)))(0.75)
+    0.5
+
+    :param endpoints: ``(progress, value)`` pairs, sorted by progress
     :param outside_value: value outside the endpoints (default: the nearest endpoint's value)
+    :param remaining: the endpoints' progress is the *remaining* progress (1 at the start, 0 at
+        the end), the argument Stable Baselines 2's schedules received: how SB2's
+        ``PiecewiseSchedule`` and ``LinearSchedule`` objects are read
     """
 
     endpoints: tuple[tuple[float, float], ...]
     outside_value: float | None = field(default=None)
+    remaining: bool = False
 
     def __post_init__(self) -> None:
         points = tuple((float(p), float(v)) for p, v in self.endpoints)
@@ -90,22 +99,29 @@ class PiecewiseSchedule:
         object.__setattr__(self, "endpoints", points)
 
     def __call__(self, progress_remaining: float) -> float:
-        elapsed = 1.0 - progress_remaining
+        progress = progress_remaining if self.remaining else 1.0 - progress_remaining
         for (left_t, left_v), (right_t, right_v) in zip(self.endpoints[:-1], self.endpoints[1:]):
-            if left_t <= elapsed < right_t:
-                alpha = (elapsed - left_t) / (right_t - left_t)
+            if left_t <= progress < right_t:
+                alpha = (progress - left_t) / (right_t - left_t)
                 return left_v + alpha * (right_v - left_v)
         if self.outside_value is not None:
             return self.outside_value
-        return self.endpoints[0][1] if elapsed < self.endpoints[0][0] else self.endpoints[-1][1]
+        return self.endpoints[0][1] if progress < self.endpoints[0][0] else self.endpoints[-1][1]
 
     def to_config(self) -> dict[str, Any]:
-        return {"endpoints": [list(point) for point in self.endpoints], "outside_value": self.outside_value}
+        config: dict[str, Any] = {"endpoints": [list(point) for point in self.endpoints],
+                                  "outside_value": self.outside_value}
+        if self.remaining:  # only when set, so files of elapsed-progress schedules are unchanged
+            config["remaining"] = True
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> PiecewiseSchedule:
         endpoints = tuple(tuple(point) for point in config["endpoints"])
-        return cls(endpoints=endpoints, outside_value=config["outside_value"])
+        remaining = config.get("remaining", False)
+        if not isinstance(remaining, bool):
+            raise ValueError(f"PiecewiseSchedule 'remaining' must be a bool, received {remaining!r}")
+        return cls(endpoints=endpoints, outside_value=config["outside_value"], remaining=remaining)
 
 
 Schedule = ConstantSchedule | LinearSchedule | PiecewiseSchedule | Callable[[float], float]

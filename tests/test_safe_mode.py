@@ -422,13 +422,17 @@ def test_sb2_constfn_written_by_current_cloudpickle_is_recovered():
     assert json_to_data(text) == {"learning_rate": ConstantSchedule(2.5e-4)}
 
 
+@pytest.mark.parametrize("module", ["my_project.schedules", "stable_baselines_evil"])
+def test_constant_closures_are_recognised_by_their_code_whatever_their_module(module):
+    text = json.dumps({"learning_rate": envelope(sb2_style_constfn(module, 2.5e-4))})
+    assert json_to_data(text) == {"learning_rate": ConstantSchedule(2.5e-4)}
+
+
 @pytest.mark.parametrize("module, values", [
-    ("my_project.schedules", (2.5e-4,)),
-    ("stable_baselines_evil", (2.5e-4,)),
     ("stable_baselines.ppo2.ppo2", (1e-3, 1e-4)),
     ("stable_baselines.ppo2.ppo2", ("0.001",)),
     ("stable_baselines.ppo2.ppo2", (True,)),
-], ids=["other module", "prefix lookalike", "two closure values", "string value", "bool value"])
+], ids=["two closure values", "string value", "bool value"])
 def test_closures_that_are_not_sb2_constfn_are_not_recovered(module, values):
     text = json.dumps({"learning_rate": envelope(sb2_style_constfn(module, *values))})
     with pytest.raises(UnsafeObjectError, match=r"data key 'learning_rate' holds a pickled function "
@@ -436,17 +440,21 @@ def test_closures_that_are_not_sb2_constfn_are_not_recovered(module, values):
         json_to_data(text)
 
 
-def test_sb2_fixture_with_renamed_module_is_not_recovered(sb2_fixture_dir, tmp_path):
+def test_sb2_fixture_whose_constfn_code_returns_something_else_is_not_recovered(sb2_fixture_dir, tmp_path):
+    """The code decides, not the name: ``return val`` (LOAD_DEREF 0) patched into ``return None``
+    (LOAD_CONST 0) under the same name and module is refused; the module renamed alone is not."""
     with zipfile.ZipFile(sb2_fixture_dir / TRAILER_REVERSE) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
     data = json.loads(members["data"])
     payload = base64.b64decode(data["learning_rate"][":serialized:"])
     renamed = payload.replace(b"stable_baselines.ppo2.ppo2", b"unstable_baseline.ppo2.ppo2"[:26])
-    assert len(renamed) == len(payload) and renamed != payload
-    data["learning_rate"][":serialized:"] = base64.b64encode(renamed).decode("ascii")
+    assert json_to_data(json.dumps({"lr": envelope(renamed)})) == {"lr": ConstantSchedule(0.00025)}
+    patched = payload.replace(b"C\x04\x88\x00S\x00", b"C\x04d\x00S\x00")
+    assert len(patched) == len(payload) and patched != payload
+    data["learning_rate"][":serialized:"] = base64.b64encode(patched).decode("ascii")
     path = tmp_path / "renamed.zip"
     with zipfile.ZipFile(path, "w") as archive:
         for name, content in members.items():
             archive.writestr(name, json.dumps(data) if name == "data" else content)
-    with pytest.raises(UnsafeObjectError, match=r"'learning_rate'.*constfn.<locals>.func.*unstable_baseline"):
+    with pytest.raises(UnsafeObjectError, match=r"'learning_rate'.*constfn.<locals>.func.*stable_baselines.ppo2"):
         load_from_file(path)

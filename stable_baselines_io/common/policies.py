@@ -299,7 +299,7 @@ class MlpPolicy(tf.Module):
         if self.logstd is not None:
             return DiagGaussianDistribution(logits, self.logstd), values
         if isinstance(self.action_space, gymnasium.spaces.MultiDiscrete):
-            return MultiCategoricalDistribution(logits, self.action_space.nvec.reshape(-1)), values
+            return MultiCategoricalDistribution(logits, self.action_space.nvec.reshape(-1).tolist()), values
         if isinstance(self.action_space, gymnasium.spaces.MultiBinary):
             return BernoulliDistribution(logits), values
         return CategoricalDistribution(logits), values

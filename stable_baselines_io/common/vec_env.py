@@ -16,7 +16,7 @@ import numpy as np
 
 # Imported for its registrations: env ids that an agent file records (e.g. "IdentityMultiDiscrete-v0")
 # must be makeable wherever this module makes environments from ids.
-from stable_baselines_io import envs  # noqa: F401
+import stable_baselines_io.envs  # noqa: F401
 from stable_baselines_io.type_aliases import EnvSpec
 
 

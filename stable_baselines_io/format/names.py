@@ -63,8 +63,10 @@ class BuiltinName:
 BUILTIN_NAMES: tuple[BuiltinName, ...] = (
     BuiltinName("schedules.ConstantSchedule", "stable_baselines_io.schedules:ConstantSchedule",
                 sb2_pickle_names=(("stable_baselines.common.schedules", "ConstantSchedule"),)),
-    BuiltinName("schedules.LinearSchedule", "stable_baselines_io.schedules:LinearSchedule"),
-    BuiltinName("schedules.PiecewiseSchedule", "stable_baselines_io.schedules:PiecewiseSchedule"),
+    BuiltinName("schedules.LinearSchedule", "stable_baselines_io.schedules:LinearSchedule",
+                sb2_pickle_names=(("stable_baselines.common.schedules", "LinearSchedule"),)),
+    BuiltinName("schedules.PiecewiseSchedule", "stable_baselines_io.schedules:PiecewiseSchedule",
+                sb2_pickle_names=(("stable_baselines.common.schedules", "PiecewiseSchedule"),)),
     BuiltinName("actor_critic.MlpPolicy", "stable_baselines_io.common.policies:MlpPolicy",
                 sb2_pickle_names=(("stable_baselines.common.policies", "MlpPolicy"),), sb2_aliases=("MlpPolicy",),
                 parameter_scheme=ACTOR_CRITIC_SCHEME),

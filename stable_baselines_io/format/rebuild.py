@@ -20,6 +20,7 @@ import numpy as np
 from stable_baselines_io.exceptions import RefusedObjectError
 from stable_baselines_io.format import names, registry
 from stable_baselines_io.format.budget import LoadBudget
+from stable_baselines_io.format.code_records import CodeRecord, code_record_from_args, schedule_shape
 from stable_baselines_io.format.records import Call, Global
 from stable_baselines_io.format.validators import (
     array_from_bytes,
@@ -52,6 +53,10 @@ _SPACE_MODULES = ("gym.spaces", "gymnasium.spaces")
 _SPACE_NAMES = frozenset({"Box", "Discrete", "MultiDiscrete", "MultiBinary", "Tuple", "Dict"})
 #: cloudpickle's function makers: a pickle calling them holds a function (refused, but described).
 _FUNCTION_MAKERS = frozenset({"_fill_function", "_make_function", "_make_skel_func"})
+#: SB2's ``stable_baselines.common.schedules`` classes, by the registered name of their equivalent.
+_SB2_SCHEDULE_OBJECTS = frozenset({"schedules.ConstantSchedule", "schedules.LinearSchedule",
+                                   "schedules.PiecewiseSchedule"})
+_SB2_LINEAR_INTERPOLATION = ("stable_baselines.common.schedules", "linear_interpolation")
 _BIT_GENERATOR_CLASSES = {("numpy.random._mt19937", "MT19937"): "MT19937", ("numpy.random._pcg64", "PCG64"): "PCG64",
                           ("numpy.random._pcg64", "PCG64DXSM"): "PCG64DXSM",
                           ("numpy.random._philox", "Philox"): "Philox", ("numpy.random._sfc64", "SFC64"): "SFC64"}
@@ -196,6 +201,8 @@ class Rebuilder:
 
     def _call(self, call: Call, depth: int) -> Any:
         key = call.key
+        if key is None and _builtin_type_name(call.func) == "MethodType":
+            return self._sb2_schedule_method(call, depth)
         if key is None:
             raise RefusedObjectError(describe(call))
         handler = self._calls.get(key)
@@ -207,10 +214,10 @@ class Rebuilder:
         if module.startswith(_SPACE_MODULES) and name in _SPACE_NAMES:
             return self._space(name, call, depth)
         builtin = names.by_sb2_pickle_name(module, name)
-        if builtin is not None and builtin.registered_name == "schedules.ConstantSchedule":
-            return self._sb2_constant_schedule(call, depth)
+        if builtin is not None and builtin.registered_name in _SB2_SCHEDULE_OBJECTS:
+            return self._sb2_schedule_object(builtin.registered_name, call, depth)
         if name in _FUNCTION_MAKERS:
-            schedule = self._constant_schedule_closure(call, depth)
+            schedule = self._schedule_closure(call, depth)
             if schedule is not None:
                 return schedule
         if builtin is None:
@@ -442,38 +449,87 @@ class Rebuilder:
             raise fail("a Dict space must hold a dict of spaces")
         return dict_space_from(spaces.items())
 
-    def _sb2_constant_schedule(self, call: Call, depth: int) -> Any:
-        """Stable Baselines 2's ``ConstantSchedule(value)``: its state is ``{"_v": value}``."""
+    def _sb2_schedule_object(self, registered_name: str, call: Call, depth: int) -> Any:
+        """A ``stable_baselines.common.schedules`` object, read from its attributes.
+
+        SB2's schedules are functions of their argument ``t``; the learning rate or clip range
+        callables of PPO2 and A2C received the remaining progress, so ``t`` is read as the
+        remaining progress and the schedule becomes the library's equivalent over it:
+
+        - ``ConstantSchedule(value)``: ``{"_v": value}``;
+        - ``LinearSchedule(schedule_timesteps, final_p, initial_p)``: ``initial_p`` at ``t = 0``
+          to ``final_p`` at ``t = schedule_timesteps``, then ``final_p``;
+        - ``PiecewiseSchedule(endpoints, outside_value=...)`` with SB2's ``linear_interpolation``.
+        """
         self._refuse_extras(call)
-        state = self._state(call, depth)
-        value = state.get("_v") if isinstance(state, dict) else None
-        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raw_state = call.state if call.has_state and type(call.state) is dict else None
+        if raw_state is None or call.args:
             raise RefusedObjectError(describe(call))
-        return _constant_schedule(float(value))
+        # The interpolation is a reference to SB2's function: checked by name, never rebuilt.
+        interpolation = raw_state.get("_interpolation")
+        state = self.rebuild({key: value for key, value in raw_state.items() if key != "_interpolation"}, depth + 1)
+        if registered_name == "schedules.ConstantSchedule":
+            return _library_schedule(registered_name, {"value": _number(state.get("_v"), call)})
+        if registered_name == "schedules.LinearSchedule":
+            total = _number(state.get("schedule_timesteps"), call)
+            initial, final = _number(state.get("initial_p"), call), _number(state.get("final_p"), call)
+            if total <= 0:
+                raise RefusedObjectError(f"{describe(call)} with schedule_timesteps={total}: expected a positive "
+                                         "number")
+            return _library_schedule("schedules.PiecewiseSchedule", {
+                "endpoints": [[0.0, initial], [total, final]], "outside_value": None, "remaining": True})
+        if not isinstance(interpolation, Global) or interpolation.key != _SB2_LINEAR_INTERPOLATION:
+            raise RefusedObjectError(f"{describe(call)} whose interpolation is not SB2's linear_interpolation")
+        endpoints = state.get("_endpoints")
+        if not isinstance(endpoints, (list, tuple)) or not endpoints or \
+                not all(isinstance(point, (list, tuple)) and len(point) == 2 for point in endpoints):
+            raise RefusedObjectError(f"{describe(call)} without (t, value) endpoints")
+        outside = state.get("_outside_value")
+        points = [[_number(t, call), _number(value, call)] for t, value in endpoints]
+        if points != sorted(points):
+            raise RefusedObjectError(f"{describe(call)} whose endpoints are not sorted")
+        return _library_schedule("schedules.PiecewiseSchedule", {
+            "endpoints": points, "outside_value": None if outside is None else _number(outside, call),
+            "remaining": True})
 
-    def _constant_schedule_closure(self, call: Call, depth: int) -> Any:
-        """Read a Stable Baselines 2 constant schedule from its pickle, without running it.
+    def _sb2_schedule_method(self, call: Call, depth: int) -> Any:
+        """``schedule.value`` of an SB2 schedule object (a bound method), passed as a schedule callable."""
+        args = call.args
+        method = args[0] if len(args) == 2 else None
+        if not isinstance(method, Global) or not isinstance(args[1], Call) or args[1].key is None:
+            raise RefusedObjectError("a pickled bound method")
+        class_name, _, attribute = method.key[1].partition(".")
+        builtin = names.by_sb2_pickle_name(method.key[0], class_name)
+        if attribute != "value" or builtin is None or builtin.registered_name not in _SB2_SCHEDULE_OBJECTS \
+                or args[1].key != (method.key[0], class_name):
+            raise RefusedObjectError(f"a pickled bound method {method.qualified}")
+        return self._sb2_schedule_object(builtin.registered_name, args[1], depth)
 
-        Stable Baselines 2 wraps a constant learning rate or clip range in ``constfn(value)``, a
-        closure that returns ``value``. Its pickle records the qualified name, the module and the
-        closure's value: when the module is Stable Baselines' own and the closure holds one number,
-        the schedule is that number.
+    def _schedule_closure(self, call: Call, depth: int) -> Any:
+        """Read a schedule closure from its pickle, without running it.
+
+        The function is recognised by what its code does, whatever its name or module
+        (:func:`.code_records.schedule_shape`): a constant, as SB2's ``constfn(value)``, or
+        ``progress * value``, as the zoo's ``linear_schedule``. Anything else is None (refused).
         """
         state = _function_state(call)
         if state is None:
             return None
-        qualname = state.get("qualname") or state.get("__qualname__")
-        module = str(state.get("module") or state.get("__module__") or "")
         closure = state.get("closure_values")
-        if qualname != "constfn.<locals>.func" or not module.startswith("stable_baselines.") \
-                or not isinstance(closure, list) or len(closure) != 1:
+        closure = [] if closure is None else closure
+        if not isinstance(closure, list):
             return None
-        value = closure[0]
-        if isinstance(value, Call) and value.key == ("numpy._core.multiarray", "scalar"):
-            value = self.rebuild(value, depth + 1)
-        if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        closure = [self.rebuild(value, depth + 1) if isinstance(value, Call)
+                   and value.key == ("numpy._core.multiarray", "scalar") else value for value in closure]
+        code = _code_record(call)
+        shape = None if code is None else schedule_shape(code, closure)
+        if shape is None:
             return None
-        return _constant_schedule(float(value))
+        kind, value = shape
+        if kind == "constant":
+            return _library_schedule("schedules.ConstantSchedule", {"value": value})
+        return _library_schedule("schedules.LinearSchedule", {"initial_value": value, "final_value": 0.0,
+                                                               "end_fraction": 1.0})
 
     def _registered_instance(self, cls: type | registry.ClassReference, call: Call, depth: int) -> Any:
         """An instance of a registered class (a schedule), rebuilt with its ``from_config``."""
@@ -486,12 +542,37 @@ class Rebuilder:
         return cls.from_config(state)
 
 
-def _constant_schedule(value: float) -> Any:
-    schedule_class = registry.resolve_registered("schedules.ConstantSchedule")
+def _library_schedule(registered_name: str, config: dict[str, Any]) -> Any:
+    schedule_class = registry.resolve_registered(registered_name)
     if isinstance(schedule_class, registry.ClassReference):
         schedule_class = schedule_class.resolve()
     assert schedule_class is not None, "the library's schedules are always registered"
-    return schedule_class.from_config({"value": value})  # type: ignore[attr-defined]
+    return schedule_class.from_config(config)  # type: ignore[attr-defined]
+
+
+def _number(value: Any, call: Call) -> float:
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        raise RefusedObjectError(f"{describe(call)} holding {type(value).__name__} where a number was expected")
+    return float(value)
+
+
+def _builtin_type_name(func: Any) -> str | None:
+    """``"CodeType"`` for cloudpickle's ``_builtin_type("CodeType")`` record, else None."""
+    if isinstance(func, Call) and func.key is not None and func.key[1] == "_builtin_type" \
+            and func.key[0].startswith("cloudpickle") and len(func.args) == 1 and isinstance(func.args[0], str):
+        return func.args[0]
+    return None
+
+
+def _code_record(call: Call) -> CodeRecord | None:
+    """The code record of a pickled function (``_fill_function(_make_skel_func(code, ...))``,
+    ``_make_skel_func(code, ...)`` or ``_make_function(code, ...)``)."""
+    inner = call.args[0] if call.args else None
+    if call.key is not None and call.key[1] == "_fill_function" and isinstance(inner, Call):
+        inner = inner.args[0] if inner.key is not None and inner.key[1] == "_make_skel_func" and inner.args else None
+    if not isinstance(inner, Call) or _builtin_type_name(inner.func) != "CodeType":
+        return None
+    return code_record_from_args(inner.args)
 
 
 def describe(call: Call | Global) -> str:
