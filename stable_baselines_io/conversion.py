@@ -79,7 +79,8 @@ def list_parameter_names(data: DataDict, count: int) -> list[str]:
         continuous = isinstance(data.get("action_space"), gymnasium.spaces.Box)
         names = actor_critic_parameter_names(policy_kwargs, continuous)
     elif builtin is not None and scheme == DQN_SCHEME:
-        names = dqn_parameter_names(policy_kwargs, layer_norm_default=builtin.layer_norm_default)
+        names = dqn_parameter_names(policy_kwargs, layer_norm_default=builtin.layer_norm_default,
+                                    param_noise=data.get("param_noise") is True)
     else:
         raise SerializationError(
             f"the parameters are a bare list and the policy {policy!r} is not one whose parameter names are "

@@ -28,6 +28,9 @@ from stable_baselines_io.format.names import (
 A2C_DATA_KEYS = ALGORITHM_DATA_KEYS["a2c"]
 DEFAULT_ACTOR_CRITIC_LAYERS = [64, 64]
 DEFAULT_DQN_LAYERS = [64, 64]
+#: The copies of the online Q-network that SB2's DQN built with ``param_noise=True``, in creation order
+#: (``deepq/<copy>/model/...``, between the online and the target network in its parameter list).
+DQN_PARAM_NOISE_SCOPES = ("perturbed_model", "adaptive_model")
 
 
 def detect_algorithm(metadata: Mapping[str, Any], param_names: Sequence[str],
@@ -135,14 +138,16 @@ def actor_critic_parameter_names(policy_kwargs: Mapping[str, Any], continuous_ac
 
 
 def dqn_parameter_shapes(policy_kwargs: Mapping[str, Any], n_inputs: int, n_actions: int,
-                         layer_norm_default: bool = False) -> Shapes:
+                         layer_norm_default: bool = False, param_noise: bool = False) -> Shapes:
     """Parameter names and shapes of Stable Baselines 2's DQN ``MlpPolicy`` / ``LnMlpPolicy``, in its
-    order: the exploration rate, then the online and target networks.
+    order: the exploration rate, the online network, with ``param_noise`` its perturbed and adaptive
+    copies (:data:`DQN_PARAM_NOISE_SCOPES`), then the target network.
 
     :param policy_kwargs: the stored ``policy_kwargs`` (``layers``, ``dueling``, ``layer_norm``)
     :param n_inputs: the flattened observation size
     :param n_actions: the number of discrete actions
     :param layer_norm_default: True for ``LnMlpPolicy``
+    :param param_noise: the file's ``param_noise`` data key
     :return: name -> shape
     """
     layers = [int(size) for size in policy_kwargs.get("layers") or DEFAULT_DQN_LAYERS]
@@ -150,7 +155,8 @@ def dqn_parameter_shapes(policy_kwargs: Mapping[str, Any], n_inputs: int, n_acti
     layer_norm = bool(policy_kwargs.get("layer_norm", layer_norm_default))
     scope = SB2_SCOPES[DQN_SCHEME]
     shapes: Shapes = OrderedDict([(f"{scope}/eps:0", ())])
-    for network in (f"{scope}/model", f"{scope}/target_q_func/model"):
+    copies = [f"{scope}/{copy}/model" for copy in DQN_PARAM_NOISE_SCOPES] if param_noise else []
+    for network in (f"{scope}/model", *copies, f"{scope}/target_q_func/model"):
         for stream, n_outputs in (("action_value", n_actions), ("state_value", 1))[: 2 if dueling else 1]:
             inputs = n_inputs
             for index, size in enumerate(layers):
@@ -166,11 +172,13 @@ def dqn_parameter_shapes(policy_kwargs: Mapping[str, Any], n_inputs: int, n_acti
     return shapes
 
 
-def dqn_parameter_names(policy_kwargs: Mapping[str, Any], layer_norm_default: bool = False) -> list[str]:
+def dqn_parameter_names(policy_kwargs: Mapping[str, Any], layer_norm_default: bool = False,
+                        param_noise: bool = False) -> list[str]:
     """Parameter names of Stable Baselines 2's DQN ``MlpPolicy`` / ``LnMlpPolicy``, in its order.
 
     :param policy_kwargs: the stored ``policy_kwargs`` (``layers``, ``dueling``, ``layer_norm``)
     :param layer_norm_default: True for ``LnMlpPolicy``
+    :param param_noise: the file's ``param_noise`` data key
     :return: the names
     """
-    return list(dqn_parameter_shapes(policy_kwargs, 1, 1, layer_norm_default))
+    return list(dqn_parameter_shapes(policy_kwargs, 1, 1, layer_norm_default, param_noise))

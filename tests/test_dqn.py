@@ -158,11 +158,13 @@ def test_continuous_actions_are_refused():
         DQN("MlpPolicy", "Pendulum-v1")
 
 
-def test_param_noise_is_refused():
-    with pytest.raises(UnsupportedFeatureError, match=r"param_noise=True\) is not supported"):
-        DQN("MlpPolicy", "CartPole-v1", param_noise=True)
+def test_param_noise_agents_act_but_cannot_learn():
+    model = DQN("MlpPolicy", "CartPole-v1", param_noise=True, policy_kwargs={"layers": [8]})
+    assert model.predict(np.zeros(4, dtype=np.float32), deterministic=True)[0] in (0, 1)
+    with pytest.raises(UnsupportedFeatureError, match=r"param_noise=True\) cannot learn: parameter-space noise"):
+        model.learn(10)
     with pytest.raises(NotImplementedError):
-        DQN("MlpPolicy", "CartPole-v1", param_noise=True)
+        model.learn(10)
 
 
 @pytest.mark.skipif(not SB2_DQN_FILE.exists(), reason="Stable Baselines 2 fixtures not available")

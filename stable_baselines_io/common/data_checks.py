@@ -222,7 +222,8 @@ def expected_parameter_shapes(data: DataDict, source: str | None = None) -> Shap
     if entry.parameter_scheme == names.DQN_SCHEME:
         if not isinstance(action_space, gymnasium.spaces.Discrete):
             return None
-        return dqn_parameter_shapes(policy_kwargs, n_inputs, int(action_space.n), entry.layer_norm_default)
+        return dqn_parameter_shapes(policy_kwargs, n_inputs, int(action_space.n), entry.layer_norm_default,
+                                    param_noise=data.get("param_noise") is True)
     outputs = actor_critic_action_outputs(action_space)
     if outputs is None:
         return None  # the policy reports it when it is built

@@ -21,6 +21,7 @@ from stable_baselines_io.common.preprocessing import observations_to_array
 from stable_baselines_io.common.vec_env import VecEnv
 from stable_baselines_io.dqn.policies import LnMlpPolicy, MlpPolicy
 from stable_baselines_io.exceptions import NoEnvironmentError, UnsupportedFeatureError, UnsupportedSpaceError
+from stable_baselines_io.interop import DQN_PARAM_NOISE_SCOPES
 from stable_baselines_io.schedules import LinearSchedule, Schedule, get_schedule_fn
 from stable_baselines_io.type_aliases import EnvSpec
 
@@ -61,7 +62,9 @@ class DQN(OffPolicyRLModel):
     :param prioritized_replay_beta0: initial importance-sampling exponent (annealed to 1)
     :param prioritized_replay_beta_iters: steps over which beta reaches 1 (default: ``total_timesteps``)
     :param prioritized_replay_eps: added to ``|td_error|`` so no priority is zero
-    :param param_noise: parameter-space noise exploration (not supported: must be False)
+    :param param_noise: Stable Baselines 2's parameter-space noise exploration: such an agent acts
+        (with ``deepq/model``) and keeps SB2's ``deepq/perturbed_model`` and ``deepq/adaptive_model``
+        variables, but cannot learn (the exploration was not ported)
     :param n_cpu_tf_sess: threads of TensorFlow's intra-op and inter-op pools (None: one per core);
         TensorFlow 2 sets them once per process, so only the first model can change them (see
         :func:`~stable_baselines_io.common.tf_util.configure_tf_threads`)
@@ -166,11 +169,6 @@ class DQN(OffPolicyRLModel):
 
     def setup_model(self) -> None:
         """Build the online and target Q-networks, ``deepq/eps``, the optimizer and the compiled steps."""
-        if self.param_noise:
-            raise UnsupportedFeatureError(
-                "DQN(param_noise=True) is not supported: parameter-space noise exploration was not ported; "
-                "use epsilon-greedy exploration (param_noise=False)"
-            )
         if self.observation_space is None or self.action_space is None:
             raise NoEnvironmentError(
                 "DQN needs an environment (or a loaded file's observation and action spaces) to build its networks"
@@ -186,6 +184,14 @@ class DQN(OffPolicyRLModel):
         self.epsilon = tf.Variable(0.0, dtype=tf.float32, trainable=False, name="deepq/eps")
         self.q_net = self.policy(self.observation_space, self.action_space, scope="deepq/model", rng=init_rng,
                                  **self.policy_kwargs)
+        #: With ``param_noise``: SB2's perturbed and adaptive copies of the online network, in its
+        #: creation order. Kept so that an SB2 file loads name for name and saves back whole; they
+        #: never act (SB2's ``predict`` used ``deepq/model`` too) and are not trained.
+        self.q_net_perturbations = [
+            self.policy(self.observation_space, self.action_space, scope=f"deepq/{copy}/model", rng=init_rng,
+                        **self.policy_kwargs)
+            for copy in (DQN_PARAM_NOISE_SCOPES if self.param_noise else ())
+        ]
         self.q_net_target = self.policy(self.observation_space, self.action_space,
                                         scope="deepq/target_q_func/model", rng=init_rng, **self.policy_kwargs)
         self.learning_rate_schedule = get_schedule_fn(self.learning_rate)
@@ -208,11 +214,13 @@ class DQN(OffPolicyRLModel):
         self._update_target_fn()
 
     def get_parameter_list(self) -> list[tf.Variable]:
-        """``deepq/eps:0``, the online network's variables, then the target network's (Stable Baselines 2 order).
+        """``deepq/eps:0``, the online network's variables, with ``param_noise`` the perturbed and adaptive
+        copies', then the target network's (Stable Baselines 2 order).
 
         :return: the variables
         """
-        return [self.epsilon, *self.q_net.get_parameter_list(), *self.q_net_target.get_parameter_list()]
+        perturbations = [variable for network in self.q_net_perturbations for variable in network.get_parameter_list()]
+        return [self.epsilon, *self.q_net.get_parameter_list(), *perturbations, *self.q_net_target.get_parameter_list()]
 
     def get_state_variables(self) -> OrderedDict[str, tf.Variable]:
         """The optimizer's step counter, learning rate and slots, named as in Stable Baselines 2
@@ -306,6 +314,12 @@ class DQN(OffPolicyRLModel):
         return ReplayBuffer(self.buffer_size, shape, observation_dtype=dtype)
 
     def _setup_learn(self, horizon_steps: int, reset_num_timesteps: bool) -> VecEnv:
+        if self.param_noise:
+            raise UnsupportedFeatureError(
+                "DQN(param_noise=True) cannot learn: parameter-space noise exploration was not ported (a "
+                "param_noise agent loads to act, with deepq/model); use epsilon-greedy exploration "
+                "(param_noise=False)"
+            )
         env = super()._setup_learn(horizon_steps, reset_num_timesteps)
         self.exploration = LinearSchedule(self.exploration_initial_eps, self.exploration_final_eps,
                                           end_fraction=self.exploration_fraction)
