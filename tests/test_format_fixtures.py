@@ -150,13 +150,16 @@ def test_other_data_values(sb2_fixture_dir):
     assert (data["n_steps"], data["n_envs"], data["noptepochs"]) == (2048, 8, 10)
 
 
-def renamed_schedule_module_copy(source, target, keys=("learning_rate", "cliprange")):
-    """A copy of ``source`` whose schedule pickles name another module than Stable Baselines' own."""
+def renamed_schedule_module_copy(source, target, keys=("learning_rate", "cliprange"), other_code=False):
+    """A copy of ``source`` whose schedule pickles name another module than Stable Baselines' own,
+    and with ``other_code`` return None (LOAD_CONST 0) instead of their closure value (LOAD_DEREF 0)."""
     members = zip_members(source)
     data = json.loads(members["data"])
     for key in keys:
         payload = base64.b64decode(data[key][":serialized:"])
         renamed = payload.replace(b"stable_baselines.ppo2.ppo2", b"my_baselines_fork.ppo2.ppo")
+        if other_code:
+            renamed = renamed.replace(b"C\x04\x88\x00S\x00", b"C\x04d\x00S\x00")
         assert len(renamed) == len(payload) and renamed != payload
         data[key][":serialized:"] = base64.b64encode(renamed).decode("ascii")
     with zipfile.ZipFile(target, "w") as archive:
@@ -165,8 +168,13 @@ def renamed_schedule_module_copy(source, target, keys=("learning_rate", "clipran
     return target
 
 
-def test_schedule_from_another_module_is_refused_naming_the_key(sb2_fixture_dir, tmp_path):
-    path = renamed_schedule_module_copy(sb2_fixture_dir / PPO_ZIP, tmp_path / "fork.zip")
+def test_schedule_from_another_module_is_read_by_its_code(sb2_fixture_dir, tmp_path):
+    data, _ = load_from_file(renamed_schedule_module_copy(sb2_fixture_dir / PPO_ZIP, tmp_path / "fork.zip"))
+    assert (data["learning_rate"], data["cliprange"]) == (ConstantSchedule(0.00025), ConstantSchedule(0.2))
+
+
+def test_schedule_whose_code_is_not_a_schedule_is_refused_naming_the_key(sb2_fixture_dir, tmp_path):
+    path = renamed_schedule_module_copy(sb2_fixture_dir / PPO_ZIP, tmp_path / "fork.zip", other_code=True)
     with pytest.raises(UnsafeObjectError, match=r"data key 'learning_rate'.*my_baselines_fork.*custom_objects"
                                                 r".*fork\.zip"):
         load_from_file(path)

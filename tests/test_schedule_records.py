@@ -118,7 +118,9 @@ def _zoo_linear_schedule(initial_value: float) -> Any:
     return func
 
 
-def test_linear_schedule_written_by_this_pythons_cloudpickle() -> None:
+def test_schedules_written_by_this_pythons_cloudpickle() -> None:
+    assert _load(cloudpickle.dumps(lambda f: f * 2.5e-4)) == LinearSchedule(2.5e-4)
+    assert _load(cloudpickle.dumps(lambda _: 0.2)) == ConstantSchedule(0.2)
     function = _zoo_linear_schedule(7e-4)
     schedule = _load(cloudpickle.dumps(function, protocol=4))
     assert schedule == LinearSchedule(7e-4)
