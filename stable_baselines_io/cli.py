@@ -186,7 +186,7 @@ def convert(arguments: argparse.Namespace) -> int:
 
     custom_objects = _parse_assignments(arguments.custom_object)
     convert_file(arguments.source, arguments.destination, custom_objects=custom_objects,
-                 max_bytes=arguments.max_bytes)
+                 max_bytes=arguments.max_bytes, vecnormalize=arguments.vecnormalize)
     print(f"converted {arguments.source} -> {arguments.destination} (zip, no pickle)")
     return 0
 
@@ -275,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert_parser.add_argument("destination")
     convert_parser.add_argument("--custom-object", "-c", action="append", default=[], metavar="KEY=VALUE",
                                 help="replace a stored key that safe mode cannot rebuild; value parsed as JSON")
+    convert_parser.add_argument("--vecnormalize", metavar="DIR",
+                                help="fold Stable Baselines 2's VecNormalize statistics (a folder with obs_rms.pkl / "
+                                     "ret_rms.pkl or vecnormalize.pkl, or one file) into the converted agent")
     _add_max_bytes(convert_parser)
     convert_parser.set_defaults(handler=convert)
 

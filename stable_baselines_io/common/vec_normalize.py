@@ -54,7 +54,7 @@ class VecNormalize(VecEnv):
                  observation_shape: tuple[int, ...] | None = None):
         if venv is None and observation_shape is None:
             raise ValueError("VecNormalize needs an environment or the observation_shape of its statistics")
-        shape = tuple(observation_shape if venv is None else venv.observation_space.shape or ())
+        shape = tuple((observation_shape or ()) if venv is None else venv.observation_space.shape or ())
         self.obs_rms = RunningMeanStd(shape=shape)
         self.ret_rms = RunningMeanStd(shape=())
         self.training, self.norm_obs, self.norm_reward = training, norm_obs, norm_reward

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import os
 import pickle
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -160,7 +161,8 @@ def arrays_to_statistics(arrays: Mapping[str, np.ndarray], source: str, member: 
                             f"dtype {returns.dtype}")
     if problems:
         raise NormalizationStatisticsError("; ".join(problems), path=source, member=member)
-    stats = {f"{prefix}_{field}": arrays[f"{prefix}_rms/{field}"] for prefix in ("obs", "ret") for field in _STATISTICS}
+    stats: dict[str, Any] = {f"{prefix}_{field}": arrays[f"{prefix}_rms/{field}"]
+                             for prefix in ("obs", "ret") for field in _STATISTICS}
     return check_statistics(StoredStatistics(**stats, **values, returns=None if returns is None else
                                              returns.astype(np.float64)),
                             source, member, observation_shape)
@@ -284,7 +286,7 @@ def load_statistics(load_path: FileTarget, observation_shape: tuple[int, ...] | 
     return _vec_normalize(record, budget, source, observation_shape)
 
 
-def read_sb2_statistics(folder: str | Path, observation_shape: tuple[int, ...] | None = None,
+def read_sb2_statistics(folder: str | os.PathLike[str], observation_shape: tuple[int, ...] | None = None,
                         max_bytes: int | None = None) -> StoredStatistics:
     """Read Stable Baselines 2's statistics from a folder: ``vecnormalize.pkl`` (a pickled
     ``VecNormalize``), else ``obs_rms.pkl`` and ``ret_rms.pkl`` (pickled ``RunningMeanStd``; the
@@ -422,8 +424,8 @@ def _vec_normalize(record: Any, budget: LoadBudget, source: str,
             problems.append(f"{name}: expected a {kind.__name__}, received {_described(value)}")
         settings[name] = value
     if problems:
-        raise NormalizationStatisticsError("the pickled VecNormalize is not Stable Baselines 2's: " + "; ".join(problems),
-                                           path=source)
+        raise NormalizationStatisticsError(
+            "the pickled VecNormalize is not Stable Baselines 2's: " + "; ".join(problems), path=source)
     observations = _running_mean_std(state["obs_rms"], budget, source, "obs_rms")
     returns = _running_mean_std(state["ret_rms"], budget, source, "ret_rms")
     return check_statistics(StoredStatistics(*observations, *returns, **settings), source, None, observation_shape)
