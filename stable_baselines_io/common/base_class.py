@@ -586,6 +586,11 @@ class BaseRLModel(SaveLoadMixin, ABC):
         :param source: the file, named in errors
         """
         check_loaded_agent(agent_file.data or {}, agent_file.params, agent_file.training_state, source)
+        arrays = agent_file.state_arrays.get(VEC_NORMALIZE_MEMBER)
+        if arrays is not None:
+            space = (agent_file.data or {}).get("observation_space")
+            shape = tuple(space.shape or ()) if isinstance(space, gymnasium.Space) else None
+            arrays_to_statistics(arrays, source, VEC_NORMALIZE_MEMBER, shape)
 
     @classmethod
     def _from_data(cls: type[SelfBaseRLModel], data: DataDict, env: EnvSpec | None,
