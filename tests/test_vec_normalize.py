@@ -4,6 +4,7 @@ statistics inside the agent file (load + predict, exact resume, checkpoints, con
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import sys
 import types
@@ -363,6 +364,8 @@ def test_statistics_travel_in_the_agent_file(tmp_path: Path) -> None:
     model.save(tmp_path / "agent.zip")
     with zipfile.ZipFile(tmp_path / "agent.zip") as archive:
         assert VEC_NORMALIZE_MEMBER in archive.namelist()
+        # a reader of version 2 would skip the statistics and act on raw observations: it must refuse the file
+        assert json.loads(archive.read("metadata"))["format_version"] == 3
     observations = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
     loaded = PPO.load(tmp_path / "agent.zip")  # no env: predict normalizes raw observations
     stats = loaded.get_vec_normalize()
@@ -426,3 +429,21 @@ def test_checkpoints_carry_the_statistics(tmp_path: Path) -> None:
         arrays = {name: np.load(io.BytesIO(archive.read(VEC_NORMALIZE_MEMBER)))[name]
                   for name in ("obs_rms/count",)}
     assert float(arrays["obs_rms/count"]) == pytest.approx(1e-4 + 64)
+
+
+def test_evaluation_normalizes_once_with_the_models_statistics(sb2_fixture_dir: Path) -> None:
+    model = load_quietly(sb2_fixture_dir / ZOO_PPO2)
+    statistics = VecNormalize.load(sb2_fixture_dir / ZOO_PPO2_STATISTICS, None)
+    model.set_vec_normalize(statistics)  # held by the model: predict normalizes
+    normalized_env = VecNormalize.from_statistics(statistics.get_statistics(),
+                                                  VecEnv([gymnasium.make("MountainCar-v0")]))
+    rewards, _ = evaluate_policy(model, normalized_env, n_eval_episodes=2, deterministic=True,
+                                 return_episode_rewards=True, seed=0)
+    raw_rewards, _ = evaluate_policy(model, VecEnv([gymnasium.make("MountainCar-v0")]), n_eval_episodes=2,
+                                     deterministic=True, return_episode_rewards=True, seed=0)
+    assert rewards == raw_rewards and all(-200 <= reward < 0 for reward in rewards)
+    # a model stepping a VecNormalize env (predict takes normalized observations) on the raw env
+    model.set_env(VecNormalize.from_statistics(statistics.get_statistics(),
+                                               VecEnv([gymnasium.make("MountainCar-v0")])))
+    assert not model._normalizes_observations()  # noqa: SLF001
+    assert mean_reward(model) == ZOO_PPO2_REFERENCE_REWARD

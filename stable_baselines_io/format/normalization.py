@@ -33,6 +33,7 @@ from stable_baselines_io.exceptions import (
     LoadBudgetExceededError,
     NormalizationStatisticsError,
 )
+from stable_baselines_io.format.archive import VEC_NORMALIZE_MEMBER
 from stable_baselines_io.format.budget import LoadBudget
 from stable_baselines_io.format.file_targets import open_for_reading
 from stable_baselines_io.format.params_codec import read_params, write_params
@@ -42,8 +43,6 @@ from stable_baselines_io.format.records import Call, Global
 from stable_baselines_io.format.safe_pickle import load_records
 from stable_baselines_io.type_aliases import FileTarget, ParamDict
 
-#: The agent file member holding the statistics (named arrays, an ``.npz``).
-VEC_NORMALIZE_MEMBER = "vec_normalize"
 #: Stable Baselines 2's statistics files in a log folder (``VecNormalize.save_running_average``).
 OBS_RMS_FILE = "obs_rms.pkl"
 RET_RMS_FILE = "ret_rms.pkl"
