@@ -447,3 +447,10 @@ def test_evaluation_normalizes_once_with_the_models_statistics(sb2_fixture_dir: 
                                                VecEnv([gymnasium.make("MountainCar-v0")])))
     assert not model._normalizes_observations()  # noqa: SLF001
     assert mean_reward(model) == ZOO_PPO2_REFERENCE_REWARD
+
+
+def test_train_normalize_saves_the_statistics_in_the_agent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["train", "--env", "CartPole-v1", "--timesteps", "64", "--output", str(tmp_path / "agent"),
+                     "--normalize", "--no-monitor", "--no-progress-bar", "--no-tuned", "-p", "n_steps=32"]) == 0
+    stats = PPO.load(tmp_path / "agent.zip").get_vec_normalize()
+    assert stats is not None and stats.obs_rms.count == pytest.approx(1e-4 + 64)
