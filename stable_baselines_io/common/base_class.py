@@ -275,8 +275,9 @@ class BaseRLModel(SaveLoadMixin, ABC):
         observations with them and :meth:`save` stores them in the agent file. An environment that
         is not a VecNormalize is wrapped in one holding them.
 
-        :param statistics: a VecNormalize (its statistics are shared, not copied), a statistics
-            record, or None to detach them
+        :param statistics: a VecNormalize (held as it is by a model without environment; copied
+            into the wrapper of the model's environment otherwise), a statistics record, or None
+            to detach them
         :raises NormalizationStatisticsError: the statistics do not match the observation space
         """
         if isinstance(statistics, StoredStatistics):

@@ -16,7 +16,7 @@ from it), and :meth:`VecNormalize.save` writes a pickle-free file.
 
 from __future__ import annotations
 
-import dataclasses
+import os
 from typing import Any
 
 import numpy as np
@@ -222,10 +222,9 @@ class VecNormalize(VecEnv):
         :return: the wrapper
         """
         wrapper = cls(None, observation_shape=stats.observation_shape)
-        wrapper.set_statistics(stats)
         if venv is not None:
             wrapper.set_venv(venv)
-            wrapper.set_statistics(dataclasses.replace(stats))  # the returns, now that the envs are known
+        wrapper.set_statistics(stats)
         return wrapper
 
     def save(self, save_path: FileTarget) -> None:
@@ -247,11 +246,8 @@ class VecNormalize(VecEnv):
         :raises NormalizationStatisticsError: invalid statistics, or of another observation shape
         """
         shape = None if venv is None else tuple(venv.observation_space.shape or ())
-        if isinstance(load_path, str) or hasattr(load_path, "__fspath__"):
-            from pathlib import Path
-
-            if Path(load_path).is_dir():  # type: ignore[arg-type]
-                return cls.from_statistics(read_sb2_statistics(load_path, shape), venv)  # type: ignore[arg-type]
+        if isinstance(load_path, (str, os.PathLike)) and os.path.isdir(load_path):
+            return cls.from_statistics(read_sb2_statistics(load_path, shape), venv)
         return cls.from_statistics(load_statistics(load_path, shape), venv)
 
 

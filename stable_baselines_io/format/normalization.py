@@ -35,7 +35,7 @@ from stable_baselines_io.exceptions import (
 )
 from stable_baselines_io.format.archive import VEC_NORMALIZE_MEMBER
 from stable_baselines_io.format.budget import LoadBudget
-from stable_baselines_io.format.file_targets import open_for_reading
+from stable_baselines_io.format.file_targets import atomic_write, is_path, open_for_reading
 from stable_baselines_io.format.params_codec import read_params, write_params
 from stable_baselines_io.format.read_errors import error_text
 from stable_baselines_io.format.rebuild import Rebuilder
@@ -245,14 +245,14 @@ def _short(value: Any) -> str:
 
 
 def save_statistics(stats: StoredStatistics, save_path: FileTarget) -> None:
-    """Write statistics as an ``.npz`` of named arrays (no pickle).
+    """Write statistics as an ``.npz`` of named arrays (no pickle); a path is written atomically.
 
     :param stats: the statistics
-    :param save_path: a path or a binary file object
+    :param save_path: a path or a binary file object (written from its position, left open)
     """
     arrays = statistics_to_arrays(stats)
-    if isinstance(save_path, (str, Path)) or hasattr(save_path, "__fspath__"):
-        with open(save_path, "wb") as stream:  # type: ignore[arg-type]
+    if is_path(save_path):
+        with atomic_write(Path(save_path)) as stream:  # type: ignore[arg-type]
             write_params(stream, arrays)
     else:
         write_params(save_path, arrays)  # type: ignore[arg-type]
