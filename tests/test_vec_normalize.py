@@ -23,7 +23,7 @@ from tensorflow.python.framework import config as tf_config
 
 from stable_baselines_io import PPO
 from stable_baselines_io.cli import main as cli_main
-from stable_baselines_io.common.callbacks import CheckpointCallback
+from stable_baselines_io.common.callbacks import CheckpointCallback, EvalCallback
 from stable_baselines_io.common.evaluation import evaluate_policy
 from stable_baselines_io.common.running_mean_std import RunningMeanStd
 from stable_baselines_io.common.vec_env import VecEnv
@@ -454,3 +454,19 @@ def test_train_normalize_saves_the_statistics_in_the_agent(tmp_path: Path, capsy
                      "--normalize", "--no-monitor", "--no-progress-bar", "--no-tuned", "-p", "n_steps=32"]) == 0
     stats = PPO.load(tmp_path / "agent.zip").get_vec_normalize()
     assert stats is not None and stats.obs_rms.count == pytest.approx(1e-4 + 64)
+
+
+def test_the_best_model_of_an_evaluation_on_the_raw_env_carries_the_statistics(tmp_path: Path) -> None:
+    model = PPO("MlpPolicy", VecNormalize(cartpoles(1)), **HYPERPARAMETERS)
+    evaluations = EvalCallback(gymnasium.make("CartPole-v1"), n_eval_episodes=2, eval_freq=16,
+                               best_model_save_path=tmp_path, verbose=0)
+    model.learn(32, callback=evaluations)
+    best = PPO.load(tmp_path / "best_model.zip")
+    stats = best.get_vec_normalize()
+    assert stats is not None and stats.obs_rms.count > 1
+    assert len(evaluations.evaluations_results) == 2
+
+
+def test_the_acer_zoo_statistics_are_read(sb2_fixture_dir: Path) -> None:
+    stats = read_sb2_statistics(sb2_fixture_dir / "zoo/acer/MountainCar-v0", observation_shape=(2,))
+    assert stats.obs_var.shape == (2,) and np.all(stats.obs_var > 0) and stats.ret_var.shape == ()
