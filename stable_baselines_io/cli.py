@@ -82,6 +82,11 @@ def train(arguments: argparse.Namespace) -> int:
 
         monitor_dir = arguments.monitor_dir or _run_dir(arguments.output)
         env = make_monitored_vec_env(arguments.env, int(hyperparameters.get("n_envs", 1)), monitor_dir)
+    if arguments.normalize:
+        from stable_baselines_io.common.vec_env import make_vec_env
+        from stable_baselines_io.common.vec_normalize import VecNormalize
+
+        env = VecNormalize(make_vec_env(env, int(hyperparameters.get("n_envs", 1))))
     model = algorithm("MlpPolicy", env, seed=arguments.seed, verbose=arguments.verbose, **hyperparameters)
     model.learn(total_timesteps=arguments.timesteps, progress_bar=arguments.progress_bar)
     output_dir = os.path.dirname(os.fspath(arguments.output))
@@ -186,7 +191,7 @@ def convert(arguments: argparse.Namespace) -> int:
 
     custom_objects = _parse_assignments(arguments.custom_object)
     convert_file(arguments.source, arguments.destination, custom_objects=custom_objects,
-                 max_bytes=arguments.max_bytes)
+                 max_bytes=arguments.max_bytes, vecnormalize=arguments.vecnormalize)
     print(f"converted {arguments.source} -> {arguments.destination} (zip, no pickle)")
     return 0
 
@@ -248,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "without .zip, e.g. agents/ppo-cartpole/)")
     train_parser.add_argument("--no-monitor", dest="monitor", action="store_false",
                               help="do not write monitor files")
+    train_parser.add_argument("--normalize", action="store_true",
+                              help="train in a VecNormalize (observations and rewards); its statistics are saved "
+                                   "in the agent file")
     train_parser.add_argument("--no-progress-bar", dest="progress_bar", action="store_false")
     train_parser.add_argument("--hyperparameter", "-p", action="append", default=[], metavar="NAME=VALUE",
                               help="constructor argument, value parsed as JSON (repeatable)")
@@ -275,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert_parser.add_argument("destination")
     convert_parser.add_argument("--custom-object", "-c", action="append", default=[], metavar="KEY=VALUE",
                                 help="replace a stored key that safe mode cannot rebuild; value parsed as JSON")
+    convert_parser.add_argument("--vecnormalize", metavar="DIR",
+                                help="fold Stable Baselines 2's VecNormalize statistics (a folder with obs_rms.pkl / "
+                                     "ret_rms.pkl or vecnormalize.pkl, or one file) into the converted agent")
     _add_max_bytes(convert_parser)
     convert_parser.set_defaults(handler=convert)
 

@@ -17,6 +17,13 @@ from stable_baselines_io.exceptions import SerializationError
 from stable_baselines_io.format.file_targets import describe_target
 from stable_baselines_io.format.files import read_agent_file, save_to_file
 from stable_baselines_io.format.names import ACTOR_CRITIC_SCHEME, DQN_SCHEME, by_registered_name
+from stable_baselines_io.format.normalization import (
+    VEC_NORMALIZE_MEMBER,
+    StoredStatistics,
+    load_statistics,
+    read_sb2_statistics,
+    statistics_to_arrays,
+)
 from stable_baselines_io.format.registry import ClassReference, deferred_imports, registered_name
 from stable_baselines_io.interop import actor_critic_parameter_names, detect_algorithm, dqn_parameter_names
 from stable_baselines_io.type_aliases import DataDict, FileTarget, LoadedParams, ParamDict
@@ -27,6 +34,7 @@ def convert_file(
     destination: FileTarget,
     custom_objects: dict[str, Any] | None = None,
     max_bytes: int | None = None,
+    vecnormalize: str | os.PathLike[str] | None = None,
 ) -> list[str]:
     """Read ``source`` in safe mode and write it to ``destination`` as a pickle-free zip file.
 
@@ -35,6 +43,10 @@ def convert_file(
     :param custom_objects: values for keys that safe mode cannot rebuild (e.g. a learning rate)
     :param max_bytes: the most bytes reading ``source`` may decompress and allocate (default
         ``max(64 MiB, 1100 * file size)``)
+    :param vecnormalize: Stable Baselines 2's normalization statistics to fold into the agent file
+        (its ``vec_normalize`` member): a folder with ``obs_rms.pkl`` / ``ret_rms.pkl`` or
+        ``vecnormalize.pkl``, or one statistics file; read in safe mode and checked against the
+        agent's observation space
     :return: the data keys written
     :raises SerializationError: a value would still need pickle (pass ``custom_objects`` for it)
     """
@@ -47,12 +59,26 @@ def convert_file(
                     "converted_from_format": agent_file.file_format}
         if algorithm is not None:
             metadata["algorithm"] = algorithm.upper()
+        state_arrays = {}
+        if vecnormalize is not None:
+            space = data.get("observation_space")
+            shape = tuple(space.shape) if isinstance(space, gymnasium.spaces.Space) and space.shape is not None \
+                else None
+            state_arrays[VEC_NORMALIZE_MEMBER] = statistics_to_arrays(_read_statistics(vecnormalize, shape, max_bytes))
         try:
-            save_to_file(destination, data=data, params=params, metadata=metadata, allow_pickle=False)
+            save_to_file(destination, data=data, params=params, metadata=metadata, allow_pickle=False,
+                         state_arrays=state_arrays)
         except SerializationError as error:
             raise SerializationError(f"cannot convert {describe_target(source)!r} to a pickle-free file: {error}") \
                 from error
     return sorted(data)
+
+
+def _read_statistics(location: str | os.PathLike[str], shape: tuple[int, ...] | None,
+                     max_bytes: int | None) -> StoredStatistics:
+    if os.path.isdir(location):
+        return read_sb2_statistics(location, shape, max_bytes)
+    return load_statistics(location, shape, max_bytes)
 
 
 def _named_params(params: LoadedParams, data: DataDict) -> ParamDict | None:

@@ -52,6 +52,12 @@ class CorruptAgentFileError(AgentFileError, ValueError):
     member, invalid JSON, a CRC error, an implausible declared size (zip bomb)..."""
 
 
+class NormalizationStatisticsError(AgentFileError, ValueError):
+    """Normalization statistics (a ``vec_normalize`` member, a statistics file, Stable Baselines 2's
+    ``obs_rms.pkl`` / ``ret_rms.pkl`` / pickled ``VecNormalize``) are missing, of the wrong type or
+    shape, negative variances, NaN, or do not match the observation space."""
+
+
 class DeserializationError(AgentFileError, RuntimeError):
     """A stored object could not be rebuilt (Stable Baselines raised ``RuntimeError`` here)."""
 

@@ -25,15 +25,17 @@ from stable_baselines_io.exceptions import (
     CorruptAgentFileError,
     InvalidStoredValueError,
     LoadBudgetExceededError,
+    NormalizationStatisticsError,
     RefusedObjectError,
     UnsupportedFormatVersionError,
 )
-from stable_baselines_io.format.archive import read_archive
+from stable_baselines_io.format.archive import ARRAYS_MEMBER, read_archive
 from stable_baselines_io.format.budget import LoadBudget
 from stable_baselines_io.format.file_targets import open_for_reading
 from stable_baselines_io.format.files import ZIP_SIGNATURES, stored_format_version
 from stable_baselines_io.format.json_codec import SERIALIZED_KEY, TYPE_KEY, decode_value
 from stable_baselines_io.format.legacy import legacy_records, rebuild_params
+from stable_baselines_io.format.normalization import VEC_NORMALIZE_MEMBER, arrays_to_statistics, describe_statistics
 from stable_baselines_io.format.read_errors import reported_as_corrupt
 from stable_baselines_io.format.rebuild import Rebuilder
 from stable_baselines_io.format.registry import deferred_imports
@@ -100,7 +102,7 @@ def inspect_file(load_path: FileTarget, max_bytes: int | None = None) -> str:
 
 
 def _inspect_zip(stream: Any, source: str, budget: LoadBudget) -> str:
-    contents = read_archive(stream, source, budget=budget)
+    contents = read_archive(stream, source, budget=budget, extra_members={VEC_NORMALIZE_MEMBER: ARRAYS_MEMBER})
     with contextlib.suppress(UnsupportedFormatVersionError):  # a newer file is still described
         stored_format_version(contents.metadata, source)
     stream.seek(0)
@@ -121,7 +123,17 @@ def _inspect_zip(stream: Any, source: str, budget: LoadBudget) -> str:
     names = list(contents.params or {})
     lines += _parameter_lines(contents.params.items() if contents.params else [])
     lines.append(f"algorithm: {detect_algorithm(contents.metadata, names, list(stored)) or 'unknown'}")
+    lines.append(_normalization_line(contents.array_members.get(VEC_NORMALIZE_MEMBER), source))
     return "\n".join(lines)
+
+
+def _normalization_line(arrays: dict[str, np.ndarray] | None, source: str) -> str:
+    if arrays is None:
+        return "normalization: none stored (observations are used as given)"
+    try:
+        return describe_statistics(arrays_to_statistics(arrays, source))
+    except NormalizationStatisticsError as error:
+        return f"normalization: invalid statistics ({error})"
 
 
 def _inspect_legacy(stream: Any, source: str, budget: LoadBudget) -> str:

@@ -81,6 +81,12 @@ def _model_load(algorithm: str) -> Callable[[str], Any]:
     return run
 
 
+def _load_statistics(path: str) -> Any:
+    from stable_baselines_io.format.normalization import load_statistics
+
+    load_statistics(path)
+
+
 def _crash(_: str) -> None:
     os.kill(os.getpid(), signal.SIGSEGV)
 
@@ -101,6 +107,7 @@ LOADERS: dict[str, Callable[[str], Any]] = {
     "selftest:hang": _hang,
     "selftest:allocate": _allocate,
     "read_agent_file": _read_agent_file,
+    "load_statistics": _load_statistics,
     "inspect": _cli("inspect"),
     "convert": _cli("convert"),
     "PPO.load": _model_load("PPO"),

@@ -22,9 +22,10 @@ import tensorflow as tf
 from stable_baselines_io.common.action_probability import first_of_batch, probability_of_actions
 from stable_baselines_io.common.callbacks import TrainingHooks
 from stable_baselines_io.common.data_checks import check_loaded_agent
-from stable_baselines_io.common.save_load import SaveLoadMixin
+from stable_baselines_io.common.save_load import ArchiveMember, SaveLoadMixin
 from stable_baselines_io.common.tf_util import configure_tf_threads
 from stable_baselines_io.common.vec_env import VecEnv, make_vec_env
+from stable_baselines_io.common.vec_normalize import VecNormalize
 from stable_baselines_io.exceptions import (
     AlgorithmMismatchError,
     CorruptAgentFileError,
@@ -34,7 +35,14 @@ from stable_baselines_io.exceptions import (
     UnknownPolicyError,
     UnsupportedFeatureError,
 )
+from stable_baselines_io.format.archive import ARRAYS_MEMBER
 from stable_baselines_io.format.files import AgentFile
+from stable_baselines_io.format.normalization import (
+    VEC_NORMALIZE_MEMBER,
+    StoredStatistics,
+    arrays_to_statistics,
+    statistics_to_arrays,
+)
 from stable_baselines_io.type_aliases import Callback, DataDict, EnvSpec
 
 #: Finished episodes over which the logged mean return and length are computed.
@@ -75,8 +83,17 @@ class BaseRLModel(SaveLoadMixin, ABC):
         "_last_obs",
         "_env_episode_stats",
     )
+    #: The normalization statistics travel in the agent file (see :meth:`get_vec_normalize`).
+    _archive_members: ClassVar[dict[str, ArchiveMember]] = {
+        **SaveLoadMixin._archive_members,
+        VEC_NORMALIZE_MEMBER: ArchiveMember(ARRAYS_MEMBER, "_get_vec_normalize_arrays", "_set_vec_normalize_arrays"),
+    }
     #: The observations the next step continues from; None: the next ``learn`` resets the env.
     _last_obs: np.ndarray | None = None
+    #: Normalization statistics held by the model while its environment is not a VecNormalize.
+    _vec_normalize: VecNormalize | None = None
+    #: Whether the "trained with normalization, acting without it" warning was given.
+    _warned_unnormalized: bool = False
     #: Policy names accepted instead of a class, e.g. ``{"MlpPolicy": MlpPolicy}``.
     policy_aliases: ClassVar[Mapping[str, type]] = {}
     #: TensorFlow's thread pools (see :func:`~stable_baselines_io.common.tf_util.configure_tf_threads`);
@@ -206,7 +223,10 @@ class BaseRLModel(SaveLoadMixin, ABC):
         if problems:
             raise SpaceMismatchError("the environment does not match the model: " + "; ".join(problems))
         self.observation_space, self.action_space = vec_env.observation_space, vec_env.action_space
+        if isinstance(self.env, VecNormalize) and not isinstance(vec_env, VecNormalize):
+            self._vec_normalize = self.env  # its statistics stay with the model (predict, save)
         self._set_vec_env(vec_env, force_reset=force_reset)
+        self._warn_if_unnormalized(stacklevel=3)
 
     def _set_vec_env(self, vec_env: VecEnv, force_reset: bool = True) -> None:
         self.env = vec_env
@@ -238,6 +258,83 @@ class BaseRLModel(SaveLoadMixin, ABC):
         if stats is not None and self.env is not None and len(stats["lengths"]) == self.env.num_envs:
             self.env.set_episode_stats(stats)
 
+    # --- observation normalization ------------------------------------------------------------
+
+    def get_vec_normalize(self) -> VecNormalize | None:
+        """The normalization statistics the model acts with: its environment when that is a
+        :class:`~stable_baselines_io.common.vec_normalize.VecNormalize`, else the statistics it holds
+        (loaded from its file, attached with :meth:`set_vec_normalize`, or kept from a VecNormalize
+        environment replaced by ``set_env``); None for a model trained without normalization.
+
+        :return: the wrapper (detached when held by the model), or None
+        """
+        return self.env if isinstance(self.env, VecNormalize) else self._vec_normalize
+
+    def set_vec_normalize(self, statistics: VecNormalize | StoredStatistics | None) -> None:
+        """Attach normalization statistics to the model: :meth:`predict` then normalizes raw
+        observations with them and :meth:`save` stores them in the agent file. An environment that
+        is not a VecNormalize is wrapped in one holding them.
+
+        :param statistics: a VecNormalize (held as it is by a model without environment; copied
+            into the wrapper of the model's environment otherwise), a statistics record, or None
+            to detach them
+        :raises NormalizationStatisticsError: the statistics do not match the observation space
+        """
+        if isinstance(statistics, StoredStatistics):
+            shape = None if self.observation_space is None else tuple(self.observation_space.shape or ())
+            statistics = VecNormalize.from_statistics(
+                arrays_to_statistics(statistics_to_arrays(statistics), "statistics", None, shape))
+        self._vec_normalize = statistics
+        if statistics is not None and self.env is not None and not isinstance(self.env, VecNormalize):
+            self._set_vec_env(VecNormalize.from_statistics(statistics.get_statistics(), self.env), force_reset=False)
+            self._vec_normalize = None
+
+    def _normalizes_observations(self) -> bool:
+        """Whether :meth:`predict` normalizes what it receives: the model holds statistics and its
+        environment (whose observations are already normalized) is not a VecNormalize."""
+        held = self._vec_normalize
+        return held is not None and held.norm_obs and not isinstance(self.env, VecNormalize)
+
+    def _warn_if_unnormalized(self, stacklevel: int = 2) -> None:
+        """Warn once when a model trained with normalization is given an environment without it."""
+        if self._vec_normalize is None or self.env is None or isinstance(self.env, VecNormalize) \
+                or self._warned_unnormalized:
+            return
+        self._warned_unnormalized = True
+        warnings.warn(
+            f"this {type(self).__name__} was trained with VecNormalize, but its environment gives un-normalized "
+            "observations: learn() would act and train on them. predict() still normalizes with the model's "
+            "statistics. Wrap the environment: model.set_vec_normalize(model.get_vec_normalize())",
+            UserWarning, stacklevel=stacklevel)
+
+    def _get_vec_normalize_arrays(self, options: Mapping[str, Any]) -> dict[str, np.ndarray] | None:
+        """The ``vec_normalize`` member: the statistics of :meth:`get_vec_normalize` (with the
+        discounted returns of the episodes in progress, for exact resume), or None.
+
+        :param options: ``save``'s options (unused)
+        :return: name -> array, or None
+        """
+        vec_normalize = self.get_vec_normalize()
+        if vec_normalize is None:
+            return None
+        return statistics_to_arrays(vec_normalize.get_statistics(include_returns=vec_normalize is self.env))
+
+    def _set_vec_normalize_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """Take the statistics of the ``vec_normalize`` member: wrap the environment with them,
+        or hold them for :meth:`predict`; an environment that is already a VecNormalize keeps its own.
+
+        :param arrays: the member, as read
+        :raises NormalizationStatisticsError: invalid statistics or of another observation shape
+        """
+        shape = None if self.observation_space is None else tuple(self.observation_space.shape or ())
+        stats = arrays_to_statistics(arrays, "the agent file", VEC_NORMALIZE_MEMBER, shape)
+        if isinstance(self.env, VecNormalize):
+            return
+        if self.env is not None:
+            self._set_vec_env(VecNormalize.from_statistics(stats, self.env), force_reset=False)
+        else:
+            self._vec_normalize = VecNormalize.from_statistics(stats)
+
     def _require_env(self) -> VecEnv:
         if self.env is None:
             raise NoEnvironmentError(
@@ -263,6 +360,7 @@ class BaseRLModel(SaveLoadMixin, ABC):
         :return: the environment
         """
         env = self._require_env()
+        self._warn_if_unnormalized(stacklevel=4)
         if reset_num_timesteps:
             self._reset_counters()
         self._total_timesteps = max(self._total_timesteps, self.num_timesteps + horizon_steps)
@@ -361,6 +459,11 @@ class BaseRLModel(SaveLoadMixin, ABC):
     ) -> tuple[np.ndarray, Any]:
         """The action for one observation, or actions for a batch of observations.
 
+        A model that holds normalization statistics (see :meth:`get_vec_normalize`) while its
+        environment is not a VecNormalize normalizes ``observation`` with them: pass raw
+        observations. With a VecNormalize environment, pass the observations it returns (already
+        normalized), as in Stable Baselines 2.
+
         :param observation: one observation, or a batch (leading batch dimension)
         :param state: recurrent state (unused by MLP policies, returned unchanged)
         :param mask: episode-start mask for recurrent policies (unused)
@@ -432,6 +535,9 @@ class BaseRLModel(SaveLoadMixin, ABC):
         batch = observation.reshape((-1, *self.observation_space.shape)) if self.observation_space.shape else (
             observation.reshape(-1)
         )
+        if self._normalizes_observations():
+            assert self._vec_normalize is not None
+            batch = self._vec_normalize.normalize_obs(batch).astype(np.float32)
         return batch, vectorized
 
     def export(self, path: str | os.PathLike[str], format: str = "saved_model", deterministic: bool = True) -> Path:
@@ -481,6 +587,11 @@ class BaseRLModel(SaveLoadMixin, ABC):
         :param source: the file, named in errors
         """
         check_loaded_agent(agent_file.data or {}, agent_file.params, agent_file.training_state, source)
+        arrays = agent_file.state_arrays.get(VEC_NORMALIZE_MEMBER)
+        if arrays is not None:
+            space = (agent_file.data or {}).get("observation_space")
+            shape = tuple(space.shape or ()) if isinstance(space, gymnasium.Space) else None
+            arrays_to_statistics(arrays, source, VEC_NORMALIZE_MEMBER, shape)
 
     @classmethod
     def _from_data(cls: type[SelfBaseRLModel], data: DataDict, env: EnvSpec | None,

@@ -10,6 +10,7 @@ import gymnasium
 import numpy as np
 
 from stable_baselines_io.common.vec_env import VecEnv, make_vec_env
+from stable_baselines_io.common.vec_normalize import VecNormalize
 from stable_baselines_io.exceptions import RewardThresholdError
 
 #: Called as ``callback(locals(), globals())`` after every step, as in Stable Baselines.
@@ -46,6 +47,11 @@ def evaluate_policy(
     episodes are over-represented, as in Stable-Baselines3); the environments are seeded with
     ``seed + j`` at the first reset and then reset themselves.
 
+    Normalization (:class:`~stable_baselines_io.common.vec_normalize.VecNormalize`) is applied
+    once, with the model's statistics where it has them: a model trained with a VecNormalize
+    environment can be evaluated on the raw environment (``EvalCallback`` needs no wrapper), and
+    a VecNormalize evaluation environment reports the original rewards, not the normalized ones.
+
     >>> mean_reward, std_reward = evaluate_policy(model, "CartPole-v1", n_eval_episodes=5)  # doctest: +SKIP
 
     :param model: the agent
@@ -65,17 +71,18 @@ def evaluate_policy(
     """
     if n_eval_episodes < 1:
         raise ValueError(f"n_eval_episodes must be at least 1, received {n_eval_episodes}")
+    env, prepare = _normalization_for(model, env)
     if isinstance(env, (VecEnv, gymnasium.vector.VectorEnv)):
         if max_episode_steps is not None:
             raise ValueError("max_episode_steps applies to a single gymnasium env; wrap each env of a VecEnv in "
                              "gymnasium.wrappers.TimeLimit instead")
         rewards, lengths = _play_vec_env(model, make_vec_env(env), n_eval_episodes, deterministic, render,
-                                         callback, seed)
+                                         callback, seed, prepare)
     else:
         environment = gymnasium.make(env) if isinstance(env, str) else env
         try:
             rewards, lengths = _play_env(model, environment, n_eval_episodes, deterministic, render, callback, seed,
-                                         max_episode_steps)
+                                         max_episode_steps, prepare)
         finally:
             if isinstance(env, str):
                 environment.close()
@@ -88,16 +95,45 @@ def evaluate_policy(
     return mean_reward, std_reward
 
 
+def _normalization_for(model: Predictor, env: Any) -> tuple[Any, Callable[[np.ndarray], np.ndarray]]:
+    """The environment to play and what to apply to its observations before ``predict``, so that
+    the model sees observations normalized once, with its own statistics where it has them.
+
+    - a model that normalizes in ``predict`` (it holds statistics, its env is not a VecNormalize)
+      playing a VecNormalize: the wrapped environment is played, with raw observations;
+    - a model whose env is a VecNormalize (``predict`` takes normalized observations) playing an
+      environment that is not one: observations are normalized with the model's statistics;
+    - otherwise the environment and its observations as they are.
+
+    :param model: the agent
+    :param env: the evaluation environment
+    :return: ``(environment, prepare)``
+    """
+    normalizes_itself = getattr(model, "_normalizes_observations", lambda: False)()
+    get_statistics = getattr(model, "get_vec_normalize", None)
+    statistics = get_statistics() if callable(get_statistics) else None
+    if normalizes_itself and isinstance(env, VecNormalize) and env.venv is not None:
+        return env.venv, _unchanged
+    if statistics is not None and not normalizes_itself and statistics.norm_obs and not isinstance(env, VecNormalize):
+        return env, statistics.normalize_obs
+    return env, _unchanged
+
+
+def _unchanged(observations: np.ndarray) -> np.ndarray:
+    return observations
+
+
 def _play_env(model: Predictor, env: gymnasium.Env, n_eval_episodes: int, deterministic: bool, render: bool,
-              callback: EvalCallback | None, seed: int | None,
-              max_episode_steps: int | None) -> tuple[list[float], list[int]]:
+              callback: EvalCallback | None, seed: int | None, max_episode_steps: int | None,
+              prepare: Callable[[np.ndarray], np.ndarray] = _unchanged) -> tuple[list[float], list[int]]:
     episode_rewards, episode_lengths = [], []
     for episode in range(n_eval_episodes):
         observation, _ = env.reset(seed=None if seed is None else seed + episode)
         state, episode_start = None, True
         episode_reward, episode_length, done = 0.0, 0, False
         while not done:
-            action, state = model.predict(observation, state, np.array([episode_start]), deterministic=deterministic)
+            action, state = model.predict(prepare(observation), state, np.array([episode_start]),
+                                          deterministic=deterministic)
             observation, reward, terminated, truncated, _ = env.step(action)
             episode_reward += float(reward)
             episode_length += 1
@@ -114,7 +150,8 @@ def _play_env(model: Predictor, env: gymnasium.Env, n_eval_episodes: int, determ
 
 
 def _play_vec_env(model: Predictor, env: VecEnv, n_eval_episodes: int, deterministic: bool, render: bool,
-                  callback: EvalCallback | None, seed: int | None) -> tuple[list[float], list[int]]:
+                  callback: EvalCallback | None, seed: int | None,
+                  prepare: Callable[[np.ndarray], np.ndarray] = _unchanged) -> tuple[list[float], list[int]]:
     n_envs = env.num_envs
     episode_targets = np.array([(n_eval_episodes + index) // n_envs for index in range(n_envs)])
     episode_counts = np.zeros(n_envs, dtype=np.int64)
@@ -127,8 +164,10 @@ def _play_vec_env(model: Predictor, env: VecEnv, n_eval_episodes: int, determini
     observations = env.reset()
     states, episode_starts = None, np.ones(n_envs, dtype=bool)
     while (episode_counts < episode_targets).any():
-        actions, states = model.predict(observations, states, episode_starts, deterministic=deterministic)
+        actions, states = model.predict(prepare(observations), states, episode_starts, deterministic=deterministic)
         observations, rewards, terminated, truncated, _ = env.step(actions)
+        if isinstance(env, VecNormalize):
+            rewards = env.get_original_reward()  # the episode returns, not the normalized rewards
         current_rewards += rewards
         current_lengths += 1
         episode_starts = terminated | truncated

@@ -46,6 +46,8 @@ TRAINING_STATE_MEMBER = "training_state"
 TRAINING_ARRAYS_MEMBER = "training_arrays"
 #: The replay buffer's arrays (an .npz), when the caller includes it.
 REPLAY_BUFFER_MEMBER = "replay_buffer"
+#: Observation and return normalization statistics (VecNormalize), an .npz (format version 3).
+VEC_NORMALIZE_MEMBER = "vec_normalize"
 
 #: Kinds of extra member: a UTF-8 JSON text, or named arrays (an .npz, read like ``parameters``).
 JSON_MEMBER = "json"

@@ -14,7 +14,7 @@ import datetime
 import io
 import platform
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -26,6 +26,7 @@ from stable_baselines_io.format.archive import (
     DATA_MEMBER,
     STATE_MEMBERS,
     TRAINING_STATE_MEMBER,
+    VEC_NORMALIZE_MEMBER,
     check_member_name,
     read_archive,
     write_archive,
@@ -47,7 +48,12 @@ from stable_baselines_io.version import __version__
 #: The format version this library writes; files of a higher version are refused.
 #: 1: data, parameter_list, parameters, metadata. 2: adds extra members (training state, replay
 #: buffer). See docs/file-format.md for when a new member needs a new version.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+#: Members an older reader would skip and then build a *wrong* model: a file holding one is
+#: written in the version that introduced it (others stay at version 2, readable by older readers).
+MEMBER_FORMAT_VERSIONS: dict[str, int] = {VEC_NORMALIZE_MEMBER: 3}
+#: The version of a file that holds none of :data:`MEMBER_FORMAT_VERSIONS`.
+BASE_FORMAT_VERSION = 2
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
 ZIP_FORMAT = "zip"
 LEGACY_FORMAT = "cloudpickle"
@@ -138,8 +144,11 @@ def save_to_file(
         data_json = None if data is None else data_to_json(data, allow_pickle=allow_pickle)
         json_texts = {name: data_to_json(value, allow_pickle=False) for name, value in extra_json.items()}
 
+        version = required_format_version([*extra_json, *(state_arrays or {})])
+        file_metadata = {"format_version": version, **(metadata or {})}
+
         def write(stream: IO[bytes]) -> None:
-            write_archive(stream, data_json, params, writer_metadata(metadata), json_texts, state_arrays)
+            write_archive(stream, data_json, params, writer_metadata(file_metadata), json_texts, state_arrays)
 
     if is_path(save_path):
         with atomic_write(resolve_save_path(save_path)) as file:  # type: ignore[arg-type]
@@ -277,6 +286,23 @@ def upgrade(agent_file: AgentFile) -> AgentFile:
     return agent_file
 
 
+def required_format_version(members: Iterable[str]) -> int:
+    """The lowest format version that can hold these extra members (see :data:`MEMBER_FORMAT_VERSIONS`).
+
+    >>> required_format_version(["training_state"]), required_format_version(["vec_normalize"])
+    (2, 3)
+
+    :param members: the extra members' names
+    :return: the version to write in ``metadata``
+    """
+    return max([BASE_FORMAT_VERSION, *(MEMBER_FORMAT_VERSIONS.get(name, BASE_FORMAT_VERSION) for name in members)])
+
+
+def _upgrade_2_to_3(agent_file: AgentFile) -> AgentFile:
+    """Version 3 adds the ``vec_normalize`` member, which version 2 files never hold: nothing to change."""
+    return agent_file
+
+
 def _upgrade_1_to_2(agent_file: AgentFile) -> AgentFile:
     """Version 1 has no extra members: the model keeps fresh optimizer and counters."""
     agent_file.json_members = {}
@@ -284,7 +310,7 @@ def _upgrade_1_to_2(agent_file: AgentFile) -> AgentFile:
     return agent_file
 
 
-_UPGRADES = {1: _upgrade_1_to_2}
+_UPGRADES = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3}
 
 
 __all__ = ["save_to_file", "load_from_file", "read_agent_file", "AgentFile", "writer_metadata", "describe_target",

@@ -24,6 +24,7 @@ import zipfile
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -275,6 +276,40 @@ def model_corpus() -> dict[str, tuple[Callable[[], bytes], str]]:
             "legitimate__dqn-cartpole.zip": (saved(DQN, buffer_size=64, policy_kwargs={"layers": [8]}), "loads")}
 
 
+def statistics_corpus() -> dict[str, tuple[Callable[[], bytes], str]]:
+    """The legitimate PPO agent with a damaged ``vec_normalize`` member (normalization statistics):
+    only the model loaders read it."""
+    base = CORPUS_DIR / "legitimate__ppo-cartpole.zip"
+    good = {"obs_rms/mean": np.zeros(4), "obs_rms/var": np.ones(4), "obs_rms/count": np.array(5.0),
+            "ret_rms/mean": np.array(0.0), "ret_rms/var": np.array(1.0), "ret_rms/count": np.array(5.0),
+            "clip_obs": np.array(10.0), "clip_reward": np.array(10.0), "gamma": np.array(0.99),
+            "epsilon": np.array(1e-8), "training": np.array(True), "norm_obs": np.array(True),
+            "norm_reward": np.array(True)}
+    expected = ("NormalizationStatisticsError\nread_agent_file: loads\ninspect: loads\nconvert: loads\n"
+                "A2C.load: AlgorithmMismatchError\nDQN.load: AlgorithmMismatchError")
+
+    def with_statistics(**changes: Any) -> Callable[[], bytes]:
+        def make() -> bytes:
+            arrays = {name: value for name, value in {**good, **changes}.items() if value is not None}
+            member = npz({name: npy(np.asarray(value)) for name, value in arrays.items()})
+            with zipfile.ZipFile(base) as archive:
+                members = [(info.filename, archive.read(info), zipfile.ZIP_STORED) for info in archive.infolist()]
+            return zip_of([*members, ("vec_normalize", member, zipfile.ZIP_STORED)])
+        return make
+
+    return {
+        "statistics__nan-variance.zip": (with_statistics(**{"obs_rms/var": np.array([1.0, np.nan, 1.0, 1.0])}),
+                                         expected),
+        "statistics__negative-variance.zip": (with_statistics(**{"obs_rms/var": -np.ones(4)}), expected),
+        "statistics__shape-of-another-space.zip": (
+            with_statistics(**{"obs_rms/mean": np.zeros(3), "obs_rms/var": np.ones(3)}), expected),
+        "statistics__wrong-types.zip": (
+            with_statistics(**{"training": np.array(1.5), "obs_rms/count": np.array(-1.0),
+                               "obs_rms/mean": np.zeros(4, np.int64)}), expected),
+        "statistics__missing-arrays.zip": (with_statistics(**{"ret_rms/var": None, "gamma": None}), expected),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", default=None, help="write only the files whose name contains this")
@@ -283,7 +318,7 @@ def main() -> None:
     arguments = parser.parse_args()
     CORPUS_DIR.mkdir(parents=True, exist_ok=True)
     warnings.simplefilter("ignore", UserWarning)  # "Duplicate name": on purpose
-    files = {**corpus(), **(model_corpus() if arguments.with_models else {})}
+    files = {**corpus(), **(model_corpus() if arguments.with_models else {}), **statistics_corpus()}
     for name, (make, expected) in files.items():
         if arguments.only and arguments.only not in name:
             continue
