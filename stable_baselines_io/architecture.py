@@ -28,9 +28,18 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-from stable_baselines_io.exceptions import PolicyInferenceError
+from stable_baselines_io.exceptions import ParameterMismatchError, PolicyInferenceError
 from stable_baselines_io.format.names import ACTOR_CRITIC_SCHEME, DQN_SCHEME
-from stable_baselines_io.interop import Shapes, actor_critic_parameter_shapes, dqn_parameter_shapes
+from stable_baselines_io.interop import (
+    DEFAULT_ACTOR_CRITIC_LAYERS,
+    DEFAULT_DQN_LAYERS,
+    SB2Algorithm,
+    Shapes,
+    acting_policy_params,
+    actor_critic_parameter_shapes,
+    dqn_parameter_shapes,
+)
+from stable_baselines_io.type_aliases import LoadedParams
 
 #: The library policy rebuilt for each parameter scheme (registered names), and its import path.
 SCHEME_POLICIES = {ACTOR_CRITIC_SCHEME: "actor_critic.MlpPolicy", DQN_SCHEME: "dqn.MlpPolicy"}
@@ -156,6 +165,57 @@ def infer_policy(
     return InferredPolicy(scheme, {**kwargs, **extra, "act_fun": activation}, assumed)
 
 
+def declared_architecture(scheme: str, policy_kwargs: Mapping[str, Any] | None,
+                          layer_norm_default: bool = False) -> dict[str, Any]:
+    """The architecture a library policy class builds from ``policy_kwargs``, defaults filled in.
+
+    >>> declared_architecture("actor_critic", {"layers": [32]})
+    {'net_arch': [{'pi': [32], 'vf': [32]}], 'act_fun': 'tanh'}
+
+    :param scheme: the policy's parameter scheme
+    :param policy_kwargs: the stored ``policy_kwargs``
+    :param layer_norm_default: for DQN policies, True for ``LnMlpPolicy``
+    :return: the keyword arguments that describe the network completely
+    """
+    kwargs = dict(policy_kwargs or {})
+    activation = kwargs.get("act_fun", DEFAULT_ACTIVATIONS[scheme])
+    if not isinstance(activation, str):
+        activation = getattr(activation, "__name__", repr(activation))
+    if scheme == DQN_SCHEME:
+        layers = kwargs.get("layers")
+        return {"layers": list(DEFAULT_DQN_LAYERS if layers is None else layers),
+                "dueling": bool(kwargs.get("dueling", True)),
+                "layer_norm": bool(kwargs.get("layer_norm", layer_norm_default)), "act_fun": activation}
+    net_arch = kwargs.get("net_arch")
+    if net_arch is None:
+        layers = kwargs.get("layers")
+        layers = list(DEFAULT_ACTOR_CRITIC_LAYERS if layers is None else layers)
+        net_arch = [{"pi": layers, "vf": list(layers)}]
+    return {"net_arch": _normal_net_arch(net_arch), "act_fun": activation}
+
+
+def matches_arrays(scheme: str, architecture: Mapping[str, Any], stored: StoredShapes, n_outputs: int,
+                   continuous_actions: bool = False) -> bool:
+    """Whether a policy of ``architecture`` has exactly the stored parameters (names, or the order of shapes).
+
+    :param scheme: the policy's parameter scheme
+    :param architecture: its keyword arguments
+    :param stored: the stored shapes (see :func:`infer_policy`)
+    :param n_outputs: the number of discrete actions or the size of a Box action
+    :param continuous_actions: Box actions
+    :return: True when every name and shape agree
+    """
+    shapes = list(stored.values()) if isinstance(stored, Mapping) else list(stored)
+    first_weight = next((shape for shape in shapes if len(shape) == 2), None)
+    if first_weight is None:
+        return False
+    if scheme == DQN_SCHEME:
+        layout = dqn_parameter_shapes(architecture, first_weight[0], n_outputs)
+    else:
+        layout = actor_critic_parameter_shapes(architecture, first_weight[0], n_outputs, continuous_actions)
+    return _same_layout(layout, stored)
+
+
 def _candidate_layouts(scheme: str, stored: StoredShapes, n_outputs: int,
                        continuous_actions: bool) -> list[tuple[dict[str, Any], Shapes]]:
     shapes = list(stored.values()) if isinstance(stored, Mapping) else list(stored)
@@ -270,3 +330,57 @@ def _no_match_message(scheme: str, stored: StoredShapes, matches: list[dict[str,
             f"policy class> and policy_kwargs={{...}} (e.g. net_arch, layers, dueling, layer_norm, act_fun) "
             "describing a network with these names and shapes, or safe_mode=False if you trust the file and have "
             "its code installed")
+
+
+def infer_stored_policy(scheme: str, params: LoadedParams, algorithm: SB2Algorithm | None, data: Mapping[str, Any],
+                        given_kwargs: Mapping[str, Any] | None = None, source: str | None = None) \
+        -> tuple[InferredPolicy, LoadedParams]:
+    """The library policy for a file's stored arrays, and the acting policy's parameters among them.
+
+    A list from an algorithm whose files may hold copies of the policy (TRPO's old policy) is read
+    both ways, with and without copies: exactly one reading must fit a library policy.
+
+    :param scheme: the parameter scheme of the loading class's policies
+    :param params: the stored parameters
+    :param algorithm: the Stable Baselines 2 algorithm that wrote the file, if known
+    :param data: the file's data (``policy``, ``action_space``, ``policy_kwargs``)
+    :param given_kwargs: ``policy_kwargs`` the caller passed
+    :param source: the file, named in errors
+    :return: the policy, and the acting policy's parameters
+    :raises PolicyInferenceError: no reading, or more than one, fits exactly one library policy
+    """
+    policy = data.get("policy")
+    stored_class = policy.qualified if isinstance(policy, UnknownPolicyClass) else str(policy)
+    outputs = action_outputs(data.get("action_space"))  # type: ignore[arg-type]
+    if params is None or outputs is None:
+        raise PolicyInferenceError(
+            f"the policy class {stored_class} is not this library's (safe mode does not import it), and the file "
+            f"holds no parameters or no Discrete or Box action space to rebuild a library policy from: pass "
+            "policy=<a library policy class> and policy_kwargs={...} to load()", stored_class=stored_class, path=source)
+    readings: list[LoadedParams] = [params]
+    if isinstance(params, list) and algorithm is not None and algorithm.copy_scopes:
+        copies = 1 + len(algorithm.copy_scopes)
+        if len(params) % copies == 0:
+            try:
+                readings.insert(0, acting_policy_params(params, len(params) // copies, algorithm))
+            except ParameterMismatchError:
+                pass  # the copies do not repeat the first part: the list reads only as one policy
+    elif not isinstance(params, list):
+        readings = [acting_policy_params(params, len(params), algorithm)]
+    found: list[tuple[InferredPolicy, LoadedParams]] = []
+    errors: list[PolicyInferenceError] = []
+    for reading in readings:
+        try:
+            found.append((infer_policy(scheme, shapes_of(reading), outputs[0], outputs[1],  # type: ignore[arg-type]
+                                       data.get("policy_kwargs"), given_kwargs, stored_class), reading))
+        except PolicyInferenceError as error:
+            errors.append(error)
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise PolicyInferenceError(
+            f"the policy class {stored_class} is not this library's, and the {len(params)} stored arrays read both "
+            f"as one policy and as Stable Baselines 2's {algorithm.name if algorithm else ''} policy plus its old "
+            f"copy: {'; or '.join(inferred.describe() for inferred, _ in found)}. Pass policy= and policy_kwargs= to "
+            "load()", stored_class=stored_class, path=source)
+    raise PolicyInferenceError(str(errors[0]), stored_class=stored_class, path=source)

@@ -15,26 +15,16 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import gymnasium
-
-from stable_baselines_io.architecture import (
-    InferredPolicy,
-    UnknownPolicyClass,
-    action_outputs,
-    infer_policy,
-    shapes_of,
-)
+from stable_baselines_io.architecture import UnknownPolicyClass, infer_stored_policy
 from stable_baselines_io.common.data_checks import expected_parameter_shapes
 from stable_baselines_io.exceptions import (
     AlgorithmMismatchError,
     InferredPolicyWarning,
-    ParameterMismatchError,
     PolicyInferenceError,
 )
 from stable_baselines_io.format import registry
 from stable_baselines_io.format.files import AgentFile
 from stable_baselines_io.interop import SB2Algorithm, acting_policy_params, sb2_algorithm
-from stable_baselines_io.type_aliases import LoadedParams
 
 
 def stored_sb2_algorithm(agent_file: AgentFile) -> SB2Algorithm | None:
@@ -85,8 +75,13 @@ def adapt_sb2_agent(agent_file: AgentFile, source: str, overrides: dict[str, Any
     algorithm = stored_sb2_algorithm(agent_file)
     stored_class = data.get("policy")
     if isinstance(stored_class, UnknownPolicyClass):
-        inferred, agent_file.params = _inferred_policy(agent_file, algorithm, stored_class.qualified, scheme,
-                                                       overrides.get("policy_kwargs"), source)
+        if scheme is None:
+            raise PolicyInferenceError(
+                f"the policy class {stored_class.qualified} is not this library's (safe mode does not import it): "
+                "pass policy=<a library policy class> and policy_kwargs={...} to load()",
+                stored_class=stored_class.qualified, path=source)
+        inferred, agent_file.params = infer_stored_policy(scheme, agent_file.params, algorithm, data,
+                                                          overrides.get("policy_kwargs"), source)
         policy = registry.resolve_registered(inferred.policy)
         data["policy"] = policy.resolve() if isinstance(policy, registry.ClassReference) else policy
         data["policy_kwargs"] = inferred.policy_kwargs
@@ -100,48 +95,3 @@ def adapt_sb2_agent(agent_file: AgentFile, source: str, overrides: dict[str, Any
     if expected is not None:
         agent_file.params = acting_policy_params(agent_file.params, len(expected), algorithm, list(expected))
     return overrides
-
-
-def _inferred_policy(agent_file: AgentFile, algorithm: SB2Algorithm | None, stored_class: str, scheme: str | None,
-                     given_kwargs: Any, source: str) -> tuple[InferredPolicy, LoadedParams]:
-    """The library policy for the stored arrays, and the acting policy's parameters among them.
-
-    A list from an algorithm whose files may hold copies of the policy is read both ways (with
-    and without copies): exactly one reading may fit a library policy.
-    """
-    data = agent_file.data or {}
-    params = agent_file.params
-    outputs = action_outputs(data.get("action_space"))  # type: ignore[arg-type]
-    if scheme is None or params is None or outputs is None or not isinstance(data.get("observation_space"),
-                                                                                gymnasium.Space):
-        raise PolicyInferenceError(
-            f"the policy class {stored_class} is not this library's (safe mode does not import it), and the file "
-            f"holds no parameters, spaces or action space that a library policy can be rebuilt from: pass "
-            "policy=<a library policy class> and policy_kwargs={...} to load()", stored_class=stored_class, path=source)
-    readings: list[LoadedParams] = [params]
-    if isinstance(params, list) and algorithm is not None and algorithm.copy_scopes:
-        copies = 1 + len(algorithm.copy_scopes)
-        if len(params) % copies == 0:
-            try:
-                readings.insert(0, acting_policy_params(params, len(params) // copies, algorithm))
-            except ParameterMismatchError:
-                pass  # the copies do not repeat the first part: the list reads only as one policy
-    elif not isinstance(params, list):
-        readings = [acting_policy_params(params, len(params), algorithm)]
-    found: list[tuple[InferredPolicy, LoadedParams]] = []
-    errors: list[PolicyInferenceError] = []
-    for reading in readings:
-        try:
-            found.append((infer_policy(scheme, shapes_of(reading), outputs[0], outputs[1],  # type: ignore[arg-type]
-                                       data.get("policy_kwargs"), given_kwargs, stored_class), reading))
-        except PolicyInferenceError as error:
-            errors.append(error)
-    if len(found) == 1:
-        return found[0]
-    if found:
-        raise PolicyInferenceError(
-            f"the policy class {stored_class} is not this library's, and the {len(params)} stored arrays read both "
-            f"as one policy and as Stable Baselines 2's {algorithm.name if algorithm else ''} policy plus its old "
-            f"copy: {'; or '.join(inferred.describe() for inferred, _ in found)}. Pass policy= and policy_kwargs= to "
-            "load()", stored_class=stored_class, path=source)
-    raise PolicyInferenceError(str(errors[0]), stored_class=stored_class, path=source)
