@@ -141,8 +141,9 @@ def test_dqn_files_with_every_policy_option_load(tmp_path: Path, policy_name: st
 
 def test_users_own_policy_class_is_rebuilt_from_its_arrays_or_replaced(tmp_path: Path) -> None:
     path, original = _sb2_style_dqn_file(tmp_path, "utils", "CustomDQNPolicy", {"layers": [32], "dueling": False})
-    with pytest.warns(InferredPolicyWarning, match=r"utils\.CustomDQNPolicy.*dqn\.policies\.MlpPolicy.*'layers': \[32\], "
-                                                  r"'dueling': False, 'layer_norm': False, 'act_fun': 'relu'"):
+    with pytest.warns(InferredPolicyWarning, match=r"utils\.CustomDQNPolicy.*dqn\.policies\.MlpPolicy.*"
+                                                  r"'layers': \[32\], 'dueling': False, 'layer_norm': False, "
+                                                  r"'act_fun': 'relu'"):
         inferred = DQN.load(path)
     replacement_kwargs = {"layers": [32], "dueling": False}
     for loaded in (inferred,
