@@ -263,7 +263,7 @@ def _library_policy_lines(policy: Any, values: Mapping[str, Any], params: Loaded
         return lines
     architecture = declared_architecture(entry.parameter_scheme, values.get("policy_kwargs"),
                                          entry.layer_norm_default)
-    acting = params
+    acting: LoadedParams = params
     for count in (len(params), len(params) // 2):
         with contextlib.suppress(ParameterMismatchError):
             candidate = acting_policy_params(params, count, algorithm)
@@ -286,7 +286,7 @@ def _old_policy_lines(params: LoadedParams, acting: LoadedParams) -> list[str]:
 
 
 def _scheme_of(algorithm: SB2Algorithm | None, metadata: Mapping[str, Any], params: LoadedParams) -> str | None:
-    loader = algorithm.loaded_by if algorithm is not None else str(metadata.get("algorithm") or "")
+    loader = (algorithm.loaded_by if algorithm is not None else str(metadata.get("algorithm") or "")) or ""
     if loader.upper() in ("PPO", "A2C"):
         return ACTOR_CRITIC_SCHEME
     if loader.upper() == "DQN":

@@ -175,7 +175,7 @@ class SaveLoadMixin:
                 raise ParameterMismatchError(f"{describe_target(load_path_or_dict)} holds no parameters")
             loaded = acting_policy_params(agent_file.params, len(variables), sb2_algorithm(agent_file.data_keys),
                                           [variable.name for variable in variables])
-            params = self._list_to_params(loaded, variables) if isinstance(loaded, list) else loaded  # type: ignore[arg-type]
+            params = self._list_to_params(loaded, variables) if isinstance(loaded, list) else loaded or {}
         self._assign_by_name(OrderedDict((variable.name, variable) for variable in variables), params, exact_match)
 
     def set_parameters(

@@ -220,9 +220,9 @@ def _read_open_file(stream: IO[bytes], source: str, budget: LoadBudget, load_dat
         DeprecationWarning,
         stacklevel=4,
     )
-    contents = read_legacy_contents(stream, source, custom_objects=custom_objects, safe_mode=safe_mode,
-                                    load_data=load_data, budget=budget)
-    return AgentFile(contents.data, contents.params, {}, LEGACY_FORMAT, data_keys=contents.data_keys)
+    legacy = read_legacy_contents(stream, source, custom_objects=custom_objects, safe_mode=safe_mode,
+                                  load_data=load_data, budget=budget)
+    return AgentFile(legacy.data, legacy.params, {}, LEGACY_FORMAT, data_keys=legacy.data_keys)
 
 
 def load_from_file(
