@@ -130,7 +130,7 @@ def infer_policy(
     continuous_actions: bool = False,
     stored_kwargs: Mapping[str, Any] | None = None,
     given_kwargs: Mapping[str, Any] | None = None,
-    stored_class: str = "the file's policy class",
+    stored_class: str = "<unnamed>",
 ) -> InferredPolicy:
     """The library policy whose parameters match the stored ones exactly.
 

@@ -144,8 +144,9 @@ def dqn_parameter_shapes(policy_kwargs: Mapping[str, Any], n_inputs: int, n_acti
                     shapes[f"{network}/{stream}/LayerNorm{suffix}/beta:0"] = (size,)
                     shapes[f"{network}/{stream}/LayerNorm{suffix}/gamma:0"] = (size,)
                 inputs = size
-            shapes[f"{network}/{stream}/fully_connected_{len(layers)}/weights:0"] = (inputs, n_outputs)
-            shapes[f"{network}/{stream}/fully_connected_{len(layers)}/biases:0"] = (n_outputs,)
+            head = f"fully_connected_{len(layers)}" if layers else "fully_connected"  # TF 1 numbered repeats only
+            shapes[f"{network}/{stream}/{head}/weights:0"] = (inputs, n_outputs)
+            shapes[f"{network}/{stream}/{head}/biases:0"] = (n_outputs,)
     return shapes
 
 
@@ -187,7 +188,7 @@ SB2_ALGORITHMS: tuple[SB2Algorithm, ...] = (
     SB2Algorithm("GAIL", frozenset({"timesteps_per_batch", "max_kl", "using_gail", "hidden_size_adversary"}), None,
                  reason="GAIL's files add a discriminator network and an expert dataset to TRPO's"),
     SB2Algorithm("PPO2", frozenset({"cliprange", "nminibatches", "noptepochs"}), "PPO"),
-    SB2Algorithm("A2C", A2C_DATA_KEYS | {"epsilon"}, "A2C"),
+    SB2Algorithm("A2C", A2C_DATA_KEYS, "A2C"),
     SB2Algorithm("ACER", frozenset({"q_coef", "replay_ratio", "rprop_alpha"}), "A2C"),
     SB2Algorithm("ACKTR", frozenset({"vf_fisher_coef", "kfac_clip"}), "A2C"),
     SB2Algorithm("TRPO", frozenset({"timesteps_per_batch", "max_kl", "cg_iters"}), "PPO", copy_scopes=("oldpi",)),
