@@ -374,3 +374,36 @@ def test_only_a_class_named_by_reference_is_inferred_never_a_call(tmp_path: Path
     with pytest.warns(InferredPolicyWarning, match=r"builtins\.print is not this library's"):
         model = _load(PPO, path)  # the reference is a name only: print is never called nor imported as a policy
     assert model.policy is MlpPolicy
+
+
+# --- sb-io inspect ----------------------------------------------------------------------------------
+
+
+def test_inspect_reports_the_policy_class_the_library_class_and_the_architecture(sb2_fixture_dir: Path,
+                                                                                tmp_path: Path) -> None:
+    from stable_baselines_io.inspection import inspect_file
+
+    dqn = inspect_file(_zoo_file(sb2_fixture_dir, "dqn/Acrobot-v1.pkl"))
+    assert "Stable Baselines 2 algorithm: DQN (loaded by DQN.load)" in dqn
+    assert ("policy: utils.CustomDQNPolicy, not this library's (never imported) -> load() rebuilds "
+            "stable_baselines_io.dqn.policies.MlpPolicy") in dqn
+    assert ("architecture (inferred from the arrays): policy_kwargs={'layers': [64], 'dueling': True, "
+            "'layer_norm': True, 'act_fun': 'relu'} (assumed, not recorded: {'act_fun': 'relu'})") in dqn
+    trpo = inspect_file(_zoo_file(sb2_fixture_dir, "trpo/CartPole-v1.pkl"))
+    assert "Stable Baselines 2 algorithm: TRPO (loaded by PPO.load)" in trpo
+    assert "policy: actor_critic.MlpPolicy -> stable_baselines_io.common.policies.MlpPolicy" in trpo
+    assert ("architecture (from policy_kwargs, matching the arrays): {'net_arch': [{'pi': [64, 64], 'vf': [64, 64]}], "
+            "'act_fun': 'tanh'}") in trpo
+    assert "old policy: 14 arrays ('oldpi/...'" in trpo
+    unsupported = inspect_file(write_sb2_pickle(
+        tmp_path / "ddpg.pkl", "DDPG", "stable_baselines.ddpg.policies.MlpPolicy", CARTPOLE_OBSERVATIONS,
+        gymnasium.spaces.Box(-1, 1, (1,), np.float32), [np.ones(2)]))
+    assert "Stable Baselines 2 algorithm: DDPG (not supported: this library has no DDPG" in unsupported
+    arrays = [np.ones((4, 64), np.float32), np.ones(64, np.float32)] * 2 + [np.ones((64, 64), np.float32),
+                                                                            np.ones(64, np.float32)] * 2
+    heads = [np.ones((64, 1), np.float32), np.ones(1, np.float32)] + [np.ones((64, 2), np.float32),
+                                                                      np.ones(2, np.float32)] * 2
+    ambiguous = inspect_file(write_sb2_pickle(tmp_path / "ambiguous.pkl", "PPO2", "utils.utils.CustomMlpPolicy",
+                                              CARTPOLE_OBSERVATIONS, gymnasium.spaces.Discrete(2), arrays + heads))
+    assert "policy: utils.utils.CustomMlpPolicy, not this library's (never imported) -> cannot tell" in ambiguous
+    assert "fit 3 different" in ambiguous
