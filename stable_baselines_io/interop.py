@@ -34,11 +34,11 @@ DEFAULT_DQN_LAYERS = [64, 64]
 
 def detect_algorithm(metadata: Mapping[str, Any], param_names: Sequence[str],
                      data_keys: Sequence[str] = ()) -> str | None:
-    """The algorithm of a file: from its metadata, else from its parameter names and data keys.
+    """The algorithm of a file: from its metadata, else from its data keys and parameter names.
 
-    Files of Stable Baselines 2's other actor-critic algorithms (ACER, ACKTR, TRPO) share PPO2's
-    policy names and are reported as ``"ppo"``: PPO can play them (``load_parameters``). A2C
-    files are told apart by their data keys (:data:`A2C_DATA_KEYS`).
+    Stable Baselines 2 files are reported as the class that loads them (:func:`sb2_algorithm`):
+    TRPO and PPO1 files as ``"ppo"``, ACER and ACKTR files as ``"a2c"``. Without telling data keys,
+    ``deepq/...`` parameters are DQN's and ``model/...`` ones PPO's.
 
     :param metadata: the file's ``metadata`` member (empty for Stable Baselines 2 files)
     :param param_names: the parameter names
@@ -48,6 +48,9 @@ def detect_algorithm(metadata: Mapping[str, Any], param_names: Sequence[str],
     stored = str(metadata.get("algorithm", "")).lower()
     if stored in ALGORITHMS:
         return stored
+    sb2 = sb2_algorithm(data_keys)
+    if sb2 is not None and sb2.loaded_by is not None:
+        return sb2.loaded_by.lower()
     if any(name.startswith(SB2_SCOPES[DQN_SCHEME] + "/") for name in param_names):
         return SCHEME_ALGORITHMS[DQN_SCHEME]
     for algorithm, keys in ALGORITHM_DATA_KEYS.items():

@@ -407,3 +407,24 @@ def test_inspect_reports_the_policy_class_the_library_class_and_the_architecture
                                               CARTPOLE_OBSERVATIONS, gymnasium.spaces.Discrete(2), arrays + heads))
     assert "policy: utils.utils.CustomMlpPolicy, not this library's (never imported) -> cannot tell" in ambiguous
     assert "fit 3 different" in ambiguous
+
+
+def test_a_converted_trpo_file_holds_its_acting_policy_and_loads_with_ppo(sb2_fixture_dir: Path,
+                                                                         tmp_path: Path) -> None:
+    import zipfile
+
+    from stable_baselines_io.conversion import convert_file
+    from stable_baselines_io.interop import detect_algorithm
+
+    path = _zoo_file(sb2_fixture_dir, "trpo/CartPole-v1.pkl")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        convert_file(path, tmp_path / "trpo")
+    with zipfile.ZipFile(tmp_path / "trpo.zip") as archive:
+        assert json.loads(archive.read("metadata"))["algorithm"] == "PPO"
+        assert json.loads(archive.read("parameter_list")) == [f"model/{name}:0" for name in MLP_ORDER]
+    model = PPO.load(tmp_path / "trpo.zip")
+    for value, expected in zip(model.get_parameters().values(), _stored_list(path)[:14]):
+        np.testing.assert_array_equal(value, expected)
+    assert detect_algorithm({}, [], ["timesteps_per_batch", "max_kl", "cg_iters"]) == "ppo"  # sb-io eval's choice
+    assert detect_algorithm({}, ["model/pi/w:0"], ["q_coef", "replay_ratio", "rprop_alpha"]) == "a2c"
