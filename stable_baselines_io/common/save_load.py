@@ -148,7 +148,9 @@ class SaveLoadMixin:
         the error lists every problem (unknown names, missing names, shapes, dtypes).
 
         :param load_path_or_dict: name -> array mapping; a list in :meth:`get_parameter_list`
-            order (deprecated); or an agent file (path or binary file object)
+            order (deprecated); or an agent file (path or binary file object). A Stable Baselines 2
+            TRPO or PPO1 file's old policy (``oldpi/...``, or the second half of a list twice as
+            long) is left out (see :func:`~stable_baselines_io.interop.acting_policy_params`)
         :param exact_match: require a value for every variable; if False, a subset is assigned
         :param max_bytes: for a file, the most bytes reading it may decompress and allocate
             (default ``max(64 MiB, 1100 * file size)``)
