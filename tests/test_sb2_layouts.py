@@ -428,3 +428,14 @@ def test_a_converted_trpo_file_holds_its_acting_policy_and_loads_with_ppo(sb2_fi
         np.testing.assert_array_equal(value, expected)
     assert detect_algorithm({}, [], ["timesteps_per_batch", "max_kl", "cg_iters"]) == "ppo"  # sb-io eval's choice
     assert detect_algorithm({}, ["model/pi/w:0"], ["q_coef", "replay_ratio", "rprop_alpha"]) == "a2c"
+
+
+def test_a_file_object_is_read_again_from_where_it_was_for_the_rebuilt_policy(sb2_fixture_dir: Path) -> None:
+    import io
+
+    payload = _zoo_file(sb2_fixture_dir, "dqn/Acrobot-v1.pkl").read_bytes()
+    stream = io.BytesIO(b"ignored prefix" + payload)
+    stream.seek(len(b"ignored prefix"))
+    with pytest.warns(InferredPolicyWarning):
+        model = _load(DQN, stream)
+    assert list(model.get_parameters()) == ZOO_DQN_NAMES
