@@ -25,7 +25,13 @@ from stable_baselines_io.format.normalization import (
     statistics_to_arrays,
 )
 from stable_baselines_io.format.registry import ClassReference, deferred_imports, registered_name
-from stable_baselines_io.interop import actor_critic_parameter_names, detect_algorithm, dqn_parameter_names
+from stable_baselines_io.interop import (
+    acting_policy_params,
+    actor_critic_parameter_names,
+    detect_algorithm,
+    dqn_parameter_names,
+    sb2_algorithm,
+)
 from stable_baselines_io.type_aliases import DataDict, FileTarget, LoadedParams, ParamDict
 
 
@@ -82,17 +88,23 @@ def _read_statistics(location: str | os.PathLike[str], shape: tuple[int, ...] | 
 
 
 def _named_params(params: LoadedParams, data: DataDict) -> ParamDict | None:
-    if params is None or isinstance(params, dict):
-        return params
-    names = list_parameter_names(data, len(params))
-    return OrderedDict(zip(names, params))
+    """The acting policy's parameters by name (a TRPO file's old policy is left out)."""
+    if params is None:
+        return None
+    if isinstance(params, dict):
+        return acting_policy_params(params, len(params), None)  # type: ignore[return-value]
+    names = list_parameter_names(data, None)
+    acting = acting_policy_params(params, len(names), sb2_algorithm(data), names)
+    arrays = acting if isinstance(acting, list) else []  # a list stays a list
+    list_parameter_names(data, len(arrays))
+    return OrderedDict(zip(names, arrays))
 
 
-def list_parameter_names(data: DataDict, count: int) -> list[str]:
+def list_parameter_names(data: DataDict, count: int | None) -> list[str]:
     """Stable Baselines 2 names for parameters stored as a list, from the file's policy.
 
     :param data: the file's data dictionary (``policy``, ``policy_kwargs``, ``action_space``)
-    :param count: how many parameters the list holds
+    :param count: how many parameters the list holds (None: not checked)
     :return: the names, in list order
     :raises SerializationError: the policy is unknown or the count does not match
     """
@@ -112,7 +124,7 @@ def list_parameter_names(data: DataDict, count: int) -> list[str]:
             f"the parameters are a bare list and the policy {policy!r} is not one whose parameter names are "
             "known: pass custom_objects={'policy': ...} naming an equivalent policy class"
         )
-    if len(names) != count:
+    if count is not None and len(names) != count:
         raise SerializationError(
             f"the list holds {count} parameters but policy {policy_name} with policy_kwargs {policy_kwargs} has "
             f"{len(names)}: {names}"

@@ -66,6 +66,25 @@ class UnsafeObjectError(DeserializationError):
     """Rebuilding a stored object would run code from the file, and the caller did not opt in."""
 
 
+class UnknownPolicyClassError(UnsafeObjectError):
+    """The ``policy`` data key names a class that is not this library's (a user's or the
+    rl-baselines-zoo's, e.g. ``utils.CustomDQNPolicy``); safe mode did not import it.
+
+    ``load`` catches it to rebuild an equivalent library policy from the stored arrays (see
+    :mod:`stable_baselines_io.architecture`).
+
+    :param message: what went wrong
+    :param stored_class: the class the file names, ``"module.qualname"``
+    :param path: the file
+    :param member: the archive member
+    """
+
+    def __init__(self, message: str, stored_class: str, path: str | os.PathLike[str] | None = None,
+                 member: str | None = None):
+        self.stored_class = stored_class
+        super().__init__(message, path=path, member=member)
+
+
 class UnsupportedFormatVersionError(AgentFileError, ValueError):
     """The file was written by a newer format version than this library reads."""
 
@@ -106,6 +125,12 @@ class NoEnvironmentError(StableBaselinesIOError, ValueError):
 
 class UnknownPolicyError(StableBaselinesIOError, ValueError):
     """A policy class (or alias) that this library cannot build."""
+
+
+class PolicyInferenceError(UnknownPolicyClassError, UnknownPolicyError):
+    """The file's policy class is not this library's and no library policy has exactly its parameter
+    names and shapes, or several have them: the message lists what ``load`` needs (``policy=``,
+    ``policy_kwargs=``). An :class:`UnsafeObjectError` too, as before the architecture was inferred."""
 
 
 class UnknownPolicyKwargsError(StableBaselinesIOError, ValueError, TypeError):
@@ -163,10 +188,14 @@ class RefusedObjectError(UnsafeObjectError):
     :param description: what the pickle asked for, e.g. ``"a pickled function 'f' (module m)"``
     :param path: the file
     :param member: the archive member or data key
+    :param reference: the qualified name, when the pickle refers to a class or function by name
     """
 
-    def __init__(self, description: str, path: str | os.PathLike[str] | None = None, member: str | None = None):
+    def __init__(self, description: str, path: str | os.PathLike[str] | None = None, member: str | None = None,
+                 reference: str | None = None):
         self.description = description
+        #: ``"module.qualname"`` when the refused object is a reference to a class or function.
+        self.reference = reference
         super().__init__(f"the pickle holds {description}, which safe mode does not rebuild because unpickling it "
                          "could run code from the file", path=path, member=member)
 
@@ -179,3 +208,8 @@ class UnsupportedExportError(StableBaselinesIOError, ValueError):
 class ExportDependencyError(StableBaselinesIOError, ImportError):
     """An export format needs an optional package that is not installed (``pip install
     "stable-baselines-io[export]"``)."""
+
+
+class InferredPolicyWarning(UserWarning):
+    """``load`` replaced a policy class that is not this library's by a library policy whose
+    parameter names and shapes match the stored arrays exactly; the message says what was inferred."""

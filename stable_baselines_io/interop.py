@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium
 import numpy as np
 
+from stable_baselines_io.exceptions import ParameterMismatchError
 from stable_baselines_io.format.names import (
     ACTOR_CRITIC_SCHEME,
     ALGORITHM_DATA_KEYS,
@@ -23,6 +25,7 @@ from stable_baselines_io.format.names import (
     SB2_SCOPES,
     SCHEME_ALGORITHMS,
 )
+from stable_baselines_io.type_aliases import LoadedParams
 
 #: Data keys that only Stable Baselines 2's A2C wrote: its parameters are named as PPO2's.
 A2C_DATA_KEYS = ALGORITHM_DATA_KEYS["a2c"]
@@ -35,11 +38,11 @@ DQN_PARAM_NOISE_SCOPES = ("perturbed_model", "adaptive_model")
 
 def detect_algorithm(metadata: Mapping[str, Any], param_names: Sequence[str],
                      data_keys: Sequence[str] = ()) -> str | None:
-    """The algorithm of a file: from its metadata, else from its parameter names and data keys.
+    """The algorithm of a file: from its metadata, else from its data keys and parameter names.
 
-    Files of Stable Baselines 2's other actor-critic algorithms (ACER, ACKTR, TRPO) share PPO2's
-    policy names and are reported as ``"ppo"``: PPO can play them (``load_parameters``). A2C
-    files are told apart by their data keys (:data:`A2C_DATA_KEYS`).
+    Stable Baselines 2 files are reported as the class that loads them (:func:`sb2_algorithm`):
+    TRPO and PPO1 files as ``"ppo"``, ACER and ACKTR files as ``"a2c"``. Without telling data keys,
+    ``deepq/...`` parameters are DQN's and ``model/...`` ones PPO's.
 
     :param metadata: the file's ``metadata`` member (empty for Stable Baselines 2 files)
     :param param_names: the parameter names
@@ -49,6 +52,9 @@ def detect_algorithm(metadata: Mapping[str, Any], param_names: Sequence[str],
     stored = str(metadata.get("algorithm", "")).lower()
     if stored in ALGORITHMS:
         return stored
+    sb2 = sb2_algorithm(data_keys)
+    if sb2 is not None and sb2.loaded_by is not None:
+        return sb2.loaded_by.lower()
     if any(name.startswith(SB2_SCOPES[DQN_SCHEME] + "/") for name in param_names):
         return SCHEME_ALGORITHMS[DQN_SCHEME]
     for algorithm, keys in ALGORITHM_DATA_KEYS.items():
@@ -82,7 +88,8 @@ def actor_critic_parameter_shapes(policy_kwargs: Mapping[str, Any], n_inputs: in
 
     net_arch = policy_kwargs.get("net_arch")
     if net_arch is None:
-        layers = policy_kwargs.get("layers") or DEFAULT_ACTOR_CRITIC_LAYERS
+        layers = policy_kwargs.get("layers")
+        layers = DEFAULT_ACTOR_CRITIC_LAYERS if layers is None else layers
         net_arch = [{"pi": list(layers), "vf": list(layers)}]
     latent = n_inputs
     split: Mapping[str, Sequence[int]] = {}
@@ -150,7 +157,8 @@ def dqn_parameter_shapes(policy_kwargs: Mapping[str, Any], n_inputs: int, n_acti
     :param param_noise: the file's ``param_noise`` data key
     :return: name -> shape
     """
-    layers = [int(size) for size in policy_kwargs.get("layers") or DEFAULT_DQN_LAYERS]
+    stored_layers = policy_kwargs.get("layers")
+    layers = [int(size) for size in (DEFAULT_DQN_LAYERS if stored_layers is None else stored_layers)]
     dueling = bool(policy_kwargs.get("dueling", True))
     layer_norm = bool(policy_kwargs.get("layer_norm", layer_norm_default))
     scope = SB2_SCOPES[DQN_SCHEME]
@@ -167,8 +175,9 @@ def dqn_parameter_shapes(policy_kwargs: Mapping[str, Any], n_inputs: int, n_acti
                     shapes[f"{network}/{stream}/LayerNorm{suffix}/beta:0"] = (size,)
                     shapes[f"{network}/{stream}/LayerNorm{suffix}/gamma:0"] = (size,)
                 inputs = size
-            shapes[f"{network}/{stream}/fully_connected_{len(layers)}/weights:0"] = (inputs, n_outputs)
-            shapes[f"{network}/{stream}/fully_connected_{len(layers)}/biases:0"] = (n_outputs,)
+            head = f"fully_connected_{len(layers)}" if layers else "fully_connected"  # TF 1 numbered repeats only
+            shapes[f"{network}/{stream}/{head}/weights:0"] = (inputs, n_outputs)
+            shapes[f"{network}/{stream}/{head}/biases:0"] = (n_outputs,)
     return shapes
 
 
@@ -182,3 +191,133 @@ def dqn_parameter_names(policy_kwargs: Mapping[str, Any], layer_norm_default: bo
     :return: the names
     """
     return list(dqn_parameter_shapes(policy_kwargs, 1, 1, layer_norm_default, param_noise))
+
+
+@dataclass(frozen=True)
+class SB2Algorithm:
+    """One Stable Baselines 2 algorithm: how its files are recognised and which class here loads them.
+
+    :param name: Stable Baselines 2's class name (``"TRPO"``)
+    :param data_keys: data keys that every file of the algorithm holds, and no other's all of them
+    :param loaded_by: the class of this library that loads its files (``"PPO"``, ``"A2C"``, ``"DQN"``),
+        or None when its files are not supported
+    :param copy_scopes: scopes of the copies of the acting policy its parameters may hold after it,
+        in Stable Baselines 2's order (TRPO's and PPO1's old policy, ``oldpi/model/...``)
+    :param reason: for an unsupported algorithm, why
+    """
+
+    name: str
+    data_keys: frozenset[str]
+    loaded_by: str | None
+    copy_scopes: tuple[str, ...] = ()
+    reason: str = ""
+
+
+#: Every Stable Baselines 2 algorithm, in the order they are recognised (HER wraps the others).
+SB2_ALGORITHMS: tuple[SB2Algorithm, ...] = (
+    SB2Algorithm("HER", frozenset({"n_sampled_goal", "goal_selection_strategy"}), None,
+                 reason="HER wraps an off-policy model (DDPG, SAC, TD3, DQN) over goal-conditioned Dict "
+                        "observations, which this library does not have"),
+    SB2Algorithm("GAIL", frozenset({"timesteps_per_batch", "max_kl", "using_gail", "hidden_size_adversary"}), None,
+                 reason="GAIL's files add a discriminator network and an expert dataset to TRPO's"),
+    SB2Algorithm("PPO2", frozenset({"cliprange", "nminibatches", "noptepochs"}), "PPO"),
+    SB2Algorithm("A2C", A2C_DATA_KEYS, "A2C"),
+    SB2Algorithm("ACER", frozenset({"q_coef", "replay_ratio", "rprop_alpha"}), "A2C"),
+    SB2Algorithm("ACKTR", frozenset({"vf_fisher_coef", "kfac_clip"}), "A2C"),
+    SB2Algorithm("TRPO", frozenset({"timesteps_per_batch", "max_kl", "cg_iters"}), "PPO", copy_scopes=("oldpi",)),
+    SB2Algorithm("PPO1", frozenset({"timesteps_per_actorbatch", "clip_param", "optim_epochs"}), "PPO",
+                 copy_scopes=("oldpi",)),
+    SB2Algorithm("DQN", frozenset({"exploration_fraction", "target_network_update_freq"}), "DQN"),
+    SB2Algorithm("DDPG", frozenset({"actor_lr", "critic_lr"}), None,
+                 reason="this library has no DDPG (actor and critic networks, Box actions)"),
+    SB2Algorithm("TD3", frozenset({"policy_delay", "target_policy_noise"}), None,
+                 reason="this library has no TD3 (twin critics, Box actions)"),
+    SB2Algorithm("SAC", frozenset({"target_entropy", "gradient_steps"}), None,
+                 reason="this library has no SAC (squashed Gaussian actor, twin critics)"),
+)
+
+
+def sb2_algorithm(data: Mapping[str, Any] | Sequence[str]) -> SB2Algorithm | None:
+    """The Stable Baselines 2 algorithm that wrote a file, from its data keys.
+
+    >>> sb2_algorithm(["gamma", "timesteps_per_batch", "max_kl", "cg_iters", "lam"]).loaded_by
+    'PPO'
+
+    :param data: the file's data dictionary, or its keys
+    :return: the algorithm, or None when the keys are no Stable Baselines 2 algorithm's
+    """
+    keys = set(data)
+    if isinstance(data, Mapping) and data.get("using_gail") is True and {"timesteps_per_batch", "max_kl"} <= keys:
+        return SB2_ALGORITHMS[1]
+    for algorithm in SB2_ALGORITHMS:
+        if algorithm.data_keys <= keys:
+            return algorithm
+    return None
+
+
+def acting_policy_params(params: LoadedParams, acting_count: int, algorithm: SB2Algorithm | None,
+                         acting_names: Sequence[str] = ()) -> LoadedParams:
+    """The acting policy's parameters, without the copies of it that some algorithms' files hold.
+
+    TRPO and PPO1 files hold the acting policy (``model/...``) and then their old policy
+    (``oldpi/model/...``, the same names under ``oldpi/``), as a mapping or, in the oldest files,
+    as a list twice as long in that order. The copies are needed only during an update and are
+    dropped. A list is split only when the file's data says it is such an algorithm's; otherwise a
+    list of another length is returned as it is (and reported by the caller's check).
+
+    :param params: the stored parameters (a mapping, a list, or None)
+    :param acting_count: how many parameters the acting policy has
+    :param algorithm: the Stable Baselines 2 algorithm that wrote the file (:func:`sb2_algorithm`), if known
+    :param acting_names: the acting policy's parameter names (to name them in errors)
+    :return: the acting policy's parameters
+    :raises ParameterMismatchError: the copies do not have the acting policy's names and shapes, or
+        the list has the length of such a layout in a file of another algorithm
+    """
+    if params is None:
+        return None
+    if isinstance(params, Mapping):
+        return _without_named_copies(params)
+    copies = len(algorithm.copy_scopes) if algorithm is not None else 0
+    if len(params) == acting_count or acting_count == 0 or len(params) % acting_count:
+        return params
+    times = len(params) // acting_count
+    layout = (f"Stable Baselines 2's TRPO and PPO1 files list the acting policy's {acting_count} arrays"
+              f"{' ' + str(list(acting_names)) if acting_names else ''}, then their old policy's "
+              f"{acting_count} ('oldpi/...', same shapes)")
+    if times != 1 + copies or copies == 0:
+        what = "no data to tell its algorithm" if algorithm is None and times == 2 else \
+            f"data of Stable Baselines 2's {algorithm.name if algorithm else 'unknown algorithm'}"
+        raise ParameterMismatchError(
+            f"received {len(params)} parameters as a list, the policy has {acting_count}: {layout}, but this "
+            f"list comes with {what}, whose files hold {acting_count * (1 + copies)}. The list is not split by "
+            "guess: pass a mapping name -> array")
+    acting = list(params[:acting_count])
+    for copy in range(1, times):
+        block = params[copy * acting_count: (copy + 1) * acting_count]
+        wrong = [index for index, (left, right) in enumerate(zip(acting, block)) if np.shape(left) != np.shape(right)]
+        if wrong:
+            raise ParameterMismatchError(
+                f"received {len(params)} parameters as a list: {layout}; the copy's arrays at {wrong} differ in "
+                f"shape from the acting policy's ({[np.shape(acting[index]) for index in wrong]} -> "
+                f"{[np.shape(block[index]) for index in wrong]})")
+    return acting
+
+
+def _without_named_copies(params: Mapping[str, Any]) -> LoadedParams:
+    scopes = {scope for algorithm in SB2_ALGORITHMS for scope in algorithm.copy_scopes}
+    copies = {name: value for name, value in params.items() if name.split("/", 1)[0] in scopes}
+    if not copies:
+        return params if isinstance(params, OrderedDict) else OrderedDict(params)
+    acting = OrderedDict((name, value) for name, value in params.items() if name not in copies)
+    problems = []
+    for name, value in copies.items():
+        original = name.split("/", 1)[1]
+        if original not in acting:
+            problems.append(f"{name!r} copies no acting parameter {original!r}")
+        elif np.shape(acting[original]) != np.shape(value):
+            problems.append(f"{name!r} has shape {np.shape(value)}, {original!r} {np.shape(acting[original])}")
+    if problems:
+        raise ParameterMismatchError(
+            "the old policy ('oldpi/...') that Stable Baselines 2's TRPO and PPO1 files hold must repeat the acting "
+            "policy's names and shapes under 'oldpi/': " + "; ".join(problems))
+    return acting

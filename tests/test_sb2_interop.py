@@ -25,7 +25,7 @@ from stable_baselines_io.common.evaluation import evaluate_policy
 from stable_baselines_io.conversion import convert_file
 from stable_baselines_io.dqn.policies import LnMlpPolicy
 from stable_baselines_io.dqn.policies import MlpPolicy as DQNMlpPolicy
-from stable_baselines_io.exceptions import UnsafeObjectError
+from stable_baselines_io.exceptions import InferredPolicyWarning
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -139,13 +139,15 @@ def test_dqn_files_with_every_policy_option_load(tmp_path: Path, policy_name: st
                                   original.predict(observations, deterministic=True)[0])
 
 
-def test_users_own_policy_class_needs_a_replacement_and_says_so(tmp_path: Path) -> None:
+def test_users_own_policy_class_is_rebuilt_from_its_arrays_or_replaced(tmp_path: Path) -> None:
     path, original = _sb2_style_dqn_file(tmp_path, "utils", "CustomDQNPolicy", {"layers": [32], "dueling": False})
-    with pytest.raises(UnsafeObjectError, match=r"'policy'.*utils\.CustomDQNPolicy.*custom_objects=\{'policy'"
-                                                r".*policy=MlpPolicy"):
-        DQN.load(path)
+    with pytest.warns(InferredPolicyWarning, match=r"utils\.CustomDQNPolicy.*dqn\.policies\.MlpPolicy.*"
+                                                  r"'layers': \[32\], 'dueling': False, 'layer_norm': False, "
+                                                  r"'act_fun': 'relu'"):
+        inferred = DQN.load(path)
     replacement_kwargs = {"layers": [32], "dueling": False}
-    for loaded in (DQN.load(path, custom_objects={"policy": DQNMlpPolicy, "policy_kwargs": replacement_kwargs}),
+    for loaded in (inferred,
+                   DQN.load(path, custom_objects={"policy": DQNMlpPolicy, "policy_kwargs": replacement_kwargs}),
                    DQN.load(path, policy=DQNMlpPolicy, policy_kwargs=replacement_kwargs)):
         observations = np.random.default_rng(2).normal(size=(8, 4)).astype(np.float32)
         np.testing.assert_array_equal(loaded.predict(observations, deterministic=True)[0],

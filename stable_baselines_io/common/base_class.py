@@ -23,6 +23,7 @@ from stable_baselines_io.common.action_probability import first_of_batch, probab
 from stable_baselines_io.common.callbacks import TrainingHooks
 from stable_baselines_io.common.data_checks import check_loaded_agent
 from stable_baselines_io.common.save_load import ArchiveMember, SaveLoadMixin
+from stable_baselines_io.common.sb2_layouts import adapt_sb2_agent, check_sb2_algorithm, stored_sb2_algorithm
 from stable_baselines_io.common.tf_util import configure_tf_threads
 from stable_baselines_io.common.vec_env import VecEnv, make_vec_env
 from stable_baselines_io.common.vec_normalize import VecNormalize
@@ -102,6 +103,9 @@ class BaseRLModel(SaveLoadMixin, ABC):
     #: Data keys that Stable Baselines 2 wrote for this algorithm only: a file without
     #: ``metadata["algorithm"]`` that holds none of them was saved by another algorithm.
     _sb2_data_keys: ClassVar[tuple[str, ...]] = ()
+    #: How the policies of ``policy_aliases`` name their parameters (:mod:`stable_baselines_io.format.names`
+    #: schemes): a policy class a file names but safe mode does not import is rebuilt in this scheme.
+    _parameter_scheme: ClassVar[str | None] = None
     #: Every model class by name, to tell which class wrote a file (``metadata["algorithm"]``).
     _classes_by_name: ClassVar[dict[str, type[BaseRLModel]]] = {}
 
@@ -572,10 +576,28 @@ class BaseRLModel(SaveLoadMixin, ABC):
             )
         data = agent_file.data or {}
         if stored is None and cls._sb2_data_keys and not any(key in data for key in cls._sb2_data_keys):
+            sb2 = stored_sb2_algorithm(agent_file)
+            hint = "" if sb2 is None else f"; it is Stable Baselines 2's {sb2.name}" + (
+                f", loaded by {sb2.loaded_by}.load" if sb2.loaded_by else f", which this library does not load: "
+                                                                          f"{sb2.reason}")
             raise AlgorithmMismatchError(
                 f"the file {source!r} holds none of the data keys {list(cls._sb2_data_keys)} that every "
-                f"{cls.__name__} file holds: it was saved by another algorithm (its keys: {sorted(data)})"
+                f"{cls.__name__} file holds: it was saved by another algorithm (its keys: {sorted(data)}){hint}"
             )
+        check_sb2_algorithm(cls.__name__, agent_file, source)
+
+    @classmethod
+    def _adapt_stored_agent(cls, agent_file: AgentFile, source: str, overrides: dict[str, Any]) -> dict[str, Any]:
+        """Keep the acting policy of a Stable Baselines 2 file that holds copies of it (TRPO's old
+        policy), and rebuild a policy class that safe mode did not import from the stored arrays
+        (see :mod:`.sb2_layouts`).
+
+        :param agent_file: the file, as read
+        :param source: the file, named in errors
+        :param overrides: the attributes passed to ``load``
+        :return: the attributes to set on the model
+        """
+        return adapt_sb2_agent(agent_file, source, overrides, cls._parameter_scheme)
 
     @classmethod
     def _check_stored_values(cls, agent_file: AgentFile, source: str) -> None:

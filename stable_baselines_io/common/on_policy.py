@@ -30,6 +30,7 @@ from stable_baselines_io.common.preprocessing import observations_to_array
 from stable_baselines_io.common.tensorboard import TensorBoardLogging
 from stable_baselines_io.common.vec_env import VecEnv
 from stable_baselines_io.exceptions import NoEnvironmentError
+from stable_baselines_io.format.names import ACTOR_CRITIC_SCHEME
 from stable_baselines_io.schedules import Schedule, get_schedule_fn
 from stable_baselines_io.type_aliases import Callback, EnvSpec
 
@@ -76,6 +77,7 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
     """
 
     policy_aliases: ClassVar[dict[str, type]] = {"MlpPolicy": MlpPolicy}
+    _parameter_scheme: ClassVar[str | None] = ACTOR_CRITIC_SCHEME
     _save_attrs: ClassVar[tuple[str, ...]] = (
         *BaseRLModel._save_attrs,
         "gamma",

@@ -23,12 +23,14 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import tensorflow as tf
 
+from stable_baselines_io.architecture import UnknownPolicyClass
 from stable_baselines_io.exceptions import (
     AlgorithmMismatchError,
     CorruptAgentFileError,
     ParameterMismatchError,
     PolicyKwargsMismatchError,
     UnknownParameterError,
+    UnknownPolicyClassError,
 )
 from stable_baselines_io.format.archive import (
     ARRAYS_MEMBER,
@@ -38,7 +40,7 @@ from stable_baselines_io.format.archive import (
     TRAINING_STATE_MEMBER,
     check_member_name,
 )
-from stable_baselines_io.format.file_targets import describe_target
+from stable_baselines_io.format.file_targets import describe_target, is_path
 from stable_baselines_io.format.files import (
     AgentFile,
     load_from_file,
@@ -46,6 +48,7 @@ from stable_baselines_io.format.files import (
     save_to_file,
     writer_metadata,
 )
+from stable_baselines_io.interop import acting_policy_params, sb2_algorithm
 from stable_baselines_io.type_aliases import DataDict, EnvSpec, FileTarget, ParamDict
 
 SelfModel = TypeVar("SelfModel", bound="SaveLoadMixin")
@@ -145,7 +148,9 @@ class SaveLoadMixin:
         the error lists every problem (unknown names, missing names, shapes, dtypes).
 
         :param load_path_or_dict: name -> array mapping; a list in :meth:`get_parameter_list`
-            order (deprecated); or an agent file (path or binary file object)
+            order (deprecated); or an agent file (path or binary file object). A Stable Baselines 2
+            TRPO or PPO1 file's old policy (``oldpi/...``, or the second half of a list twice as
+            long) is left out (see :func:`~stable_baselines_io.interop.acting_policy_params`)
         :param exact_match: require a value for every variable; if False, a subset is assigned
         :param max_bytes: for a file, the most bytes reading it may decompress and allocate
             (default ``max(64 MiB, 1100 * file size)``)
@@ -161,14 +166,18 @@ class SaveLoadMixin:
                 DeprecationWarning,
                 stacklevel=2,
             )
-            params: Mapping[str, Any] = self._list_to_params(load_path_or_dict, variables)
+            values = acting_policy_params(load_path_or_dict, len(variables), None,
+                                          [variable.name for variable in variables])
+            params: Mapping[str, Any] = self._list_to_params(values, variables)  # type: ignore[arg-type]
         elif isinstance(load_path_or_dict, Mapping):
             params = load_path_or_dict
         else:
-            loaded = read_agent_file(load_path_or_dict, load_data=False, max_bytes=max_bytes).params
-            if loaded is None:
+            agent_file = read_agent_file(load_path_or_dict, load_data=False, max_bytes=max_bytes)
+            if agent_file.params is None:
                 raise ParameterMismatchError(f"{describe_target(load_path_or_dict)} holds no parameters")
-            params = self._list_to_params(loaded, variables) if isinstance(loaded, list) else loaded
+            loaded = acting_policy_params(agent_file.params, len(variables), sb2_algorithm(agent_file.data_keys),
+                                          [variable.name for variable in variables])
+            params = self._list_to_params(loaded, variables) if isinstance(loaded, list) else loaded or {}
         self._assign_by_name(OrderedDict((variable.name, variable) for variable in variables), params, exact_match)
 
     def set_parameters(
@@ -376,8 +385,17 @@ class SaveLoadMixin:
         """
         replaced = {**(custom_objects or {}), **{key: value for key, value in kwargs.items() if key != "policy_kwargs"}}
         extra_members = {name: member.kind for name, member in cls._archive_members.items()}
-        agent_file = read_agent_file(load_path, custom_objects=replaced, safe_mode=safe_mode,
-                                     extra_members=extra_members, max_bytes=max_bytes)
+        start = None if is_path(load_path) else load_path.tell()  # type: ignore[union-attr]
+        try:
+            agent_file = read_agent_file(load_path, custom_objects=replaced, safe_mode=safe_mode,
+                                         extra_members=extra_members, max_bytes=max_bytes)
+        except UnknownPolicyClassError as error:
+            # Read again with only the class's name in its place: the policy is rebuilt from the arrays.
+            if start is not None:
+                load_path.seek(start)  # type: ignore[union-attr]
+            agent_file = read_agent_file(load_path, custom_objects={**replaced,
+                                                                    "policy": UnknownPolicyClass(error.stored_class)},
+                                         safe_mode=safe_mode, extra_members=extra_members, max_bytes=max_bytes)
         source = describe_target(load_path)
         if print_system_info:
             print(system_info_table(agent_file.metadata))
@@ -386,6 +404,9 @@ class SaveLoadMixin:
             raise CorruptAgentFileError("the file holds no data dictionary, so no model can be built from it",
                                         path=source, member="data")
         cls._check_algorithm(agent_file, source)
+        if "policy" in replaced and "policy_kwargs" in kwargs:
+            data["policy_kwargs"] = kwargs["policy_kwargs"]  # the replacement's, checked against the arrays below
+        kwargs = cls._adapt_stored_agent(agent_file, source, kwargs)
         cls._check_stored_values(agent_file, source)
         stored_kwargs = data.get("policy_kwargs")
         if "policy" not in replaced and "policy_kwargs" in kwargs and kwargs["policy_kwargs"] != stored_kwargs:
@@ -424,6 +445,19 @@ class SaveLoadMixin:
         :param source: the file, named in errors
         :raises AlgorithmMismatchError: the file belongs to another algorithm
         """
+
+    @classmethod
+    def _adapt_stored_agent(cls, agent_file: AgentFile, source: str, overrides: dict[str, Any]) -> dict[str, Any]:
+        """Bring what a file of another layout holds to this class's terms, before it is checked:
+        e.g. keep only the acting policy of a file that also holds copies of it, or rebuild a
+        policy class that safe mode did not import. May change ``agent_file`` in place.
+
+        :param agent_file: the file, as read
+        :param source: the file, named in errors
+        :param overrides: the attributes passed to ``load``
+        :return: the attributes to set on the model
+        """
+        return overrides
 
     @classmethod
     def _check_stored_values(cls, agent_file: AgentFile, source: str) -> None:

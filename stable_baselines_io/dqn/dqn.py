@@ -21,6 +21,7 @@ from stable_baselines_io.common.preprocessing import observations_to_array
 from stable_baselines_io.common.vec_env import VecEnv
 from stable_baselines_io.dqn.policies import LnMlpPolicy, MlpPolicy
 from stable_baselines_io.exceptions import NoEnvironmentError, UnsupportedFeatureError, UnsupportedSpaceError
+from stable_baselines_io.format.names import DQN_SCHEME
 from stable_baselines_io.interop import DQN_PARAM_NOISE_SCOPES
 from stable_baselines_io.schedules import LinearSchedule, Schedule, get_schedule_fn
 from stable_baselines_io.type_aliases import EnvSpec
@@ -81,6 +82,7 @@ class DQN(OffPolicyRLModel):
     """
 
     policy_aliases: ClassVar[dict[str, type]] = {"MlpPolicy": MlpPolicy, "LnMlpPolicy": LnMlpPolicy}
+    _parameter_scheme: ClassVar[str | None] = DQN_SCHEME
     _save_attrs: ClassVar[tuple[str, ...]] = (
         *OffPolicyRLModel._save_attrs,
         "double_q",

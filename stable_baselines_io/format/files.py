@@ -40,7 +40,7 @@ from stable_baselines_io.format.file_targets import (
     resolve_save_path,
 )
 from stable_baselines_io.format.json_codec import data_to_json, json_to_data
-from stable_baselines_io.format.legacy import read_legacy, write_legacy
+from stable_baselines_io.format.legacy import read_legacy_contents, write_legacy
 from stable_baselines_io.format.read_errors import reported_as_corrupt
 from stable_baselines_io.type_aliases import DataDict, FileTarget, LoadedParams, ParamDict
 from stable_baselines_io.version import __version__
@@ -73,6 +73,8 @@ class AgentFile:
     state_arrays: dict[str, ParamDict] = field(default_factory=dict)
     #: The format version the file was written in.
     format_version: int = 1
+    #: The data dictionary's keys, known even when the data was not decoded (legacy files) or not stored.
+    data_keys: tuple[str, ...] = ()
 
     @property
     def training_state(self) -> DataDict | None:
@@ -220,16 +222,16 @@ def _read_open_file(stream: IO[bytes], source: str, budget: LoadBudget, load_dat
                 json_members[name] = json_to_data(text, safe_mode=True, source=source, member=name,
                                                   allow_pickle=False, budget=budget)
         return upgrade(AgentFile(data, contents.params, contents.metadata, ZIP_FORMAT, json_members,
-                                 contents.array_members, version))
+                                 contents.array_members, version, data_keys=tuple(data or ())))
     warnings.warn(
         f"{source} is not a zip archive: reading it as a legacy cloudpickle file. This format is "
         "deprecated; re-save the model (model.save(path)) to get a zip file",
         DeprecationWarning,
         stacklevel=4,
     )
-    data, params = read_legacy(stream, source, custom_objects=custom_objects, safe_mode=safe_mode,
-                               load_data=load_data, budget=budget)
-    return AgentFile(data, params, {}, LEGACY_FORMAT)
+    legacy = read_legacy_contents(stream, source, custom_objects=custom_objects, safe_mode=safe_mode,
+                                  load_data=load_data, budget=budget)
+    return AgentFile(legacy.data, legacy.params, {}, LEGACY_FORMAT, data_keys=legacy.data_keys)
 
 
 def load_from_file(

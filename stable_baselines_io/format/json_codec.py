@@ -35,6 +35,7 @@ from stable_baselines_io.exceptions import (
     LoadBudgetExceededError,
     RefusedObjectError,
     SerializationError,
+    UnknownPolicyClassError,
     UnsafeObjectError,
 )
 from stable_baselines_io.format import registry, validators
@@ -572,7 +573,8 @@ def _unpickle(stored: dict[str, Any], safe_mode: bool, key: str, source: str | N
     try:
         return safe_loads(payload, budget)
     except RefusedObjectError as error:
-        raise unsafe_object_error(key, error.description, source, member=member) from error
+        raise unsafe_object_error(key, error.description, source, member=member, reference=error.reference) \
+            from error
     except LoadBudgetExceededError:
         raise
     except InvalidStoredValueError as error:
@@ -586,20 +588,23 @@ def _unpickle(stored: dict[str, Any], safe_mode: bool, key: str, source: str | N
         ) from error
 
 
-def unsafe_object_error(key: str, refused: str, source: str | None, member: str) -> UnsafeObjectError:
+def unsafe_object_error(key: str, refused: str, source: str | None, member: str,
+                        reference: str | None = None) -> UnsafeObjectError:
     """The error for a data key that safe mode will not rebuild, with the two ways forward.
 
     :param key: the data key
     :param refused: what the pickle asked for (:attr:`~.RefusedObjectError.description`)
     :param source: the file
     :param member: the archive member
+    :param reference: the qualified name the pickle refers to (:attr:`~.RefusedObjectError.reference`),
+        if any: for the ``policy`` key the error is an :class:`~.UnknownPolicyClassError` carrying it
     :return: the exception (to raise)
     """
     example = "a policy class of this library, e.g. MlpPolicy; or policy=MlpPolicy to load()" if key == "policy" \
         else "e.g. a float for a learning rate"
-    return UnsafeObjectError(
-        f"data key {key!r} holds {refused}, which safe mode does not rebuild because "
-        f"unpickling it could run code from the file. Pass custom_objects={{{key!r}: <value>}} to replace it "
-        f"({example}), or safe_mode=False if you trust the file and have its code installed",
-        path=source, member=member,
-    )
+    message = (f"data key {key!r} holds {refused}, which safe mode does not rebuild because "
+               f"unpickling it could run code from the file. Pass custom_objects={{{key!r}: <value>}} to replace it "
+               f"({example}), or safe_mode=False if you trust the file and have its code installed")
+    if key == "policy" and reference is not None:
+        return UnknownPolicyClassError(message, stored_class=reference, path=source, member=member)
+    return UnsafeObjectError(message, path=source, member=member)

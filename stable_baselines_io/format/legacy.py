@@ -10,7 +10,7 @@ import io
 import pickle
 import struct
 from collections import OrderedDict
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import cloudpickle
 import numpy as np
@@ -46,6 +46,17 @@ def write_legacy(stream: IO[bytes], data: DataDict | None, params: LoadedParams)
     cloudpickle.dump((data, params), stream)
 
 
+class LegacyContents(NamedTuple):
+    """What a legacy file holds, as :func:`read_legacy_contents` reads it."""
+
+    #: the data dictionary, or None (not asked for, or not stored)
+    data: DataDict | None
+    #: a mapping or a list of arrays, or None
+    params: LoadedParams
+    #: the data dictionary's keys, read even when the data is not rebuilt
+    data_keys: tuple[str, ...]
+
+
 def read_legacy(
     stream: IO[bytes],
     source: str,
@@ -54,6 +65,28 @@ def read_legacy(
     load_data: bool = True,
     budget: LoadBudget | None = None,
 ) -> tuple[DataDict | None, LoadedParams]:
+    """Read a legacy cloudpickle agent file: :func:`read_legacy_contents` without the data keys.
+
+    :param stream: binary stream positioned at the start of the pickle
+    :param source: the file, named in errors
+    :param custom_objects: values that replace stored data keys
+    :param safe_mode: see :func:`~stable_baselines_io.format.json_codec.json_to_data`
+    :param load_data: return the data dictionary
+    :param budget: the load budget (default: one for the pickle's size)
+    :return: ``(data, params)``; ``params`` is a list for the oldest files
+    """
+    contents = read_legacy_contents(stream, source, custom_objects, safe_mode, load_data, budget)
+    return contents.data, contents.params
+
+
+def read_legacy_contents(
+    stream: IO[bytes],
+    source: str,
+    custom_objects: dict[str, Any] | None = None,
+    safe_mode: bool = True,
+    load_data: bool = True,
+    budget: LoadBudget | None = None,
+) -> LegacyContents:
     """Read a legacy cloudpickle agent file.
 
     In safe mode the pickle is parsed into inert records first; the parameters and then each data
@@ -67,7 +100,7 @@ def read_legacy(
     :param load_data: return the data dictionary (False returns None for it and does not rebuild
         its objects, so parameters load from a file whose data safe mode would refuse)
     :param budget: the load budget (default: one for the pickle's size)
-    :return: ``(data, params)``; ``params`` is a list for the oldest files
+    :return: the data, the parameters (a list for the oldest files) and the data keys
     """
     payload = stream.read()
     budget = LoadBudget.for_file(len(payload), source=source) if budget is None else budget
@@ -87,17 +120,19 @@ def read_legacy(
         if data is not None and not isinstance(data, dict):
             raise CorruptAgentFileError(f"the data dictionary is a {type(data).__name__}", path=source, member="data")
         replaced = custom_objects or {}
+        keys = tuple(str(key) for key in data) if data is not None else ()
         data = {key: replaced.get(key, value) for key, value in data.items()} if load_data and data is not None \
             else None
-        return data, _check_params(params, source)
+        return LegacyContents(data, _check_params(params, source), keys)
     data_records, params_records = _split(legacy_records(payload, budget, source), source)
     if data_records is not None and type(data_records) is not dict:
         raise CorruptAgentFileError(f"the data dictionary is a {_kind(data_records)}", path=source, member="data")
     rebuilder = Rebuilder(budget)
     params = rebuild_params(rebuilder, params_records, source)
+    keys = tuple(key for key in data_records if isinstance(key, str)) if data_records is not None else ()
     if not load_data or data_records is None:
-        return None, params
-    return _rebuild_data(rebuilder, data_records, custom_objects or {}, source), params
+        return LegacyContents(None, params, keys)
+    return LegacyContents(_rebuild_data(rebuilder, data_records, custom_objects or {}, source), params, keys)
 
 
 def legacy_records(payload: bytes, budget: LoadBudget, source: str) -> Any:
@@ -144,7 +179,8 @@ def _rebuild_data(rebuilder: Rebuilder, records: dict[Any, Any], custom_objects:
         try:
             data[key] = rebuilder.rebuild(value)
         except RefusedObjectError as error:
-            raise unsafe_object_error(key, error.description, source, member="data") from error
+            raise unsafe_object_error(key, error.description, source, member="data",
+                                      reference=error.reference) from error
         except LoadBudgetExceededError:
             raise
         except _REBUILD_ERRORS as error:

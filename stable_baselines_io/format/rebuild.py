@@ -196,7 +196,7 @@ class Rebuilder:
         cls = registry.resolve_registered(builtin.registered_name) if builtin is not None \
             else registry.class_at(module, name)
         if cls is None:
-            raise RefusedObjectError(f"a reference to {reference.qualified}")
+            raise RefusedObjectError(f"a reference to {reference.qualified}", reference=reference.qualified)
         return cls
 
     def _call(self, call: Call, depth: int) -> Any:
