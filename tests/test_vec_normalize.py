@@ -288,8 +288,10 @@ def test_bad_statistics_files_raise_clear_errors(sb2_classes: dict[str, type], t
 
 
 @pytest.fixture(scope="module")
-def statistics_worker() -> Iterator[LimitedWorker]:
-    worker = LimitedWorker(["load_statistics"])
+def statistics_worker(sb2_fixture_dir: Path) -> Iterator[LimitedWorker]:
+    # the first load imports the readers: done before the limits apply
+    worker = LimitedWorker(["load_statistics"],
+                           warmup=[("load_statistics", str(sb2_fixture_dir / ZOO_PPO2_STATISTICS / "obs_rms.pkl"))])
     yield worker
     worker.close()
 
