@@ -140,3 +140,12 @@ print(json.dumps([inferred.policy_kwargs, "tensorflow" in sys.modules]))
 """)
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [
         {"layers": [8], "dueling": False, "layer_norm": False, "act_fun": "relu"}, False]
+
+
+@pytest.mark.parametrize("module_name", ["stable_baselines_io.architecture", "stable_baselines_io.interop"])
+def test_docstring_examples(module_name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module_name), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0, f"{result.failed} of {result.attempted} examples failed"
