@@ -16,6 +16,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 
+from stable_baselines_io.common.cnn import nature_cnn_input_shape
 from stable_baselines_io.common.preprocessing import flat_dim
 from stable_baselines_io.exceptions import (
     AlgorithmMismatchError,
@@ -211,18 +212,20 @@ def expected_parameter_shapes(data: DataDict, source: str | None = None) -> Shap
         return None
     try:
         n_inputs = flat_dim(observation_space)
-    except UnsupportedSpaceError:
+        image_shape = nature_cnn_input_shape(observation_space) if entry.cnn else None
+    except (UnsupportedSpaceError, ValueError):
         return None  # the policy reports it when it is built
     policy_kwargs = data.get("policy_kwargs") or {}
     if entry.parameter_scheme == names.DQN_SCHEME:
         if not isinstance(action_space, gymnasium.spaces.Discrete):
             return None
-        return dqn_parameter_shapes(policy_kwargs, n_inputs, int(action_space.n), entry.layer_norm_default)
+        return dqn_parameter_shapes(policy_kwargs, n_inputs, int(action_space.n), entry.layer_norm_default,
+                                    image_shape)
     continuous = isinstance(action_space, gymnasium.spaces.Box)
     if not continuous and not isinstance(action_space, gymnasium.spaces.Discrete):
         return None
     n_outputs = int(np.prod(action_space.shape)) if continuous else int(action_space.n)  # type: ignore[arg-type, attr-defined]
-    return actor_critic_parameter_shapes(policy_kwargs, n_inputs, n_outputs, continuous)
+    return actor_critic_parameter_shapes(policy_kwargs, n_inputs, n_outputs, continuous, image_shape)
 
 
 def check_parameter_shapes(expected: Shapes, params: LoadedParams, source: str | None = None) -> None:
