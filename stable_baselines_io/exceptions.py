@@ -173,3 +173,13 @@ class UnsupportedExportError(StableBaselinesIOError, ValueError):
 class ExportDependencyError(StableBaselinesIOError, ImportError):
     """An export format needs an optional package that is not installed (``pip install
     "stable-baselines-io[export]"``)."""
+
+
+class AtariUnavailableError(StableBaselinesIOError, ImportError):
+    """Atari environments need ``ale-py``, which is not installed (``pip install
+    "stable-baselines-io[atari]"``)."""
+
+
+class AtariEnvError(StableBaselinesIOError, ValueError):
+    """An environment does not fit an Atari wrapper: no NOOP / FIRE action where Stable Baselines 2
+    expected one, frames that are not RGB, or an id that skips frames itself."""

@@ -74,7 +74,9 @@ def nature_cnn_output_shape(image_shape: Sequence[int]) -> tuple[int, int, int]:
     :raises ValueError: the image is not 3-D or is smaller than :data:`NATURE_CNN_MIN_IMAGE`
     """
     if len(image_shape) != 3:
-        raise ValueError(f"the nature CNN needs images of shape (height, width, channels), received {tuple(image_shape)}")
+        raise ValueError(
+            f"the nature CNN needs images of shape (height, width, channels), received {tuple(image_shape)}"
+        )
     height, width, channels = (int(size) for size in image_shape)
     for _, filters, filter_size, stride in NATURE_CNN_CONVOLUTIONS:
         height, width, channels = (height - filter_size) // stride + 1, (width - filter_size) // stride + 1, filters
@@ -130,11 +132,10 @@ def actor_critic_parameter_shapes(policy_kwargs: Mapping[str, Any], n_inputs: in
         shapes[f"{scope}/{layer}/b:0"] = (outputs,)
         return outputs
 
+    net_arch: Sequence[Any] | None = policy_kwargs.get("net_arch")
     if image_shape is not None:
         shapes.update(nature_cnn_parameter_shapes(scope, image_shape))
         n_inputs, net_arch = NATURE_CNN_FEATURES, []
-    else:
-        net_arch = policy_kwargs.get("net_arch")
     if net_arch is None:
         layers = policy_kwargs.get("layers") or DEFAULT_ACTOR_CRITIC_LAYERS
         net_arch = [{"pi": list(layers), "vf": list(layers)}]

@@ -50,16 +50,18 @@ def nature_cnn_input_shape(space: gymnasium.Space) -> tuple[int, int, int]:
     return int(height), int(width), int(channels)
 
 
-def scale_images(observations: tf.Tensor, space: gymnasium.spaces.Box) -> tf.Tensor:
+def scale_images(observations: tf.Tensor, space: gymnasium.Space) -> tf.Tensor:
     """Float32 images scaled to ``[0, 1]`` by the space's bounds, as Stable Baselines 2 scaled the
     inputs of CNN policies: ``(x - low) / (high - low)`` when every bound is finite and some
     differ, else the values as they are (``uint8`` images in ``[0, 255]`` become ``x / 255``).
 
     :param observations: a batch of images in the space's dtype
-    :param space: the observation space
+    :param space: the observation space (a Box)
     :return: the float32 batch, same shape
     """
     images = tf.cast(observations, tf.float32)
+    if not isinstance(space, gymnasium.spaces.Box):
+        raise UnsupportedSpaceError(f"only Box images can be scaled, received {space}")
     low, high = np.asarray(space.low), np.asarray(space.high)
     if np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.any(high != low):
         # the range is taken in the space's dtype first, as Stable Baselines 2 did
@@ -108,7 +110,7 @@ class NatureCNN(tf.Module):
     def __init__(self, scope: str, image_shape: Sequence[int], generator: tf.random.Generator):
         super().__init__()
         channels = int(image_shape[-1])
-        self.convolutions = []
+        self.convolutions: list[Conv2d] = []
         for layer, filters, filter_size, stride in NATURE_CNN_CONVOLUTIONS:
             self.convolutions.append(
                 Conv2d(f"{scope}/{layer}", channels, filters, filter_size, stride, HIDDEN_INIT_SCALE, generator)
@@ -123,9 +125,9 @@ class NatureCNN(tf.Module):
         :return: the variables
         """
         variables: list[tf.Variable] = []
-        for layer in [*self.convolutions, self.fc1]:
-            variables += [layer.w, layer.b]
-        return variables
+        for convolution in self.convolutions:
+            variables += [convolution.w, convolution.b]
+        return [*variables, self.fc1.w, self.fc1.b]
 
     def __call__(self, scaled_images: tf.Tensor) -> tf.Tensor:
         """The features of a batch of scaled images.

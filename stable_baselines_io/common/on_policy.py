@@ -23,9 +23,9 @@ from tqdm import tqdm
 
 from stable_baselines_io.common.base_class import BaseRLModel
 from stable_baselines_io.common.callbacks import TrainingHooks, as_hooks
+from stable_baselines_io.common.cnn_policies import CnnPolicy
 from stable_baselines_io.common.logger import print_table
 from stable_baselines_io.common.optimizers import apply_clipped_gradients
-from stable_baselines_io.common.cnn_policies import CnnPolicy
 from stable_baselines_io.common.policies import MlpPolicy
 from stable_baselines_io.common.preprocessing import observations_to_array
 from stable_baselines_io.common.tensorboard import TensorBoardLogging
