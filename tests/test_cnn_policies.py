@@ -414,3 +414,16 @@ def test_uint8_images_are_scaled_by_the_space_bounds() -> None:
     np.testing.assert_array_equal(scale_images(tf.constant(images), space).numpy(), np.float32(51) / np.float32(255))
     unbounded = gymnasium.spaces.Box(-np.inf, np.inf, (36, 36, 1), dtype=np.float32)
     np.testing.assert_array_equal(scale_images(tf.constant(images.astype(np.float32)), unbounded).numpy(), 51.0)
+
+
+@pytest.mark.parametrize("module_name", [
+    "stable_baselines_io.interop", "stable_baselines_io.common.cnn", "stable_baselines_io.common.cnn_policies",
+    "stable_baselines_io.dqn.cnn_policies", "stable_baselines_io.common.vec_frame_stack",
+    "stable_baselines_io.common.atari_wrappers",
+])
+def test_docstring_examples_of_the_cnn_modules(module_name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module_name), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0, f"{result.failed} of {result.attempted} failed"
