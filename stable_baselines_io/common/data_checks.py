@@ -213,7 +213,7 @@ def expected_parameter_shapes(data: DataDict, source: str | None = None) -> Shap
     try:
         n_inputs = flat_dim(observation_space)
         image_shape = nature_cnn_input_shape(observation_space) if entry.cnn else None
-    except (UnsupportedSpaceError, ValueError):
+    except UnsupportedSpaceError:
         return None  # the policy reports it when it is built
     policy_kwargs = data.get("policy_kwargs") or {}
     if entry.parameter_scheme == names.DQN_SCHEME:
