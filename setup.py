@@ -45,6 +45,8 @@ setup(
         "fuzz": ["hypothesis>=6", "atheris>=2.3"],
         # model.export(..., format="onnx"); tested with tf2onnx 1.17.0 and onnxruntime 1.32.0 on TensorFlow 2.21.
         "export": ["tf2onnx>=1.17", "onnxruntime>=1.17"],
+        # Atari games (CnnPolicy agents, sb-io train --env PongNoFrameskip-v4); the ROMs ship with ale-py.
+        "atari": ["ale-py>=0.9"],
     },
     entry_points={"console_scripts": ["sb-io=stable_baselines_io.cli:main"]},
     classifiers=[

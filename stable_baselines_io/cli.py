@@ -75,19 +75,25 @@ def train(arguments: argparse.Namespace) -> int:
     if arguments.n_envs is not None:
         hyperparameters["n_envs"] = arguments.n_envs
     hyperparameters.update(_parse_assignments(arguments.hyperparameter))
+    from stable_baselines_io.common.atari_wrappers import is_atari_env_id, make_atari_vec_env
+
     env: Any = arguments.env
-    monitor_dir = None
-    if arguments.monitor:
+    n_envs = int(hyperparameters.get("n_envs", 1))
+    monitor_dir = (arguments.monitor_dir or _run_dir(arguments.output)) if arguments.monitor else None
+    atari = is_atari_env_id(arguments.env)
+    if atari:
+        env = make_atari_vec_env(arguments.env, n_envs, monitor_dir)
+    elif monitor_dir is not None:
         from stable_baselines_io.common.monitor import make_monitored_vec_env
 
-        monitor_dir = arguments.monitor_dir or _run_dir(arguments.output)
-        env = make_monitored_vec_env(arguments.env, int(hyperparameters.get("n_envs", 1)), monitor_dir)
+        env = make_monitored_vec_env(arguments.env, n_envs, monitor_dir)
     if arguments.normalize:
         from stable_baselines_io.common.vec_env import make_vec_env
         from stable_baselines_io.common.vec_normalize import VecNormalize
 
-        env = VecNormalize(make_vec_env(env, int(hyperparameters.get("n_envs", 1))))
-    model = algorithm("MlpPolicy", env, seed=arguments.seed, verbose=arguments.verbose, **hyperparameters)
+        env = VecNormalize(make_vec_env(env, n_envs))
+    policy = arguments.policy or ("CnnPolicy" if atari else "MlpPolicy")
+    model = algorithm(policy, env, seed=arguments.seed, verbose=arguments.verbose, **hyperparameters)
     model.learn(total_timesteps=arguments.timesteps, progress_bar=arguments.progress_bar)
     output_dir = os.path.dirname(os.fspath(arguments.output))
     if output_dir:
@@ -163,7 +169,11 @@ def evaluate(arguments: argparse.Namespace) -> int:
     if not env_id:
         raise SystemExit(f"{arguments.file} does not name its environment: pass --env ENV_ID")
     model = _load_model(arguments.file, algo, arguments, verbose=arguments.verbose)
-    mean_return, std_return = evaluate_policy(model, env_id, n_eval_episodes=arguments.episodes,
+    from stable_baselines_io.common.atari_wrappers import is_atari_env_id, make_atari_vec_env
+
+    # whole games with their real scores: no life loss ends an episode, rewards are not clipped
+    env = make_atari_vec_env(env_id, episode_life=False, clip_rewards=False) if is_atari_env_id(env_id) else env_id
+    mean_return, std_return = evaluate_policy(model, env, n_eval_episodes=arguments.episodes,
                                               deterministic=not arguments.stochastic, seed=arguments.seed)
     print(f"{env_id}: mean reward {mean_return:.2f} +/- {std_return:.2f} over {arguments.episodes} episodes")
     return 0
@@ -239,7 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     train_parser = commands.add_parser("train", help="train an agent and save it")
     train_parser.add_argument("--algo", choices=ALGORITHMS, default="ppo")
-    train_parser.add_argument("--env", default="CartPole-v1", help="gymnasium env id")
+    train_parser.add_argument("--env", default="CartPole-v1",
+                              help="gymnasium env id; Atari ids (PongNoFrameskip-v4) are wrapped as Stable Baselines 2 "
+                                   "trained on them (make_atari, wrap_deepmind, 4 frames stacked)")
+    train_parser.add_argument("--policy", default=None,
+                              help="policy name (default: CnnPolicy for Atari, else MlpPolicy)")
     train_parser.add_argument("--timesteps", type=int, default=50_000)
     train_parser.add_argument("--output", required=True, help="file to save to (.zip is appended)")
     train_parser.add_argument("--seed", type=int, default=None)

@@ -113,11 +113,11 @@ def list_parameter_names(data: DataDict, count: int | None) -> list[str]:
     policy_kwargs = data.get("policy_kwargs") or {}
     builtin = None if policy_name is None else by_registered_name(policy_name)
     scheme = None if builtin is None else builtin.parameter_scheme
-    if scheme == ACTOR_CRITIC_SCHEME:
+    if builtin is not None and scheme == ACTOR_CRITIC_SCHEME:
         continuous = isinstance(data.get("action_space"), gymnasium.spaces.Box)
-        names = actor_critic_parameter_names(policy_kwargs, continuous)
+        names = actor_critic_parameter_names(policy_kwargs, continuous, cnn=builtin.cnn)
     elif builtin is not None and scheme == DQN_SCHEME:
-        names = dqn_parameter_names(policy_kwargs, layer_norm_default=builtin.layer_norm_default,
+        names = dqn_parameter_names(policy_kwargs, layer_norm_default=builtin.layer_norm_default, cnn=builtin.cnn,
                                     param_noise=data.get("param_noise") is True)
     else:
         raise SerializationError(

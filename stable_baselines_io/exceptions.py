@@ -213,3 +213,11 @@ class ExportDependencyError(StableBaselinesIOError, ImportError):
 class InferredPolicyWarning(UserWarning):
     """``load`` replaced a policy class that is not this library's by a library policy whose
     parameter names and shapes match the stored arrays exactly; the message says what was inferred."""
+class AtariUnavailableError(StableBaselinesIOError, ImportError):
+    """Atari environments need ``ale-py``, which is not installed (``pip install
+    "stable-baselines-io[atari]"``)."""
+
+
+class AtariEnvError(StableBaselinesIOError, ValueError):
+    """An environment does not fit an Atari wrapper: no NOOP / FIRE action where Stable Baselines 2
+    expected one, frames that are not RGB, or an id that skips frames itself."""

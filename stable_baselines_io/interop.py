@@ -8,6 +8,7 @@ reproduce.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,12 @@ DEFAULT_DQN_LAYERS = [64, 64]
 #: The copies of the online Q-network that SB2's DQN built with ``param_noise=True``, in creation order
 #: (``deepq/<copy>/model/...``, between the online and the target network in its parameter list).
 DQN_PARAM_NOISE_SCOPES = ("perturbed_model", "adaptive_model")
+#: Stable Baselines 2's ``nature_cnn``: ``(scope, filters, filter size, stride)`` of each VALID
+#: convolution (NHWC), then a dense layer ``fc1`` of :data:`NATURE_CNN_FEATURES` units.
+NATURE_CNN_CONVOLUTIONS = (("c1", 32, 8, 4), ("c2", 64, 4, 2), ("c3", 64, 3, 1))
+NATURE_CNN_FEATURES = 512
+#: The smallest image the nature CNN accepts (used where only parameter names matter).
+NATURE_CNN_MIN_IMAGE = (36, 36, 1)
 
 
 def detect_algorithm(metadata: Mapping[str, Any], param_names: Sequence[str],
@@ -68,14 +75,65 @@ def detect_algorithm(metadata: Mapping[str, Any], param_names: Sequence[str],
 Shapes = OrderedDict[str, tuple[int, ...]]
 
 
-def actor_critic_parameter_shapes(policy_kwargs: Mapping[str, Any], n_inputs: int, n_outputs: int,
-                                  continuous_actions: bool) -> Shapes:
-    """Parameter names and shapes of Stable Baselines 2's actor-critic ``MlpPolicy``, in its order.
+def nature_cnn_output_shape(image_shape: Sequence[int]) -> tuple[int, int, int]:
+    """The ``(height, width, channels)`` the last convolution of the nature CNN makes of an image.
 
-    :param policy_kwargs: the stored ``policy_kwargs`` (``net_arch`` or ``layers``)
+    >>> nature_cnn_output_shape((84, 84, 4))
+    (7, 7, 64)
+
+    :param image_shape: ``(height, width, channels)`` of one observation
+    :return: the shape of the last convolution's output
+    :raises ValueError: the image is not 3-D or is smaller than :data:`NATURE_CNN_MIN_IMAGE`
+    """
+    if len(image_shape) != 3:
+        raise ValueError(
+            f"the nature CNN needs images of shape (height, width, channels), received {tuple(image_shape)}"
+        )
+    height, width, channels = (int(size) for size in image_shape)
+    for _, filters, filter_size, stride in NATURE_CNN_CONVOLUTIONS:
+        height, width, channels = (height - filter_size) // stride + 1, (width - filter_size) // stride + 1, filters
+        if height < 1 or width < 1:
+            raise ValueError(
+                f"images of shape {tuple(image_shape)} are too small for the nature CNN: expected at least "
+                f"{NATURE_CNN_MIN_IMAGE[0]}x{NATURE_CNN_MIN_IMAGE[1]} pixels"
+            )
+    return height, width, channels
+
+
+def nature_cnn_parameter_shapes(scope: str, image_shape: Sequence[int]) -> Shapes:
+    """Parameter names and shapes of Stable Baselines 2's ``nature_cnn`` under ``scope``, in its order.
+
+    Convolution biases are stored as ``(1, filters, 1, 1)``, as Stable Baselines 2's ``conv`` created
+    them (it reshapes them to ``(1, 1, 1, filters)`` to add them to NHWC outputs).
+
+    >>> list(nature_cnn_parameter_shapes("model", (84, 84, 4)).items())[:2]
+    [('model/c1/w:0', (8, 8, 4, 32)), ('model/c1/b:0', (1, 32, 1, 1))]
+
+    :param scope: the enclosing variable scope, e.g. ``"model"``
+    :param image_shape: ``(height, width, channels)`` of one observation
+    :return: name -> shape
+    """
+    shapes: Shapes = OrderedDict()
+    channels = int(image_shape[-1])
+    for layer, filters, filter_size, _ in NATURE_CNN_CONVOLUTIONS:
+        shapes[f"{scope}/{layer}/w:0"] = (filter_size, filter_size, channels, filters)
+        shapes[f"{scope}/{layer}/b:0"] = (1, filters, 1, 1)
+        channels = filters
+    shapes[f"{scope}/fc1/w:0"] = (math.prod(nature_cnn_output_shape(image_shape)), NATURE_CNN_FEATURES)
+    shapes[f"{scope}/fc1/b:0"] = (NATURE_CNN_FEATURES,)
+    return shapes
+
+
+def actor_critic_parameter_shapes(policy_kwargs: Mapping[str, Any], n_inputs: int, n_outputs: int,
+                                  continuous_actions: bool, image_shape: Sequence[int] | None = None) -> Shapes:
+    """Parameter names and shapes of Stable Baselines 2's actor-critic ``MlpPolicy`` (or ``CnnPolicy``),
+    in its order.
+
+    :param policy_kwargs: the stored ``policy_kwargs`` (``net_arch`` or ``layers``; unused by ``CnnPolicy``)
     :param n_inputs: the flattened observation size
     :param n_outputs: the width of the ``pi`` layer (see :func:`actor_critic_action_outputs`)
     :param continuous_actions: Box actions (adds ``model/pi/logstd:0``)
+    :param image_shape: for ``CnnPolicy``, the observation shape: the nature CNN replaces the MLP layers
     :return: name -> shape
     """
     scope = SB2_SCOPES[ACTOR_CRITIC_SCHEME]
@@ -86,7 +144,10 @@ def actor_critic_parameter_shapes(policy_kwargs: Mapping[str, Any], n_inputs: in
         shapes[f"{scope}/{layer}/b:0"] = (outputs,)
         return outputs
 
-    net_arch = policy_kwargs.get("net_arch")
+    net_arch: Sequence[Any] | None = policy_kwargs.get("net_arch")
+    if image_shape is not None:
+        shapes.update(nature_cnn_parameter_shapes(scope, image_shape))
+        n_inputs, net_arch = NATURE_CNN_FEATURES, []
     if net_arch is None:
         layers = policy_kwargs.get("layers")
         layers = DEFAULT_ACTOR_CRITIC_LAYERS if layers is None else layers
@@ -134,26 +195,36 @@ def actor_critic_action_outputs(action_space: Any) -> tuple[int, bool] | None:
     return None
 
 
-def actor_critic_parameter_names(policy_kwargs: Mapping[str, Any], continuous_actions: bool) -> list[str]:
-    """Parameter names of Stable Baselines 2's actor-critic ``MlpPolicy``, in its order.
+def actor_critic_parameter_names(policy_kwargs: Mapping[str, Any], continuous_actions: bool,
+                                 cnn: bool = False) -> list[str]:
+    """Parameter names of Stable Baselines 2's actor-critic ``MlpPolicy`` (or ``CnnPolicy``), in its order.
 
     :param policy_kwargs: the stored ``policy_kwargs`` (``net_arch`` or ``layers``)
     :param continuous_actions: Box actions (adds ``model/pi/logstd:0``)
+    :param cnn: the policy is a ``CnnPolicy``
     :return: the names
     """
-    return list(actor_critic_parameter_shapes(policy_kwargs, 1, 1, continuous_actions))
+    image_shape = NATURE_CNN_MIN_IMAGE if cnn else None
+    return list(actor_critic_parameter_shapes(policy_kwargs, 1, 1, continuous_actions, image_shape))
 
 
 def dqn_parameter_shapes(policy_kwargs: Mapping[str, Any], n_inputs: int, n_actions: int,
-                         layer_norm_default: bool = False, param_noise: bool = False) -> Shapes:
-    """Parameter names and shapes of Stable Baselines 2's DQN ``MlpPolicy`` / ``LnMlpPolicy``, in its
-    order: the exploration rate, the online network, with ``param_noise`` its perturbed and adaptive
-    copies (:data:`DQN_PARAM_NOISE_SCOPES`), then the target network.
+                         layer_norm_default: bool = False, image_shape: Sequence[int] | None = None,
+                         param_noise: bool = False) -> Shapes:
+    """Parameter names and shapes of Stable Baselines 2's DQN ``MlpPolicy`` / ``LnMlpPolicy`` (or
+    ``CnnPolicy`` / ``LnCnnPolicy``), in its order: the exploration rate, the online network, with
+    ``param_noise`` its perturbed and adaptive copies (:data:`DQN_PARAM_NOISE_SCOPES`), then the target
+    network.
+
+    With a CNN, the ``action_value`` stream is the nature CNN and a linear head, and the
+    ``state_value`` stream applies the hidden ``layers`` to the CNN's features, as in Stable
+    Baselines 2.
 
     :param policy_kwargs: the stored ``policy_kwargs`` (``layers``, ``dueling``, ``layer_norm``)
     :param n_inputs: the flattened observation size
     :param n_actions: the number of discrete actions
-    :param layer_norm_default: True for ``LnMlpPolicy``
+    :param layer_norm_default: True for ``LnMlpPolicy`` and ``LnCnnPolicy``
+    :param image_shape: for CNN policies, the observation shape
     :param param_noise: the file's ``param_noise`` data key
     :return: name -> shape
     """
@@ -166,8 +237,13 @@ def dqn_parameter_shapes(policy_kwargs: Mapping[str, Any], n_inputs: int, n_acti
     copies = [f"{scope}/{copy}/model" for copy in DQN_PARAM_NOISE_SCOPES] if param_noise else []
     for network in (f"{scope}/model", *copies, f"{scope}/target_q_func/model"):
         for stream, n_outputs in (("action_value", n_actions), ("state_value", 1))[: 2 if dueling else 1]:
-            inputs = n_inputs
-            for index, size in enumerate(layers):
+            inputs, stream_layers = n_inputs, layers
+            if image_shape is not None:
+                inputs = NATURE_CNN_FEATURES
+                if stream == "action_value":
+                    shapes.update(nature_cnn_parameter_shapes(f"{network}/{stream}", image_shape))
+                    stream_layers = []
+            for index, size in enumerate(stream_layers):
                 suffix = f"_{index}" if index else ""
                 shapes[f"{network}/{stream}/fully_connected{suffix}/weights:0"] = (inputs, size)
                 shapes[f"{network}/{stream}/fully_connected{suffix}/biases:0"] = (size,)
@@ -175,22 +251,25 @@ def dqn_parameter_shapes(policy_kwargs: Mapping[str, Any], n_inputs: int, n_acti
                     shapes[f"{network}/{stream}/LayerNorm{suffix}/beta:0"] = (size,)
                     shapes[f"{network}/{stream}/LayerNorm{suffix}/gamma:0"] = (size,)
                 inputs = size
-            head = f"fully_connected_{len(layers)}" if layers else "fully_connected"  # TF 1 numbered repeats only
-            shapes[f"{network}/{stream}/{head}/weights:0"] = (inputs, n_outputs)
-            shapes[f"{network}/{stream}/{head}/biases:0"] = (n_outputs,)
+            head = f"{network}/{stream}/fully_connected" + (f"_{len(stream_layers)}" if stream_layers else "")
+            shapes[f"{head}/weights:0"] = (inputs, n_outputs)
+            shapes[f"{head}/biases:0"] = (n_outputs,)
     return shapes
 
 
 def dqn_parameter_names(policy_kwargs: Mapping[str, Any], layer_norm_default: bool = False,
-                        param_noise: bool = False) -> list[str]:
-    """Parameter names of Stable Baselines 2's DQN ``MlpPolicy`` / ``LnMlpPolicy``, in its order.
+                        cnn: bool = False, param_noise: bool = False) -> list[str]:
+    """Parameter names of Stable Baselines 2's DQN ``MlpPolicy`` / ``LnMlpPolicy`` (or ``CnnPolicy`` /
+    ``LnCnnPolicy``), in its order.
 
     :param policy_kwargs: the stored ``policy_kwargs`` (``layers``, ``dueling``, ``layer_norm``)
-    :param layer_norm_default: True for ``LnMlpPolicy``
+    :param layer_norm_default: True for ``LnMlpPolicy`` and ``LnCnnPolicy``
+    :param cnn: the policy is a CNN policy
     :param param_noise: the file's ``param_noise`` data key
     :return: the names
     """
-    return list(dqn_parameter_shapes(policy_kwargs, 1, 1, layer_norm_default, param_noise))
+    return list(dqn_parameter_shapes(policy_kwargs, 1, 1, layer_norm_default, NATURE_CNN_MIN_IMAGE if cnn else None,
+                                     param_noise))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 
+from stable_baselines_io.common.cnn import nature_cnn_input_shape
 from stable_baselines_io.common.preprocessing import flat_dim
 from stable_baselines_io.exceptions import (
     AlgorithmMismatchError,
@@ -216,6 +217,7 @@ def expected_parameter_shapes(data: DataDict, source: str | None = None) -> Shap
         return None
     try:
         n_inputs = flat_dim(observation_space)
+        image_shape = nature_cnn_input_shape(observation_space) if entry.cnn else None
     except UnsupportedSpaceError:
         return None  # the policy reports it when it is built
     policy_kwargs = data.get("policy_kwargs") or {}
@@ -223,12 +225,12 @@ def expected_parameter_shapes(data: DataDict, source: str | None = None) -> Shap
         if not isinstance(action_space, gymnasium.spaces.Discrete):
             return None
         return dqn_parameter_shapes(policy_kwargs, n_inputs, int(action_space.n), entry.layer_norm_default,
-                                    param_noise=data.get("param_noise") is True)
+                                    image_shape, param_noise=data.get("param_noise") is True)
     outputs = actor_critic_action_outputs(action_space)
     if outputs is None:
         return None  # the policy reports it when it is built
     n_outputs, continuous = outputs
-    return actor_critic_parameter_shapes(policy_kwargs, n_inputs, n_outputs, continuous)
+    return actor_critic_parameter_shapes(policy_kwargs, n_inputs, n_outputs, continuous, image_shape)
 
 
 def check_parameter_shapes(expected: Shapes, params: LoadedParams, source: str | None = None) -> None:

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from stable_baselines_io.common.base_class import BaseRLModel
 from stable_baselines_io.common.callbacks import TrainingHooks, as_hooks
+from stable_baselines_io.common.cnn_policies import CnnPolicy
 from stable_baselines_io.common.logger import print_table
 from stable_baselines_io.common.optimizers import apply_clipped_gradients
 from stable_baselines_io.common.policies import MlpPolicy
@@ -56,7 +57,7 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
     """Base of on-policy actor-critic algorithms (PPO, A2C): the rollout loop, the policy, the
     optimizer's state and the action-sampling generator.
 
-    :param policy: the policy class, or ``"MlpPolicy"``
+    :param policy: the policy class, or ``"MlpPolicy"`` or ``"CnnPolicy"``
     :param env: a gymnasium env, an env id, a vectorized env, or None (predict-only model)
     :param gamma: discount factor
     :param n_steps: steps per environment per update (the rollout is ``n_steps * n_envs``)
@@ -76,7 +77,7 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
     :param full_tensorboard_log: also write histograms of the trained variables
     """
 
-    policy_aliases: ClassVar[dict[str, type]] = {"MlpPolicy": MlpPolicy}
+    policy_aliases: ClassVar[dict[str, type]] = {"MlpPolicy": MlpPolicy, "CnnPolicy": CnnPolicy}
     _parameter_scheme: ClassVar[str | None] = ACTOR_CRITIC_SCHEME
     _save_attrs: ClassVar[tuple[str, ...]] = (
         *BaseRLModel._save_attrs,

@@ -115,23 +115,27 @@ def _layer_size(size: Any, where: str) -> int:
     return int(size)
 
 
-def orthogonal_init(shape: tuple[int, int], scale: float, generator: tf.random.Generator) -> np.ndarray:
+def orthogonal_init(shape: tuple[int, ...], scale: float, generator: tf.random.Generator) -> np.ndarray:
     """An orthogonal weight matrix times ``scale`` (Saxe et al. 2013), as Stable Baselines 2 used.
 
-    :param shape: ``(inputs, outputs)``
+    A convolution kernel ``(height, width, in_channels, filters)`` is orthogonal as the matrix
+    ``(height * width * in_channels, filters)`` (its fan-in by its outputs), as in Stable Baselines 2.
+
+    :param shape: ``(inputs, outputs)``, or a 4-D NHWC convolution kernel shape
     :param scale: the gain
     :param generator: the source of randomness
     :return: float32 array of ``shape``
     """
-    normal = generator.normal(shape, dtype=tf.float64).numpy()
-    tall = normal if shape[0] >= shape[1] else normal.T
+    flat_shape = (int(np.prod(shape[:-1])), int(shape[-1]))
+    normal = generator.normal(flat_shape, dtype=tf.float64).numpy()
+    tall = normal if flat_shape[0] >= flat_shape[1] else normal.T
     # QR rather than SVD: as orthogonal, and a small SVD is pathologically slow in multithreaded
     # OpenBLAS on a busy machine (100 ms for 64x64), which every model construction paid.
     q, r = np.linalg.qr(tall)
     orthogonal = q * np.sign(np.diag(r))
-    if shape[0] < shape[1]:
+    if flat_shape[0] < flat_shape[1]:
         orthogonal = orthogonal.T
-    return (scale * orthogonal).astype(np.float32)
+    return (scale * orthogonal).reshape(shape).astype(np.float32)
 
 
 class Linear(tf.Module):
@@ -201,31 +205,7 @@ class MlpPolicy(tf.Module):
         self.action_space = action_space
         self.activation = get_activation(act_fun)
         self.generator = tf.random.Generator.from_non_deterministic_state() if generator is None else generator
-        shared_sizes, pi_sizes, vf_sizes = split_net_arch(_resolve_net_arch(net_arch, layers))
-
-        latent_dim = flat_dim(observation_space)
-        self.shared_layers = []
-        for index, size in enumerate(shared_sizes):
-            self.shared_layers.append(
-                Linear(f"model/shared_fc{index}", latent_dim, size, HIDDEN_INIT_SCALE, self.generator)
-            )
-            latent_dim = size
-        self.pi_layers = []
-        self.vf_layers = []
-        # Creation order (pi_fc0, vf_fc0, pi_fc1, ...) is the parameter order of Stable Baselines 2.
-        self._separate_layers = []
-        pi_dim = vf_dim = latent_dim
-        for index, (pi_size, vf_size) in enumerate(zip_longest(pi_sizes, vf_sizes)):
-            if pi_size is not None:
-                layer = Linear(f"model/pi_fc{index}", pi_dim, pi_size, HIDDEN_INIT_SCALE, self.generator)
-                self.pi_layers.append(layer)
-                self._separate_layers.append(layer)
-                pi_dim = pi_size
-            if vf_size is not None:
-                layer = Linear(f"model/vf_fc{index}", vf_dim, vf_size, HIDDEN_INIT_SCALE, self.generator)
-                self.vf_layers.append(layer)
-                self._separate_layers.append(layer)
-                vf_dim = vf_size
+        pi_dim, vf_dim = self._build_extractor(_resolve_net_arch(net_arch, layers))
 
         self.vf = Linear("model/vf", vf_dim, 1, VALUE_INIT_SCALE, self.generator)
         self.pi = Linear("model/pi", pi_dim, n_outputs, POLICY_INIT_SCALE, self.generator)
@@ -248,6 +228,48 @@ class MlpPolicy(tf.Module):
         #: ``action_proba(observations) -> distribution.probabilities()`` (see ``action_probability``).
         self.action_proba = CompiledFunction(self._action_proba, [self.observation_spec])
 
+    def _build_extractor(self, net_arch: NetArch) -> tuple[int, int]:
+        """Build the layers between the observations and the heads (Stable Baselines 2's ``mlp_extractor``).
+
+        :param net_arch: the resolved ``net_arch``
+        :return: the sizes of the policy and value latents
+        """
+        shared_sizes, pi_sizes, vf_sizes = split_net_arch(net_arch)
+        latent_dim = flat_dim(self.observation_space)
+        self.shared_layers = []
+        for index, size in enumerate(shared_sizes):
+            self.shared_layers.append(
+                Linear(f"model/shared_fc{index}", latent_dim, size, HIDDEN_INIT_SCALE, self.generator)
+            )
+            latent_dim = size
+        self.pi_layers = []
+        self.vf_layers = []
+        # Creation order (pi_fc0, vf_fc0, pi_fc1, ...) is the parameter order of Stable Baselines 2.
+        self._separate_layers = []
+        pi_dim = vf_dim = latent_dim
+        for index, (pi_size, vf_size) in enumerate(zip_longest(pi_sizes, vf_sizes)):
+            if pi_size is not None:
+                layer = Linear(f"model/pi_fc{index}", pi_dim, pi_size, HIDDEN_INIT_SCALE, self.generator)
+                self.pi_layers.append(layer)
+                self._separate_layers.append(layer)
+                pi_dim = pi_size
+            if vf_size is not None:
+                layer = Linear(f"model/vf_fc{index}", vf_dim, vf_size, HIDDEN_INIT_SCALE, self.generator)
+                self.vf_layers.append(layer)
+                self._separate_layers.append(layer)
+                vf_dim = vf_size
+        return pi_dim, vf_dim
+
+    def _extractor_parameters(self) -> list[tf.Variable]:
+        """The variables of the layers :meth:`_build_extractor` made, in Stable Baselines 2 order.
+
+        :return: the variables
+        """
+        variables: list[tf.Variable] = []
+        for layer in [*self.shared_layers, *self._separate_layers]:
+            variables += [layer.w, layer.b]
+        return variables
+
     # --- variables ----------------------------------------------------------------------------
 
     def get_parameter_list(self) -> list[tf.Variable]:
@@ -262,8 +284,8 @@ class MlpPolicy(tf.Module):
 
         :return: the variables, in :meth:`get_parameter_list` order
         """
-        variables = []
-        for layer in [*self.shared_layers, *self._separate_layers, self.vf, self.pi]:
+        variables = self._extractor_parameters()
+        for layer in [self.vf, self.pi]:
             variables += [layer.w, layer.b]
         if self.logstd is not None:
             variables.append(self.logstd)

@@ -19,6 +19,7 @@ from stable_baselines_io.common.off_policy import OffPolicyRLModel, _crossings
 from stable_baselines_io.common.optimizers import Adam, apply_clipped_gradients
 from stable_baselines_io.common.preprocessing import observations_to_array
 from stable_baselines_io.common.vec_env import VecEnv
+from stable_baselines_io.dqn.cnn_policies import CnnPolicy, LnCnnPolicy
 from stable_baselines_io.dqn.policies import LnMlpPolicy, MlpPolicy
 from stable_baselines_io.exceptions import NoEnvironmentError, UnsupportedFeatureError, UnsupportedSpaceError
 from stable_baselines_io.format.names import DQN_SCHEME
@@ -45,7 +46,7 @@ class DQN(OffPolicyRLModel):
     >>> model = model.learn(total_timesteps=100)
     >>> action, _ = model.predict(np.zeros(4, dtype=np.float32), deterministic=True)
 
-    :param policy: ``"MlpPolicy"``, ``"LnMlpPolicy"`` or a policy class
+    :param policy: ``"MlpPolicy"``, ``"LnMlpPolicy"``, ``"CnnPolicy"``, ``"LnCnnPolicy"`` or a policy class
     :param env: the environment (see :class:`~stable_baselines_io.common.base_class.BaseRLModel`)
     :param gamma: discount factor
     :param learning_rate: Adam learning rate (a number or a schedule of the remaining progress)
@@ -81,7 +82,9 @@ class DQN(OffPolicyRLModel):
     :param full_tensorboard_log: also write histograms of the trained variables
     """
 
-    policy_aliases: ClassVar[dict[str, type]] = {"MlpPolicy": MlpPolicy, "LnMlpPolicy": LnMlpPolicy}
+    policy_aliases: ClassVar[dict[str, type]] = {
+        "MlpPolicy": MlpPolicy, "LnMlpPolicy": LnMlpPolicy, "CnnPolicy": CnnPolicy, "LnCnnPolicy": LnCnnPolicy,
+    }
     _parameter_scheme: ClassVar[str | None] = DQN_SCHEME
     _save_attrs: ClassVar[tuple[str, ...]] = (
         *OffPolicyRLModel._save_attrs,

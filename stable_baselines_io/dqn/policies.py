@@ -191,8 +191,8 @@ class MlpPolicy(tf.Module):
         self.n_actions = int(action_space.n)
         rng = np.random.default_rng() if rng is None else rng
 
-        n_features = flat_dim(observation_space)
-        self.action_value = MlpStream(f"{scope}/action_value", n_features, self.layers, self.n_actions,
+        n_features, action_value_layers = self._build_features(scope, rng)
+        self.action_value = MlpStream(f"{scope}/action_value", n_features, action_value_layers, self.n_actions,
                                       self.layer_norm, self.activation, rng)
         self.state_value = (
             MlpStream(f"{scope}/state_value", n_features, self.layers, 1, self.layer_norm, self.activation, rng)
@@ -201,12 +201,36 @@ class MlpPolicy(tf.Module):
         )
         self.observation_spec = observation_spec(observation_space)
 
+    def _build_features(self, scope: str, rng: np.random.Generator) -> tuple[int, list[int]]:
+        """Build what turns observations into the streams' input (nothing here: they are flattened).
+
+        :param scope: the network's variable name prefix
+        :param rng: the source of randomness for the initialisation
+        :return: the feature count, and the hidden layer sizes of the ``action_value`` stream
+        """
+        return flat_dim(self.observation_space), self.layers
+
+    def _feature_parameters(self) -> list[tf.Variable]:
+        """The variables :meth:`_build_features` made (none here).
+
+        :return: the variables
+        """
+        return []
+
+    def features(self, observations: tf.Tensor) -> tf.Tensor:
+        """The input of both streams: the flattened observations.
+
+        :param observations: a batch, as described by ``observation_spec``
+        :return: float32 features of shape ``(batch, n_features)``
+        """
+        return preprocess_observations(observations, self.observation_space)
+
     def get_parameter_list(self) -> list[tf.Variable]:
         """Every variable, in Stable Baselines 2 order: the ``action_value`` then the ``state_value`` stream.
 
         :return: the variables
         """
-        variables = self.action_value.get_parameter_list()
+        variables = self._feature_parameters() + self.action_value.get_parameter_list()
         if self.state_value is not None:
             variables += self.state_value.get_parameter_list()
         return variables
@@ -217,7 +241,7 @@ class MlpPolicy(tf.Module):
         :param observations: a batch, as described by ``observation_spec``
         :return: Q-values of shape ``(batch, n_actions)``
         """
-        features = preprocess_observations(observations, self.observation_space)
+        features = self.features(observations)
         action_scores = self.action_value(features)
         if self.state_value is None:
             return action_scores

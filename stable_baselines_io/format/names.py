@@ -40,6 +40,7 @@ class BuiltinName:
     :param sb2_aliases: policy names Stable Baselines 2 accepted instead of the class
     :param parameter_scheme: for policies, the Stable Baselines 2 parameter naming scheme
     :param layer_norm_default: for DQN policies, whether layer normalization is on by default
+    :param cnn: for policies, whether the nature CNN extracts the features (an image observation)
     """
 
     registered_name: str
@@ -48,6 +49,7 @@ class BuiltinName:
     sb2_aliases: tuple[str, ...] = ()
     parameter_scheme: str | None = None
     layer_norm_default: bool = False
+    cnn: bool = False
 
     @property
     def module(self) -> str:
@@ -76,6 +78,15 @@ BUILTIN_NAMES: tuple[BuiltinName, ...] = (
     BuiltinName("dqn.LnMlpPolicy", "stable_baselines_io.dqn.policies:LnMlpPolicy",
                 sb2_pickle_names=(("stable_baselines.deepq.policies", "LnMlpPolicy"),), sb2_aliases=("LnMlpPolicy",),
                 parameter_scheme=DQN_SCHEME, layer_norm_default=True),
+    BuiltinName("actor_critic.CnnPolicy", "stable_baselines_io.common.cnn_policies:CnnPolicy",
+                sb2_pickle_names=(("stable_baselines.common.policies", "CnnPolicy"),), sb2_aliases=("CnnPolicy",),
+                parameter_scheme=ACTOR_CRITIC_SCHEME, cnn=True),
+    BuiltinName("dqn.CnnPolicy", "stable_baselines_io.dqn.cnn_policies:CnnPolicy",
+                sb2_pickle_names=(("stable_baselines.deepq.policies", "CnnPolicy"),), sb2_aliases=("CnnPolicy",),
+                parameter_scheme=DQN_SCHEME, cnn=True),
+    BuiltinName("dqn.LnCnnPolicy", "stable_baselines_io.dqn.cnn_policies:LnCnnPolicy",
+                sb2_pickle_names=(("stable_baselines.deepq.policies", "LnCnnPolicy"),), sb2_aliases=("LnCnnPolicy",),
+                parameter_scheme=DQN_SCHEME, layer_norm_default=True, cnn=True),
 )
 
 _BY_REGISTERED_NAME = {entry.registered_name: entry for entry in BUILTIN_NAMES}

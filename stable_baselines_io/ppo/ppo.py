@@ -38,7 +38,7 @@ class PPO(ActorCriticRLModel):
     >>> int(action) in (0, 1)
     True
 
-    :param policy: the policy class, or ``"MlpPolicy"``
+    :param policy: the policy class, or ``"MlpPolicy"`` or ``"CnnPolicy"``
     :param env: a gymnasium env, an env id, a vectorized env, or None (predict-only model)
     :param gamma: discount factor
     :param n_steps: steps per environment per update (the rollout is ``n_steps * n_envs``)
