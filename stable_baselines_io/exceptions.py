@@ -173,3 +173,13 @@ class UnsupportedExportError(StableBaselinesIOError, ValueError):
 class ExportDependencyError(StableBaselinesIOError, ImportError):
     """An export format needs an optional package that is not installed (``pip install
     "stable-baselines-io[export]"``)."""
+
+
+class RecurrentStateError(StableBaselinesIOError, ValueError):
+    """A recurrent policy's state or mask does not fit: wrong shape for the observations given, or
+    a stored state that does not match the model's environments."""
+
+
+class RecurrentBatchError(StableBaselinesIOError, ValueError, AssertionError):
+    """Recurrent training cannot split the rollout into whole environment sequences (Stable
+    Baselines 2 asserted ``n_envs % nminibatches == 0`` for PPO2)."""
