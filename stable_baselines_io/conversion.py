@@ -16,9 +16,14 @@ import gymnasium
 from stable_baselines_io.exceptions import SerializationError
 from stable_baselines_io.format.file_targets import describe_target
 from stable_baselines_io.format.files import read_agent_file, save_to_file
-from stable_baselines_io.format.names import ACTOR_CRITIC_SCHEME, DQN_SCHEME, by_registered_name
+from stable_baselines_io.format.names import ACTOR_CRITIC_SCHEME, DQN_SCHEME, RECURRENT_SCHEME, by_registered_name
 from stable_baselines_io.format.registry import ClassReference, deferred_imports, registered_name
-from stable_baselines_io.interop import actor_critic_parameter_names, detect_algorithm, dqn_parameter_names
+from stable_baselines_io.interop import (
+    actor_critic_parameter_names,
+    detect_algorithm,
+    dqn_parameter_names,
+    recurrent_parameter_shapes,
+)
 from stable_baselines_io.type_aliases import DataDict, FileTarget, LoadedParams, ParamDict
 
 
@@ -78,6 +83,13 @@ def list_parameter_names(data: DataDict, count: int) -> list[str]:
     if scheme == ACTOR_CRITIC_SCHEME:
         continuous = isinstance(data.get("action_space"), gymnasium.spaces.Box)
         names = actor_critic_parameter_names(policy_kwargs, continuous)
+    elif builtin is not None and scheme == RECURRENT_SCHEME:
+        space = data.get("observation_space")
+        image_shape = space.shape if builtin.feature_extraction == "cnn" and isinstance(space, gymnasium.spaces.Box) \
+            else None
+        names = list(recurrent_parameter_shapes(policy_kwargs, 1, 1, isinstance(data.get("action_space"),
+                                                                             gymnasium.spaces.Box),
+                                                builtin.layer_norm_default, image_shape))
     elif builtin is not None and scheme == DQN_SCHEME:
         names = dqn_parameter_names(policy_kwargs, layer_norm_default=builtin.layer_norm_default)
     else:

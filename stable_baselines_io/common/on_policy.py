@@ -319,7 +319,8 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
         self._policy_states = None
 
     def _needs_reset(self) -> bool:
-        return self._last_obs is None or self._episode_starts is None or (self.recurrent and self._policy_states is None)
+        missing_state = self.recurrent and self._policy_states is None
+        return self._last_obs is None or self._episode_starts is None or missing_state
 
     def _reset_env(self, env: VecEnv) -> None:
         policy = self._require_policy()
@@ -517,7 +518,7 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
         :param env_indices: the environments the observations belong to (default: all)
         :return: ``(len(observations),)``
         """
-        if isinstance(policy, LstmPolicy):
+        if isinstance(policy, LstmPolicy) and self._policy_states is not None:
             states = self._policy_states if env_indices is None else self._policy_states[env_indices]
             return policy.value(observations, states, episode_starts.astype(np.float32)).numpy()
         return policy.value(observations).numpy()

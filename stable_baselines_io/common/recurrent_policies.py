@@ -291,7 +291,7 @@ class LstmPolicy(tf.Module):
             n_outputs = int(action_space.n)
             self.action_spec = tf.TensorSpec((None,), tf.int64)
         else:
-            n_outputs = int(np.prod(action_space.shape))
+            n_outputs = int(np.prod(action_space.shape or ()))
             self.action_spec = tf.TensorSpec((None, n_outputs), tf.float32)
         self.pi = Linear("model/pi", pi_dim, n_outputs, HEAD_INIT_SCALE, self.generator)
         self.logstd = (

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 #: Parameter naming schemes of Stable Baselines 2 policies (see :mod:`stable_baselines_io.interop`).
 ACTOR_CRITIC_SCHEME = "actor_critic"
+#: Stable Baselines 2's ``LstmPolicy`` family (``model/lstm1/...``); read by the actor-critic algorithms.
+RECURRENT_SCHEME = "actor_critic_lstm"
 DQN_SCHEME = "dqn"
 #: The variable scope each scheme's parameter names start with, and the algorithm that reads them.
 SB2_SCOPES = {ACTOR_CRITIC_SCHEME: "model", DQN_SCHEME: "deepq"}
@@ -39,7 +41,9 @@ class BuiltinName:
         the class this one replaces
     :param sb2_aliases: policy names Stable Baselines 2 accepted instead of the class
     :param parameter_scheme: for policies, the Stable Baselines 2 parameter naming scheme
-    :param layer_norm_default: for DQN policies, whether layer normalization is on by default
+    :param layer_norm_default: for DQN policies and recurrent policies, whether layer
+        normalization is on by default (``LnMlpPolicy``, ``MlpLnLstmPolicy``)
+    :param feature_extraction: for recurrent policies, ``"mlp"`` or ``"cnn"``
     """
 
     registered_name: str
@@ -48,6 +52,7 @@ class BuiltinName:
     sb2_aliases: tuple[str, ...] = ()
     parameter_scheme: str | None = None
     layer_norm_default: bool = False
+    feature_extraction: str = "mlp"
 
     @property
     def module(self) -> str:
@@ -74,6 +79,11 @@ BUILTIN_NAMES: tuple[BuiltinName, ...] = (
     BuiltinName("dqn.LnMlpPolicy", "stable_baselines_io.dqn.policies:LnMlpPolicy",
                 sb2_pickle_names=(("stable_baselines.deepq.policies", "LnMlpPolicy"),), sb2_aliases=("LnMlpPolicy",),
                 parameter_scheme=DQN_SCHEME, layer_norm_default=True),
+    *(BuiltinName(f"actor_critic.{name}", f"stable_baselines_io.common.recurrent_policies:{name}",
+                  sb2_pickle_names=(("stable_baselines.common.policies", name),), sb2_aliases=(name,),
+                  parameter_scheme=RECURRENT_SCHEME, layer_norm_default="Ln" in name,
+                  feature_extraction="cnn" if name.startswith("Cnn") else "mlp")
+      for name in ("MlpLstmPolicy", "MlpLnLstmPolicy", "CnnLstmPolicy", "CnnLnLstmPolicy")),
 )
 
 _BY_REGISTERED_NAME = {entry.registered_name: entry for entry in BUILTIN_NAMES}
