@@ -33,6 +33,7 @@ from stable_baselines_io.exceptions import (
     CorruptAgentFileError,
     RecurrentBatchError,
     RecurrentStateError,
+    UnsupportedExportError,
 )
 from stable_baselines_io.format.archive import TRAINING_STATE_MEMBER
 
@@ -154,7 +155,7 @@ def _class_pickle(module: str, name: str) -> dict[str, str]:
 
 
 def _space_entries(env_id: str, sb2_fixture_dir: Path, tmp_path: Path) -> tuple[Any, Any]:
-    """The spaces as data entries: CartPole's from a real Stable Baselines 2 file, others as this library writes them."""
+    """The spaces as data entries: CartPole's from a real Stable Baselines 2 file, others as this library writes."""
     if env_id == "CartPole-v1":
         with zipfile.ZipFile(sb2_fixture_dir / "ppo2__CartPole-v1__TrailerReverse.zip") as real:
             data = json.loads(real.read("data"))
@@ -492,3 +493,8 @@ def test_net_arch_needs_exactly_one_lstm() -> None:
     space = gymnasium.spaces.Box(-1, 1, (3,))
     with pytest.raises(ValueError, match="net_arch must contain 'lstm' exactly once"):
         MlpLnLstmPolicy(space, gymnasium.spaces.Discrete(2), net_arch=[8, dict(pi=[4])])
+
+
+def test_export_of_a_recurrent_policy_is_a_clear_error(small_model: PPO, tmp_path: Path) -> None:
+    with pytest.raises(UnsupportedExportError, match=r"no exporter for PPO\.policy_net of class MlpLstmPolicy"):
+        small_model.export(tmp_path / "exported")
