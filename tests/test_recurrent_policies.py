@@ -154,7 +154,7 @@ def _class_pickle(module: str, name: str) -> dict[str, str]:
     return {":type:": "<class 'abc.ABCMeta'>", ":serialized:": payload}
 
 
-def _space_entries(env_id: str, sb2_fixture_dir: Path, tmp_path: Path) -> tuple[Any, Any]:
+def _space_entries(env_id: str | gymnasium.Env, sb2_fixture_dir: Path, tmp_path: Path) -> tuple[Any, Any]:
     """The spaces as data entries: CartPole's from a real Stable Baselines 2 file, others as this library writes."""
     if env_id == "CartPole-v1":
         with zipfile.ZipFile(sb2_fixture_dir / "ppo2__CartPole-v1__TrailerReverse.zip") as real:
@@ -498,3 +498,44 @@ def test_net_arch_needs_exactly_one_lstm() -> None:
 def test_export_of_a_recurrent_policy_is_a_clear_error(small_model: PPO, tmp_path: Path) -> None:
     with pytest.raises(UnsupportedExportError, match=r"no exporter for PPO\.policy_net of class MlpLstmPolicy"):
         small_model.export(tmp_path / "exported")
+
+
+# --- CnnLstmPolicy against a NumPy nature_cnn ----------------------------------------------------
+
+
+def sb2_nature_cnn(params: dict[str, np.ndarray], images: np.ndarray) -> np.ndarray:
+    """Stable Baselines 2's ``nature_cnn`` in NumPy: VALID convolutions (NHWC), ReLU, ``conv_to_fc``, fc1."""
+    x = images.astype(np.float64) / 255.0
+    for name, stride in (("c1", 4), ("c2", 2), ("c3", 1)):
+        kernel = params[f"model/{name}/w:0"]
+        windows = np.lib.stride_tricks.sliding_window_view(x, kernel.shape[:2], axis=(1, 2))[:, ::stride, ::stride]
+        x = np.maximum(np.einsum("nhwcij,ijcf->nhwf", windows, kernel) + params[f"model/{name}/b:0"].reshape(-1), 0)
+    x = x.reshape(len(x), -1)
+    return np.maximum(x @ params["model/fc1/w:0"] + params["model/fc1/b:0"], 0)
+
+
+def test_a_stable_baselines_2_cnn_lstm_file_acts_as_the_numpy_reference(sb2_fixture_dir: Path,
+                                                                         tmp_path: Path) -> None:
+    n_lstm = 6
+    shapes = [("model/c1/w:0", (8, 8, 1, 32)), ("model/c1/b:0", (1, 32, 1, 1)), ("model/c2/w:0", (4, 4, 32, 64)),
+              ("model/c2/b:0", (1, 64, 1, 1)), ("model/c3/w:0", (3, 3, 64, 64)), ("model/c3/b:0", (1, 64, 1, 1)),
+              ("model/fc1/w:0", (64, 512)), ("model/fc1/b:0", (512,))]
+    shapes += sb2_layout(512, 2, False, n_lstm, False, ["lstm"])
+    rng = np.random.default_rng(7)
+    params = {name: rng.normal(scale=0.1 if name.startswith("model/c") else 0.5, size=shape).astype(np.float32)
+              for name, shape in shapes}
+    write_sb2_ppo2_zip(tmp_path / "cnn_lstm.zip", "CnnLstmPolicy", dict(n_lstm=n_lstm), params,
+                       _space_entries(TinyImageEnv(), sb2_fixture_dir, tmp_path))
+    model = PPO.load(tmp_path / "cnn_lstm.zip")
+    assert type(model.policy_net) is CnnLstmPolicy and list(model.get_parameters()) == list(params)
+
+    # With the CNN's features as input, the rest is the MLP reference with no layer before the LSTM.
+    lstm_params = {name: value for name, value in params.items() if not name.startswith(("model/c", "model/fc1"))}
+    states = reference_states = model.initial_state
+    for step, mask in enumerate([[1, 1, 1], [0, 0, 0], [0, 1, 0]]):
+        images = rng.integers(0, 256, (N_ENVS, 36, 36, 1), dtype=np.uint8)
+        expected_pi, _, reference_states = sb2_forward(lstm_params, sb2_nature_cnn(params, images),
+                                                       np.asarray(mask, np.float64), reference_states, False)
+        actions, states = model.predict(images, state=states, mask=mask, deterministic=True)
+        np.testing.assert_array_equal(actions, np.argmax(expected_pi, axis=1), err_msg=f"step {step}")
+        np.testing.assert_allclose(states, reference_states, atol=1e-5, err_msg=f"step {step}")
