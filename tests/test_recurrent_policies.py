@@ -26,6 +26,7 @@ import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 
 from stable_baselines_io import A2C, PPO
+from stable_baselines_io.common.data_checks import expected_parameter_shapes
 from stable_baselines_io.common.recurrent_policies import CnnLstmPolicy, MlpLnLstmPolicy, MlpLstmPolicy
 from stable_baselines_io.common.vec_env import VecEnv
 from stable_baselines_io.exceptions import (
@@ -539,3 +540,19 @@ def test_a_stable_baselines_2_cnn_lstm_file_acts_as_the_numpy_reference(sb2_fixt
         actions, states = model.predict(images, state=states, mask=mask, deterministic=True)
         np.testing.assert_array_equal(actions, np.argmax(expected_pi, axis=1), err_msg=f"step {step}")
         np.testing.assert_allclose(states, reference_states, atol=1e-5, err_msg=f"step {step}")
+
+
+@pytest.mark.parametrize("policy, observation_space, action_space, policy_kwargs", [
+    (MlpLstmPolicy, gymnasium.spaces.Box(-1, 1, (4,)), gymnasium.spaces.Discrete(3), dict(n_lstm=5)),
+    (MlpLnLstmPolicy, gymnasium.spaces.Discrete(6), gymnasium.spaces.Box(-1, 1, (2,)),
+     dict(n_lstm=4, net_arch=[7, "lstm", 3, dict(pi=[4, 4], vf=[2])])),
+    (CnnLstmPolicy, TinyImageEnv.observation_space, TinyImageEnv.action_space, dict(n_lstm=3)),
+], ids=["mlp-layers", "ln-net_arch", "cnn"])
+def test_shapes_checked_before_building_are_the_real_variable_shapes(policy: type, observation_space: Any,
+                                                                     action_space: Any,
+                                                                     policy_kwargs: dict[str, Any]) -> None:
+    built = policy(observation_space, action_space, generator=tf.random.Generator.from_seed(0), **policy_kwargs)
+    real = {variable.name: tuple(variable.shape) for variable in built.get_parameter_list()}
+    data = dict(policy=policy, observation_space=observation_space, action_space=action_space,
+                policy_kwargs=policy_kwargs)
+    assert expected_parameter_shapes(data) == real
