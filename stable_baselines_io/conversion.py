@@ -16,7 +16,7 @@ import gymnasium
 from stable_baselines_io.exceptions import SerializationError
 from stable_baselines_io.format.file_targets import describe_target
 from stable_baselines_io.format.files import read_agent_file, save_to_file
-from stable_baselines_io.format.names import ACTOR_CRITIC_SCHEME, DQN_SCHEME, by_registered_name
+from stable_baselines_io.format.names import ACTOR_CRITIC_SCHEME, DQN_SCHEME, RECURRENT_SCHEME, by_registered_name
 from stable_baselines_io.format.normalization import (
     VEC_NORMALIZE_MEMBER,
     StoredStatistics,
@@ -30,6 +30,7 @@ from stable_baselines_io.interop import (
     actor_critic_parameter_names,
     detect_algorithm,
     dqn_parameter_names,
+    recurrent_parameter_shapes,
     sb2_algorithm,
 )
 from stable_baselines_io.type_aliases import DataDict, FileTarget, LoadedParams, ParamDict
@@ -116,6 +117,12 @@ def list_parameter_names(data: DataDict, count: int | None) -> list[str]:
     if builtin is not None and scheme == ACTOR_CRITIC_SCHEME:
         continuous = isinstance(data.get("action_space"), gymnasium.spaces.Box)
         names = actor_critic_parameter_names(policy_kwargs, continuous, cnn=builtin.cnn)
+    elif builtin is not None and scheme == RECURRENT_SCHEME:
+        space = data.get("observation_space")
+        image_shape = space.shape if builtin.cnn and isinstance(space, gymnasium.spaces.Box) else None
+        names = list(recurrent_parameter_shapes(policy_kwargs, 1, 1, isinstance(data.get("action_space"),
+                                                                             gymnasium.spaces.Box),
+                                                builtin.layer_norm_default, image_shape))
     elif builtin is not None and scheme == DQN_SCHEME:
         names = dqn_parameter_names(policy_kwargs, layer_norm_default=builtin.layer_norm_default, cnn=builtin.cnn,
                                     param_noise=data.get("param_noise") is True)

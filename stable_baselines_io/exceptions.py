@@ -213,6 +213,8 @@ class ExportDependencyError(StableBaselinesIOError, ImportError):
 class InferredPolicyWarning(UserWarning):
     """``load`` replaced a policy class that is not this library's by a library policy whose
     parameter names and shapes match the stored arrays exactly; the message says what was inferred."""
+
+
 class AtariUnavailableError(StableBaselinesIOError, ImportError):
     """Atari environments need ``ale-py``, which is not installed (``pip install
     "stable-baselines-io[atari]"``)."""
@@ -221,3 +223,13 @@ class AtariUnavailableError(StableBaselinesIOError, ImportError):
 class AtariEnvError(StableBaselinesIOError, ValueError):
     """An environment does not fit an Atari wrapper: no NOOP / FIRE action where Stable Baselines 2
     expected one, frames that are not RGB, or an id that skips frames itself."""
+
+
+class RecurrentStateError(StableBaselinesIOError, ValueError):
+    """A recurrent policy's state or mask does not fit: wrong shape for the observations given, or
+    a stored state that does not match the model's environments."""
+
+
+class RecurrentBatchError(StableBaselinesIOError, ValueError, AssertionError):
+    """Recurrent training cannot split the rollout into whole environment sequences (Stable
+    Baselines 2 asserted ``n_envs % nminibatches == 0`` for PPO2)."""

@@ -41,6 +41,7 @@ NATURE_CNN_CONVOLUTIONS = (("c1", 32, 8, 4), ("c2", 64, 4, 2), ("c3", 64, 3, 1))
 NATURE_CNN_FEATURES = 512
 #: The smallest image the nature CNN accepts (used where only parameter names matter).
 NATURE_CNN_MIN_IMAGE = (36, 36, 1)
+DEFAULT_N_LSTM = 256
 
 
 def detect_algorithm(metadata: Mapping[str, Any], param_names: Sequence[str],
@@ -206,6 +207,70 @@ def actor_critic_parameter_names(policy_kwargs: Mapping[str, Any], continuous_ac
     """
     image_shape = NATURE_CNN_MIN_IMAGE if cnn else None
     return list(actor_critic_parameter_shapes(policy_kwargs, 1, 1, continuous_actions, image_shape))
+
+
+def recurrent_parameter_shapes(policy_kwargs: Mapping[str, Any], n_inputs: int, n_outputs: int,
+                               continuous_actions: bool, layer_norm: bool = False,
+                               image_shape: Sequence[int] | None = None) -> Shapes:
+    """Parameter names and shapes of Stable Baselines 2's ``LstmPolicy`` family, in its order.
+
+    :param policy_kwargs: the stored ``policy_kwargs`` (``n_lstm``, ``layers`` or ``net_arch``)
+    :param n_inputs: the flattened observation size (MLP features)
+    :param n_outputs: the number of discrete actions, or the size of a Box action
+    :param continuous_actions: Box actions (adds ``model/pi/logstd:0``)
+    :param layer_norm: layer-normalized LSTM (``MlpLnLstmPolicy``, ``CnnLnLstmPolicy``)
+    :param image_shape: ``(height, width, channels)`` for the CNN policies (``nature_cnn`` features)
+    :return: name -> shape
+    """
+    scope = SB2_SCOPES[ACTOR_CRITIC_SCHEME]
+    n_lstm = int(policy_kwargs.get("n_lstm", DEFAULT_N_LSTM))
+    shapes: Shapes = OrderedDict()
+
+    def dense(layer: str, inputs: int, outputs: int) -> int:
+        shapes[f"{scope}/{layer}/w:0"] = (inputs, outputs)
+        shapes[f"{scope}/{layer}/b:0"] = (outputs,)
+        return outputs
+
+    def lstm(inputs: int) -> int:
+        shapes[f"{scope}/lstm1/wx:0"] = (inputs, 4 * n_lstm)
+        shapes[f"{scope}/lstm1/wh:0"] = (n_lstm, 4 * n_lstm)
+        shapes[f"{scope}/lstm1/b:0"] = (4 * n_lstm,)
+        if layer_norm:
+            for name, size in (("gx", 4 * n_lstm), ("bx", 4 * n_lstm), ("gh", 4 * n_lstm), ("bh", 4 * n_lstm),
+                               ("gc", n_lstm), ("bc", n_lstm)):
+                shapes[f"{scope}/lstm1/{name}:0"] = (size,)
+        return n_lstm
+
+    net_arch = policy_kwargs.get("net_arch")
+    split: Mapping[str, Sequence[int]] = {}
+    if image_shape is not None:
+        shapes.update(nature_cnn_parameter_shapes(scope, image_shape))
+        latent = lstm(NATURE_CNN_FEATURES)
+    elif net_arch is None:
+        latent = n_inputs
+        for index, size in enumerate(policy_kwargs.get("layers") or DEFAULT_ACTOR_CRITIC_LAYERS):
+            latent = dense(f"pi_fc{index}", latent, int(size))
+        latent = lstm(latent)
+    else:
+        latent = n_inputs
+        for index, layer in enumerate(net_arch):
+            if isinstance(layer, Mapping):
+                split = layer
+            elif layer == "lstm":
+                latent = lstm(latent)
+            else:
+                latent = dense(f"shared_fc{index}", latent, int(layer))
+    policy_latent = value_latent = latent
+    for index, size in enumerate(split.get("pi", [])):
+        policy_latent = dense(f"pi_fc{index}", policy_latent, int(size))
+    for index, size in enumerate(split.get("vf", [])):
+        value_latent = dense(f"vf_fc{index}", value_latent, int(size))
+    dense("vf", value_latent, 1)
+    dense("pi", policy_latent, n_outputs)
+    if continuous_actions:
+        shapes[f"{scope}/pi/logstd:0"] = (1, n_outputs)
+    dense("q", value_latent, n_outputs)
+    return shapes
 
 
 def dqn_parameter_shapes(policy_kwargs: Mapping[str, Any], n_inputs: int, n_actions: int,

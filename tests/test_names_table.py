@@ -28,9 +28,9 @@ def test_every_builtin_name_resolves_both_ways(entry):
 
 
 def test_sb2_aliases_are_the_algorithms_policy_aliases():
-    for algorithm, scheme in ((PPO, names.ACTOR_CRITIC_SCHEME), (DQN, names.DQN_SCHEME)):
+    for algorithm, schemes in ((PPO, (names.ACTOR_CRITIC_SCHEME, names.RECURRENT_SCHEME)), (DQN, (names.DQN_SCHEME,))):
         table = {alias: registry.resolve_registered(entry.registered_name) for entry in names.BUILTIN_NAMES
-                 if entry.parameter_scheme == scheme for alias in entry.sb2_aliases}
+                 if entry.parameter_scheme in schemes for alias in entry.sb2_aliases}
         assert table == dict(algorithm.policy_aliases)
 
 

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 import tensorflow as tf
 
-from stable_baselines_io.common.on_policy import ActorCriticRLModel, Rollout, compute_gae
+from stable_baselines_io.common.on_policy import ActorCriticRLModel, Rollout, compute_gae, recurrent_specs
 from stable_baselines_io.common.optimizers import RMSProp
 from stable_baselines_io.common.tf_util import CompiledFunction
 from stable_baselines_io.interop import A2C_DATA_KEYS
@@ -108,7 +108,8 @@ class A2C(ActorCriticRLModel):
         policy = self._require_policy()
         sample_spec = tf.TensorSpec((None,), tf.float32)
         self._train_step = CompiledFunction(
-            self._train_on_batch, [policy.observation_spec, policy.action_spec, sample_spec, sample_spec]
+            self._train_on_batch,
+            [policy.observation_spec, policy.action_spec, sample_spec, sample_spec, *recurrent_specs(policy)],
         )
 
     # --- training -----------------------------------------------------------------------------
@@ -121,14 +122,16 @@ class A2C(ActorCriticRLModel):
         return compute_gae(rewards, values, episode_starts, last_values, last_episode_starts, self.gamma, 1.0)
 
     def _train(self, rollout: Rollout, progress_remaining: float) -> dict[str, float]:
-        statistics = self._train_step(rollout.observations, rollout.actions, rollout.advantages, rollout.returns)
+        recurrent_inputs = () if rollout.states is None else (rollout.states, rollout.masks)
+        statistics = self._train_step(rollout.observations, rollout.actions, rollout.advantages, rollout.returns,
+                                      *recurrent_inputs)
         return dict(zip(("pg_loss", "vf_loss", "entropy"), statistics.numpy().tolist()))
 
     def _train_on_batch(self, observations: tf.Tensor, actions: tf.Tensor, advantages: tf.Tensor,
-                        returns: tf.Tensor) -> tf.Tensor:
+                        returns: tf.Tensor, *recurrent_inputs: tf.Tensor) -> tf.Tensor:
         policy = self._require_policy()
         with tf.GradientTape() as tape:
-            neglogps, entropy, values = policy.evaluate_actions(observations, actions)
+            neglogps, entropy, values = policy.evaluate_actions(observations, actions, *recurrent_inputs)
             pg_loss = tf.reduce_mean(advantages * neglogps)
             vf_loss = tf.reduce_mean(tf.square(values - returns))
             entropy = tf.reduce_mean(entropy)

@@ -469,15 +469,19 @@ class BaseRLModel(SaveLoadMixin, ABC):
         normalized), as in Stable Baselines 2.
 
         :param observation: one observation, or a batch (leading batch dimension)
-        :param state: recurrent state (unused by MLP policies, returned unchanged)
-        :param mask: episode-start mask for recurrent policies (unused)
+        :param state: recurrent policies: the state of each observation's environment, shape
+            ``(n, 2 * n_lstm)`` (None: the initial state); returned unchanged by other policies
+        :param mask: recurrent policies: one flag per observation, True where an episode begins
+            (the state is reset before the step); None: no episode begins
         :param deterministic: greedy action instead of a sample
         :param episode_start: Stable-Baselines3's name for ``mask`` (give one of the two)
-        :return: ``(action, state)``; Box actions are clipped to the action space bounds
+        :return: ``(action, state)``: the new states for a recurrent policy; Box actions are
+            clipped to the action space bounds
         """
         _check_one_mask(mask, episode_start)
         batch, vectorized = self._observation_batch(observation)
-        actions = np.asarray(self._predict_actions(batch, deterministic))
+        actions, state = self._predict_step(batch, state, episode_start if mask is None else mask, deterministic)
+        actions = np.asarray(actions)
         if isinstance(self.action_space, gymnasium.spaces.Box):
             actions = np.clip(actions, self.action_space.low, self.action_space.high)
         if not vectorized:
@@ -503,17 +507,40 @@ class BaseRLModel(SaveLoadMixin, ABC):
         DQN's distribution is the softmax of its Q-values.
 
         :param observation: one observation, or a batch (leading batch dimension)
-        :param state: recurrent state (unused by MLP policies)
-        :param mask: episode-start mask for recurrent policies (unused)
+        :param state: recurrent policies: the state of each observation's environment (None: the
+            initial state); unused by other policies
+        :param mask: recurrent policies: True where an episode begins; unused by other policies
         :param actions: actions whose probability to return, or None for the distribution
         :param logp: with ``actions``, return log-probabilities (ignored without ``actions``)
         :return: as described above; batched if ``observation`` is a batch
         """
         batch, vectorized = self._observation_batch(observation)
-        proba = self._proba_step(batch)
+        proba = self._proba_with_state(batch, state, mask)
         assert self.action_space is not None  # checked by _observation_batch
         result = proba if actions is None else probability_of_actions(self.action_space, proba, actions, logp)
         return result if vectorized else first_of_batch(result)
+
+    def _predict_step(self, observations: np.ndarray, state: Any, mask: Any, deterministic: bool
+                      ) -> tuple[np.ndarray, Any]:
+        """Actions for a batch, and the state to return: a feed-forward policy's is ``state`` unchanged.
+
+        :param observations: the batch
+        :param state: the recurrent states given to ``predict``
+        :param mask: the episode starts given to ``predict``
+        :param deterministic: act greedily instead of sampling
+        :return: ``(actions, state)``
+        """
+        return self._predict_actions(observations, deterministic), state
+
+    def _proba_with_state(self, observations: np.ndarray, state: Any, mask: Any) -> Any:
+        """The action distribution of a batch given recurrent states (ignored by feed-forward policies).
+
+        :param observations: the batch
+        :param state: the recurrent states given to ``action_probability``
+        :param mask: the episode starts given to ``action_probability``
+        :return: as :meth:`_proba_step`
+        """
+        return self._proba_step(observations)
 
     def _proba_step(self, observations: np.ndarray) -> Any:
         """The action distribution of a batch, as described in

@@ -31,6 +31,7 @@ from stable_baselines_io.interop import (
     actor_critic_action_outputs,
     actor_critic_parameter_shapes,
     dqn_parameter_shapes,
+    recurrent_parameter_shapes,
 )
 from stable_baselines_io.schedules import LR_SCHEDULE_FACTORS
 from stable_baselines_io.type_aliases import DataDict, LoadedParams
@@ -94,6 +95,7 @@ TYPES: dict[str, tuple[type, ...]] = {
     "shuffle_rng": (np.random.Generator,),
     "_last_obs": (np.ndarray, dict, tuple),
     "_episode_starts": (np.ndarray,),
+    "_policy_states": (np.ndarray,),
     "_ep_info_list": (list,),
     "_episode_return_list": (list,),
     "_env_episode_stats": (dict,),
@@ -102,7 +104,7 @@ TYPES: dict[str, tuple[type, ...]] = {
 }
 #: Keys that may be None beside their type.
 OPTIONAL_KEYS = frozenset({"seed", "cliprange_vf", "prioritized_replay_beta_iters", "ent_coef", "max_grad_norm",
-                           "n_cpu_tf_sess", "_last_obs", "_episode_starts", "_env_episode_stats",
+                           "n_cpu_tf_sess", "_last_obs", "_episode_starts", "_policy_states", "_env_episode_stats",
                            "_replay_buffer_metadata"})
 
 
@@ -166,8 +168,9 @@ def check_value(key: str, value: Any, source: str | None = None, member: str = "
 
 
 def check_policy_kwargs(policy_kwargs: Any, source: str | None = None) -> None:
-    """Check ``policy_kwargs``: a dict of string keys; ``net_arch`` / ``layers`` of sane sizes;
-    ``act_fun`` a name or a function; ``dueling`` / ``layer_norm`` bools.
+    """Check ``policy_kwargs``: a dict of string keys; ``net_arch`` / ``layers`` of sane sizes
+    (``net_arch`` may place one ``'lstm'``); ``n_lstm`` a sane size; ``act_fun`` a name or a
+    function; ``dueling`` / ``layer_norm`` bools.
 
     :param policy_kwargs: the stored value
     :param source: the file, named in errors
@@ -186,6 +189,8 @@ def check_policy_kwargs(policy_kwargs: Any, source: str | None = None) -> None:
                        net_arch, source)
         for index, layer in enumerate(net_arch):
             where = f"policy_kwargs['net_arch'][{index}]"
+            if layer == "lstm":
+                continue
             if isinstance(layer, dict):
                 if index != len(net_arch) - 1 or set(layer) - {"pi", "vf"}:
                     raise _bad(where, "the last entry, a dict of 'pi' and 'vf' layer sizes", layer, source)
@@ -193,6 +198,10 @@ def check_policy_kwargs(policy_kwargs: Any, source: str | None = None) -> None:
                     _check_layer_sizes(sizes, f"{where}[{branch!r}]", source)
             else:
                 _check_layer_size(layer, where, source)
+        if sum(1 for layer in net_arch if layer == "lstm") > 1:
+            raise _bad("policy_kwargs['net_arch']", "a list with at most one 'lstm'", net_arch, source)
+    if "n_lstm" in policy_kwargs:
+        _check_layer_size(policy_kwargs["n_lstm"], "policy_kwargs['n_lstm']", source)
     act_fun = policy_kwargs.get("act_fun")
     if act_fun is not None and not isinstance(act_fun, str) and not callable(act_fun):
         raise _bad("policy_kwargs['act_fun']", "an activation name or function", act_fun, source)
@@ -221,6 +230,8 @@ def expected_parameter_shapes(data: DataDict, source: str | None = None) -> Shap
     except UnsupportedSpaceError:
         return None  # the policy reports it when it is built
     policy_kwargs = data.get("policy_kwargs") or {}
+    if entry.parameter_scheme == names.RECURRENT_SCHEME:
+        return _recurrent_shapes(entry, policy_kwargs, observation_space, action_space, n_inputs)
     if entry.parameter_scheme == names.DQN_SCHEME:
         if not isinstance(action_space, gymnasium.spaces.Discrete):
             return None
@@ -231,6 +242,21 @@ def expected_parameter_shapes(data: DataDict, source: str | None = None) -> Shap
         return None  # the policy reports it when it is built
     n_outputs, continuous = outputs
     return actor_critic_parameter_shapes(policy_kwargs, n_inputs, n_outputs, continuous, image_shape)
+
+
+def _recurrent_shapes(entry: names.BuiltinName, policy_kwargs: dict[str, Any], observation_space: gymnasium.Space,
+                      action_space: gymnasium.Space, n_inputs: int) -> Shapes | None:
+    continuous = isinstance(action_space, gymnasium.spaces.Box)
+    if not continuous and not isinstance(action_space, gymnasium.spaces.Discrete):
+        return None
+    image_shape = None
+    if entry.cnn:
+        if not isinstance(observation_space, gymnasium.spaces.Box) or len(observation_space.shape) != 3:
+            return None  # the policy reports it when it is built
+        image_shape = observation_space.shape
+    n_outputs = int(np.prod(action_space.shape)) if continuous else int(action_space.n)  # type: ignore[arg-type, attr-defined]
+    return recurrent_parameter_shapes(policy_kwargs, n_inputs, n_outputs, continuous, entry.layer_norm_default,
+                                      image_shape)
 
 
 def check_parameter_shapes(expected: Shapes, params: LoadedParams, source: str | None = None) -> None:

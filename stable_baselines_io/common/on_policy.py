@@ -28,9 +28,10 @@ from stable_baselines_io.common.logger import print_table
 from stable_baselines_io.common.optimizers import apply_clipped_gradients
 from stable_baselines_io.common.policies import MlpPolicy
 from stable_baselines_io.common.preprocessing import observations_to_array
+from stable_baselines_io.common.recurrent_policies import RECURRENT_POLICIES, LstmPolicy
 from stable_baselines_io.common.tensorboard import TensorBoardLogging
 from stable_baselines_io.common.vec_env import VecEnv
-from stable_baselines_io.exceptions import NoEnvironmentError
+from stable_baselines_io.exceptions import CorruptAgentFileError, NoEnvironmentError, RecurrentStateError
 from stable_baselines_io.format.names import ACTOR_CRITIC_SCHEME
 from stable_baselines_io.schedules import Schedule, get_schedule_fn
 from stable_baselines_io.type_aliases import Callback, EnvSpec
@@ -39,6 +40,9 @@ SelfActorCritic = TypeVar("SelfActorCritic", bound="ActorCriticRLModel")
 
 #: Name of the action-sampling generator's state among the state variables (``training_arrays``).
 RANDOM_GENERATOR_STATE = "random_generator/state"
+
+#: The policies of the on-policy algorithms: feed-forward or recurrent.
+ActorCriticPolicy = MlpPolicy | LstmPolicy
 
 
 @dataclass
@@ -51,6 +55,10 @@ class Rollout:
     neglogps: np.ndarray
     advantages: np.ndarray
     returns: np.ndarray
+    #: Recurrent policies only: the episode starts of the samples (the masks of the steps).
+    masks: np.ndarray | None = None
+    #: Recurrent policies only: the state of each environment before the rollout's first step.
+    states: np.ndarray | None = None
 
 
 class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
@@ -77,7 +85,7 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
     :param full_tensorboard_log: also write histograms of the trained variables
     """
 
-    policy_aliases: ClassVar[dict[str, type]] = {"MlpPolicy": MlpPolicy, "CnnPolicy": CnnPolicy}
+    policy_aliases: ClassVar[dict[str, type]] = {"MlpPolicy": MlpPolicy, "CnnPolicy": CnnPolicy, **RECURRENT_POLICIES}
     _parameter_scheme: ClassVar[str | None] = ACTOR_CRITIC_SCHEME
     _save_attrs: ClassVar[tuple[str, ...]] = (
         *BaseRLModel._save_attrs,
@@ -91,8 +99,10 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
         "tensorboard_log",
         "full_tensorboard_log",
     )
-    #: The optimizer slots and the action-sampling generator are in :meth:`get_state_variables`.
-    _state_attrs: ClassVar[tuple[str, ...]] = (*BaseRLModel._state_attrs, "_n_updates", "_episode_starts")
+    #: The optimizer slots and the action-sampling generator are in :meth:`get_state_variables`;
+    #: ``_policy_states`` is the recurrent state of the running environments (recurrent policies).
+    _state_attrs: ClassVar[tuple[str, ...]] = (*BaseRLModel._state_attrs, "_n_updates", "_episode_starts",
+                                               "_policy_states")
     #: Built by :meth:`setup_model`; its ``learning_rate`` is a variable the loop assigns.
     optimizer: Any
     #: Draws the initial weights and the sampled actions.
@@ -126,8 +136,10 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
         self.learning_rate = learning_rate
         self.vf_coef = vf_coef
         self.max_grad_norm = max_grad_norm
-        self.policy_net: MlpPolicy | None = None
+        self.policy_net: ActorCriticPolicy | None = None
         self._episode_starts: np.ndarray | None = None
+        #: Recurrent policies: the state each environment's next step starts from (None otherwise).
+        self._policy_states: np.ndarray | None = None
         #: Updates since the last ``learn(..., reset_num_timesteps=True)``.
         self._n_updates = 0
         super().__init__(
@@ -232,36 +244,111 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
         """
         apply_clipped_gradients(self.optimizer, gradients, self.max_grad_norm)
 
-    def _require_policy(self) -> MlpPolicy:
+    def _require_policy(self) -> ActorCriticPolicy:
         if self.policy_net is None:
             raise NoEnvironmentError(f"this {type(self).__name__} has not been set up: call setup_model()")
         return self.policy_net
 
     def _predict_actions(self, observations: np.ndarray, deterministic: bool) -> np.ndarray:
+        return self._predict_step(observations, None, None, deterministic)[0]
+
+    def _predict_step(self, observations: np.ndarray, state: Any, mask: Any, deterministic: bool
+                      ) -> tuple[np.ndarray, Any]:
         policy = self._require_policy()
         batch = observations_to_array(observations, policy.observation_space)
-        actions = policy.deterministic_actions(batch) if deterministic else policy.sampled_actions(batch)
-        return actions.numpy().reshape((-1, *(policy.action_space.shape or ())))
+        if isinstance(policy, LstmPolicy):
+            inputs = (batch, *self._recurrent_inputs(policy, len(batch), state, mask))
+            actions, new_state = policy.deterministic_actions(*inputs) if deterministic else policy.sampled_actions(
+                *inputs)
+            state = new_state.numpy()
+        else:
+            actions = policy.deterministic_actions(batch) if deterministic else policy.sampled_actions(batch)
+        return actions.numpy().reshape((-1, *(policy.action_space.shape or ()))), state
 
     def _proba_step(self, observations: np.ndarray) -> Any:
+        return self._proba_with_state(observations, None, None)
+
+    def _proba_with_state(self, observations: np.ndarray, state: Any, mask: Any) -> Any:
         policy = self._require_policy()
-        proba = policy.action_proba(observations_to_array(observations, policy.observation_space))
+        batch = observations_to_array(observations, policy.observation_space)
+        if isinstance(policy, LstmPolicy):
+            proba = policy.action_proba(batch, *self._recurrent_inputs(policy, len(batch), state, mask))
+        else:
+            proba = policy.action_proba(batch)
         if isinstance(proba, (list, tuple)):
             return [np.asarray(part) for part in proba]
         return np.asarray(proba)
+
+    @staticmethod
+    def _recurrent_inputs(policy: LstmPolicy, n_observations: int, state: Any, mask: Any
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        """The states and masks of a recurrent policy's step, from ``predict``'s arguments.
+
+        :param policy: the recurrent policy
+        :param n_observations: the observations in the batch
+        :param state: one state per observation, or None for :attr:`initial_state`
+        :param mask: one flag per observation, 1 (True) where an episode begins; None: none begins
+        :return: ``(states, masks)`` as float32 arrays
+        """
+        states = policy.initial_state(n_observations) if state is None else policy.check_states(state, n_observations)
+        if mask is None:
+            return states, np.zeros(n_observations, dtype=np.float32)
+        masks = np.asarray(mask, dtype=np.float32).reshape(-1)
+        if masks.shape != (n_observations,):
+            raise RecurrentStateError(f"mask must hold one flag per observation ({n_observations}), received "
+                                      f"{masks.size} value(s)")
+        return states, masks
+
+    @property
+    def initial_state(self) -> np.ndarray | None:
+        """The recurrent state of environments that have not started (zeros of shape
+        ``(n_envs, 2 * n_lstm)``), as Stable Baselines 2; None for a feed-forward policy.
+
+        :return: the states, or None
+        """
+        policy = self.policy_net
+        return policy.initial_state(self.n_envs) if isinstance(policy, LstmPolicy) else None
+
+    @property
+    def recurrent(self) -> bool:
+        """:return: whether the policy is recurrent (its ``predict`` takes and returns states)"""
+        return isinstance(self.policy_net, LstmPolicy)
 
     # --- the environment between calls ---------------------------------------------------------
 
     def _forget_last_observation(self) -> None:
         super()._forget_last_observation()
         self._episode_starts = None
+        self._policy_states = None
 
     def _needs_reset(self) -> bool:
-        return self._last_obs is None or self._episode_starts is None
+        missing_state = self.recurrent and self._policy_states is None
+        return self._last_obs is None or self._episode_starts is None or missing_state
 
     def _reset_env(self, env: VecEnv) -> None:
-        self._last_obs = observations_to_array(env.reset(), self._require_policy().observation_space)
+        policy = self._require_policy()
+        self._last_obs = observations_to_array(env.reset(), policy.observation_space)
         self._episode_starts = np.ones(env.num_envs, dtype=bool)
+        self._policy_states = policy.initial_state(env.num_envs) if isinstance(policy, LstmPolicy) else None
+
+    def _set_training_state(self, state: dict[str, Any]) -> None:
+        super()._set_training_state(state)
+        self._check_policy_states()
+
+    def _check_policy_states(self) -> None:
+        """Refuse stored recurrent states that do not fit the policy and the stored observations."""
+        states, policy = self._policy_states, self._require_policy()
+        if states is None:
+            return
+        if not isinstance(policy, LstmPolicy):
+            raise CorruptAgentFileError(f"training state key '_policy_states' holds recurrent states, but the policy "
+                                        f"{type(policy).__name__} is not recurrent", member="training_state")
+        n_envs = self.n_envs if self._last_obs is None else len(self._last_obs)
+        expected = (n_envs, policy.state_size)
+        if states.dtype != np.float32 or states.shape != expected:
+            raise CorruptAgentFileError(f"training state key '_policy_states' must be float32 of shape {expected} "
+                                        f"(environments, 2 * n_lstm), received {states.dtype} of shape "
+                                        f"{states.shape}", member="training_state")
 
     def _reset_counters(self) -> None:
         super()._reset_counters()
@@ -340,7 +427,8 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
         self._stop_tensorboard()
         return self
 
-    def _collect_rollout(self, env: VecEnv, policy: MlpPolicy, hooks: TrainingHooks | None = None) -> Rollout | None:
+    def _collect_rollout(self, env: VecEnv, policy: ActorCriticPolicy, hooks: TrainingHooks | None = None
+                         ) -> Rollout | None:
         """Step every environment ``n_steps`` times, then estimate advantages and returns.
 
         :param env: the environments
@@ -360,14 +448,12 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
         episode_starts = np.zeros((n_steps, n_envs), dtype=bool)
         values = np.zeros((n_steps, n_envs), dtype=np.float32)
         neglogps = np.zeros((n_steps, n_envs), dtype=np.float32)
+        initial_states = self._policy_states
 
         for step in range(n_steps):
             observations[step] = last_obs
             episode_starts[step] = last_episode_starts
-            step_actions, step_values, step_neglogps = policy.step(last_obs)
-            actions[step] = step_actions.numpy()
-            values[step] = step_values.numpy()
-            neglogps[step] = step_neglogps.numpy()
+            actions[step], values[step], neglogps[step] = self._policy_step(policy, last_obs, last_episode_starts)
 
             next_obs, step_rewards, terminated, truncated, infos = env.step(self._to_env_actions(actions[step], policy))
             self.num_timesteps += n_envs
@@ -377,7 +463,9 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
             truncated_only = np.flatnonzero(truncated & ~terminated)
             if truncated_only.size:
                 terminal_obs = np.stack([infos[index]["terminal_observation"] for index in truncated_only])
-                terminal_values = policy.value(observations_to_array(terminal_obs, policy.observation_space)).numpy()
+                terminal_values = self._policy_values(
+                    policy, observations_to_array(terminal_obs, policy.observation_space),
+                    np.zeros(truncated_only.size, dtype=bool), truncated_only)
                 step_rewards[truncated_only] += self.gamma * terminal_values
             rewards[step] = step_rewards
             last_obs = observations_to_array(next_obs, policy.observation_space)
@@ -387,7 +475,7 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
             if not hooks.on_step(locals()):
                 return None
 
-        last_values = policy.value(last_obs).numpy()
+        last_values = self._policy_values(policy, last_obs, last_episode_starts)
         advantages, returns = self._compute_advantages(rewards, values, episode_starts, last_values,
                                                        last_episode_starts)
 
@@ -401,10 +489,45 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
             neglogps=flat(neglogps),
             advantages=flat(advantages),
             returns=flat(returns),
+            masks=flat(episode_starts).astype(np.float32) if initial_states is not None else None,
+            states=initial_states,
         )
 
+    def _policy_step(self, policy: ActorCriticPolicy, observations: np.ndarray, episode_starts: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sample the actions of one step of every environment; a recurrent policy advances
+        ``_policy_states``.
+
+        :param policy: the policy that acts
+        :param observations: ``(n_envs, ...)``
+        :param episode_starts: ``(n_envs,)``, the masks of a recurrent policy
+        :return: ``(actions, values, neglogps)``
+        """
+        if isinstance(policy, LstmPolicy):
+            actions, values, states, neglogps = policy.step(observations, self._policy_states,
+                                                            episode_starts.astype(np.float32))
+            self._policy_states = states.numpy()
+        else:
+            actions, values, neglogps = policy.step(observations)
+        return actions.numpy(), values.numpy(), neglogps.numpy()
+
+    def _policy_values(self, policy: ActorCriticPolicy, observations: np.ndarray, episode_starts: np.ndarray,
+                       env_indices: np.ndarray | None = None) -> np.ndarray:
+        """Value estimates; a recurrent policy starts from ``_policy_states`` (of ``env_indices``).
+
+        :param policy: the policy
+        :param observations: one per environment (of ``env_indices``)
+        :param episode_starts: the masks of a recurrent policy
+        :param env_indices: the environments the observations belong to (default: all)
+        :return: ``(len(observations),)``
+        """
+        if isinstance(policy, LstmPolicy) and self._policy_states is not None:
+            states = self._policy_states if env_indices is None else self._policy_states[env_indices]
+            return policy.value(observations, states, episode_starts.astype(np.float32)).numpy()
+        return policy.value(observations).numpy()
+
     @staticmethod
-    def _to_env_actions(actions: np.ndarray, policy: MlpPolicy) -> np.ndarray:
+    def _to_env_actions(actions: np.ndarray, policy: ActorCriticPolicy) -> np.ndarray:
         space = policy.action_space
         actions = actions.reshape((len(actions), *(space.shape or ())))
         if isinstance(space, gymnasium.spaces.Box):
@@ -438,6 +561,16 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
             "ep_len_mean": ep_len_mean,
             **shown,
         })
+
+
+def recurrent_specs(policy: ActorCriticPolicy) -> list[tf.TensorSpec]:
+    """The extra inputs of a training step for a recurrent policy: the states before the
+    sequences, and the masks of the samples; none for a feed-forward policy.
+
+    :param policy: the policy
+    :return: ``[state_spec, mask_spec]`` or ``[]``
+    """
+    return [policy.state_spec, policy.mask_spec] if isinstance(policy, LstmPolicy) else []
 
 
 def compute_gae(

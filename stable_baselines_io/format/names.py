@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 #: Parameter naming schemes of Stable Baselines 2 policies (see :mod:`stable_baselines_io.interop`).
 ACTOR_CRITIC_SCHEME = "actor_critic"
+#: Stable Baselines 2's ``LstmPolicy`` family (``model/lstm1/...``); read by the actor-critic algorithms.
+RECURRENT_SCHEME = "actor_critic_lstm"
 DQN_SCHEME = "dqn"
 #: The variable scope each scheme's parameter names start with, and the algorithm that reads them.
 SB2_SCOPES = {ACTOR_CRITIC_SCHEME: "model", DQN_SCHEME: "deepq"}
@@ -39,7 +41,8 @@ class BuiltinName:
         the class this one replaces
     :param sb2_aliases: policy names Stable Baselines 2 accepted instead of the class
     :param parameter_scheme: for policies, the Stable Baselines 2 parameter naming scheme
-    :param layer_norm_default: for DQN policies, whether layer normalization is on by default
+    :param layer_norm_default: for DQN policies and recurrent policies, whether layer
+        normalization is on by default (``LnMlpPolicy``, ``MlpLnLstmPolicy``)
     :param cnn: for policies, whether the nature CNN extracts the features (an image observation)
     """
 
@@ -87,6 +90,11 @@ BUILTIN_NAMES: tuple[BuiltinName, ...] = (
     BuiltinName("dqn.LnCnnPolicy", "stable_baselines_io.dqn.cnn_policies:LnCnnPolicy",
                 sb2_pickle_names=(("stable_baselines.deepq.policies", "LnCnnPolicy"),), sb2_aliases=("LnCnnPolicy",),
                 parameter_scheme=DQN_SCHEME, layer_norm_default=True, cnn=True),
+    *(BuiltinName(f"actor_critic.{name}", f"stable_baselines_io.common.recurrent_policies:{name}",
+                  sb2_pickle_names=(("stable_baselines.common.policies", name),), sb2_aliases=(name,),
+                  parameter_scheme=RECURRENT_SCHEME, layer_norm_default="Ln" in name,
+                  cnn=name.startswith("Cnn"))
+      for name in ("MlpLstmPolicy", "MlpLnLstmPolicy", "CnnLstmPolicy", "CnnLnLstmPolicy")),
 )
 
 _BY_REGISTERED_NAME = {entry.registered_name: entry for entry in BUILTIN_NAMES}

@@ -8,6 +8,7 @@ steps on the clipped surrogate objective, the (optionally clipped) value loss an
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -18,9 +19,11 @@ from stable_baselines_io.common.on_policy import (
     ActorCriticRLModel,
     Rollout,
     compute_gae,
+    recurrent_specs,
 )
 from stable_baselines_io.common.optimizers import Adam
 from stable_baselines_io.common.tf_util import CompiledFunction
+from stable_baselines_io.exceptions import RecurrentBatchError
 from stable_baselines_io.schedules import Schedule, get_schedule_fn
 from stable_baselines_io.type_aliases import EnvSpec
 
@@ -133,11 +136,18 @@ class PPO(ActorCriticRLModel):
                 sample_spec,  # old neglogps
                 scalar_spec,  # cliprange
                 scalar_spec,  # cliprange_vf
+                *recurrent_specs(policy),  # states, masks
             ],
         )
 
     def _check_hyperparameters(self) -> None:
         n_batch = self.n_steps * self.n_envs
+        if self.recurrent and (self.nminibatches <= 0 or self.n_envs % self.nminibatches != 0):
+            raise RecurrentBatchError(
+                f"with a recurrent policy, nminibatches must divide the number of environments (each minibatch "
+                f"holds whole environment sequences, as in Stable Baselines 2): n_envs={self.n_envs}, "
+                f"nminibatches={self.nminibatches}"
+            )
         if not 0 < self.nminibatches <= n_batch:
             raise ValueError(f"nminibatches must be between 1 and n_steps * n_envs = {n_batch}, "
                              f"received {self.nminibatches}")
@@ -167,27 +177,51 @@ class PPO(ActorCriticRLModel):
         # Tensors, not Python floats: a schedule changes them without retracing the training step.
         cliprange_tensor = tf.constant(cliprange, dtype=tf.float32)
         cliprange_vf_tensor = tf.constant(self._cliprange_vf(cliprange, progress_remaining), dtype=tf.float32)
-        n_batch = len(rollout.advantages)
-        batch_size = n_batch // self.nminibatches
         statistics = []
-        for _ in range(self.noptepochs):
-            indices = self.shuffle_rng.permutation(n_batch)
-            for start in range(0, n_batch, batch_size):
-                minibatch = indices[start:start + batch_size]
-                statistics.append(
-                    self._train_step(
-                        rollout.observations[minibatch],
-                        rollout.actions[minibatch],
-                        rollout.advantages[minibatch],
-                        rollout.returns[minibatch],
-                        rollout.values[minibatch],
-                        rollout.neglogps[minibatch],
-                        cliprange_tensor,
-                        cliprange_vf_tensor,
-                    )
+        for minibatch, recurrent_inputs in self._minibatches(rollout):
+            statistics.append(
+                self._train_step(
+                    rollout.observations[minibatch],
+                    rollout.actions[minibatch],
+                    rollout.advantages[minibatch],
+                    rollout.returns[minibatch],
+                    rollout.values[minibatch],
+                    rollout.neglogps[minibatch],
+                    cliprange_tensor,
+                    cliprange_vf_tensor,
+                    *recurrent_inputs,
                 )
+            )
         means = np.mean(np.stack([tensor.numpy() for tensor in statistics]), axis=0)
         return dict(zip(("pg_loss", "vf_loss", "entropy_loss", "approx_kl", "clip_fraction"), means.tolist()))
+
+    def _minibatches(self, rollout: Rollout) -> Iterator[tuple[np.ndarray, tuple[np.ndarray, ...]]]:
+        """The sample indices of each minibatch of ``noptepochs`` epochs, shuffled.
+
+        Feed-forward: shuffled samples. Recurrent: shuffled environments, each minibatch holding the
+        whole sequences of ``n_envs // nminibatches`` environments (step-major), with their states
+        at the rollout's start and their masks.
+
+        :param rollout: the rollout
+        :return: ``(indices, recurrent inputs)`` per minibatch; the inputs are empty for a feed-forward policy
+        """
+        n_batch = len(rollout.advantages)
+        if rollout.states is None or rollout.masks is None:
+            batch_size = n_batch // self.nminibatches
+            for _ in range(self.noptepochs):
+                indices = self.shuffle_rng.permutation(n_batch)
+                for start in range(0, n_batch, batch_size):
+                    yield indices[start:start + batch_size], ()
+            return
+        n_envs = len(rollout.states)
+        envs_per_batch = n_envs // self.nminibatches
+        step_major = np.arange(n_batch).reshape(-1, n_envs)
+        for _ in range(self.noptepochs):
+            env_indices = self.shuffle_rng.permutation(n_envs)
+            for start in range(0, n_envs, envs_per_batch):
+                envs = env_indices[start:start + envs_per_batch]
+                minibatch = step_major[:, envs].ravel()
+                yield minibatch, (rollout.states[envs], rollout.masks[minibatch])
 
     def _cliprange_vf(self, cliprange: float, progress_remaining: float) -> float:
         if self.cliprange_vf is None:
@@ -207,11 +241,12 @@ class PPO(ActorCriticRLModel):
         old_neglogps: tf.Tensor,
         cliprange: tf.Tensor,
         cliprange_vf: tf.Tensor,
+        *recurrent_inputs: tf.Tensor,
     ) -> tf.Tensor:
         policy = self._require_policy()
         advantages = (advantages - tf.reduce_mean(advantages)) / (tf.math.reduce_std(advantages) + 1e-8)
         with tf.GradientTape() as tape:
-            neglogps, entropy, values = policy.evaluate_actions(observations, actions)
+            neglogps, entropy, values = policy.evaluate_actions(observations, actions, *recurrent_inputs)
             ratio = tf.exp(old_neglogps - neglogps)
             pg_losses = -advantages * ratio
             pg_losses_clipped = -advantages * tf.clip_by_value(ratio, 1.0 - cliprange, 1.0 + cliprange)
