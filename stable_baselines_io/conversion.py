@@ -19,7 +19,7 @@ from stable_baselines_io.format.files import read_agent_file, save_to_file
 from stable_baselines_io.format.names import ACTOR_CRITIC_SCHEME, DQN_SCHEME, by_registered_name
 from stable_baselines_io.format.registry import ClassReference, deferred_imports, registered_name
 from stable_baselines_io.interop import actor_critic_parameter_names, detect_algorithm, dqn_parameter_names
-from stable_baselines_io.type_aliases import DataDict, FileTarget, LoadedParams, ParamDict
+from stable_baselines_io.type_aliases import DataDict, FileTarget, LoadedParams, ParamDict, StorageOptions
 
 
 def convert_file(
@@ -27,6 +27,7 @@ def convert_file(
     destination: FileTarget,
     custom_objects: dict[str, Any] | None = None,
     max_bytes: int | None = None,
+    storage_options: StorageOptions | None = None,
 ) -> list[str]:
     """Read ``source`` in safe mode and write it to ``destination`` as a pickle-free zip file.
 
@@ -35,11 +36,13 @@ def convert_file(
     :param custom_objects: values for keys that safe mode cannot rebuild (e.g. a learning rate)
     :param max_bytes: the most bytes reading ``source`` may decompress and allocate (default
         ``max(64 MiB, 1100 * file size)``)
+    :param storage_options: options for the fsspec backend of URLs (source and destination)
     :return: the data keys written
     :raises SerializationError: a value would still need pickle (pass ``custom_objects`` for it)
     """
     with deferred_imports():
-        agent_file = read_agent_file(source, custom_objects=custom_objects, safe_mode=True, max_bytes=max_bytes)
+        agent_file = read_agent_file(source, custom_objects=custom_objects, safe_mode=True, max_bytes=max_bytes,
+                                     storage_options=storage_options)
         data = agent_file.data or {}
         params = _named_params(agent_file.params, data)
         algorithm = detect_algorithm(agent_file.metadata, list(params or {}), list(data))
@@ -48,7 +51,8 @@ def convert_file(
         if algorithm is not None:
             metadata["algorithm"] = algorithm.upper()
         try:
-            save_to_file(destination, data=data, params=params, metadata=metadata, allow_pickle=False)
+            save_to_file(destination, data=data, params=params, metadata=metadata, allow_pickle=False,
+                         storage_options=storage_options)
         except SerializationError as error:
             raise SerializationError(f"cannot convert {describe_target(source)!r} to a pickle-free file: {error}") \
                 from error
