@@ -49,6 +49,12 @@ _LOCAL_PROTOCOLS = ("file", "local")
 #: Bytes fetched per ranged read, and the most bytes one ``readinto`` copies at a time: a 1 GB agent
 #: takes about 64 requests and never more than a few blocks of memory beyond its arrays.
 READ_BLOCK_BYTES = 8 * 2**20
+#: Blocks kept by the reader (least recently used dropped): the zip's first and last blocks stay
+#: while a member is read, so each block is fetched once.
+READ_CACHE_BLOCKS = 2
+#: Backends whose files honour ``autocommit=False`` (nothing visible before ``commit``): they are
+#: written as a stream. Every other backend is written with one ``pipe_file`` of the whole archive.
+TRANSACTIONAL_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"})
 #: The install command that provides fsspec itself.
 FSSPEC_INSTALL = 'pip install "stable-baselines-io[fsspec]"'
 #: Install commands for the backends of common protocols (fsspec's own hint names the others).
@@ -164,10 +170,12 @@ def _is_credential_error(error: BaseException) -> bool:
 def open_url_for_writing(url: str, storage_options: StorageOptions | None = None) -> Iterator[IO[bytes]]:
     """Write to ``url`` so that readers see the previous object or the whole new one, never a part.
 
-    The file is opened with ``autocommit=False``: the backend holds the bytes (s3fs: a buffer,
-    then the parts of a multipart upload) and publishes them only at :meth:`commit` (one PUT or
-    ``CompleteMultipartUpload``). On an exception the upload is discarded (the multipart upload
-    aborted); a killed process leaves at most an incomplete multipart upload, invisible to readers.
+    On the backends of :data:`TRANSACTIONAL_PROTOCOLS` the file is opened with ``autocommit=False``:
+    the backend holds the bytes (s3fs: a buffer, then the parts of a multipart upload) and publishes
+    them only at ``commit`` (one PUT or ``CompleteMultipartUpload``). On an exception the upload is
+    discarded (the multipart upload aborted); a killed process leaves at most an incomplete
+    multipart upload, invisible to readers. Other backends (``memory://``, or any fsspec backend
+    not listed) get the whole archive buffered in memory and written by one ``pipe_file`` call.
     The stream is not seekable, so the zip writer streams (data descriptors after each member).
 
     :param url: the URL of the object (``.zip`` is not appended here, see :func:`resolve_url_save_path`)
@@ -179,6 +187,13 @@ def open_url_for_writing(url: str, storage_options: StorageOptions | None = None
     with storage_errors(url):
         if filesystem.isdir(path):
             raise SavePathIsADirectoryError("cannot save an agent onto a folder: give a file name", path=url)
+    if _protocol(url) not in TRANSACTIONAL_PROTOCOLS:
+        buffer = io.BytesIO()
+        yield cast(IO[bytes], _WriteOnly(buffer))
+        with storage_errors(url):
+            filesystem.pipe_file(path, buffer.getvalue())
+        return
+    with storage_errors(url):
         file = filesystem.open(path, "wb", autocommit=False)
     try:
         with storage_errors(url):
@@ -188,7 +203,16 @@ def open_url_for_writing(url: str, storage_options: StorageOptions | None = None
     except BaseException:
         with contextlib.suppress(Exception):
             file.discard()
+        _mark_closed(file)
         raise
+
+
+def _mark_closed(file: Any) -> None:
+    """Close a discarded file without flushing it: a flush would start a new upload of what is left."""
+    try:
+        file.closed = True
+    except AttributeError:  # a plain io object (memory://): nothing to flush
+        file.close()
 
 
 @contextlib.contextmanager
@@ -210,7 +234,8 @@ def open_url_for_reading(url: str, storage_options: StorageOptions | None = None
         if found is None:
             tried = "" if has_suffix else f" (nor {url + ZIP_SUFFIX})"
             raise AgentFileNotFoundError(f"the object could not be found{tried}", path=url)
-        file = filesystem.open(found[1], "rb", block_size=block_bytes, cache_type="readahead")
+        file = filesystem.open(found[1], "rb", block_size=block_bytes, cache_type="blockcache",
+                               cache_options={"maxblocks": READ_CACHE_BLOCKS})
     with file:
         yield cast(IO[bytes], _RangedReader(file, block_bytes)), found[0]
 
