@@ -289,3 +289,28 @@ def test_parameters_are_only_the_network_weights(trained_file: tuple[PPO, Path])
 
     with pytest.raises(ParameterMismatchError, match=r"unknown parameter names \['Adam/iterations:0'\]"):
         fresh.load_parameters({**parameters, "Adam/iterations:0": np.int64(3)})
+
+
+def test_a_run_resumed_from_its_latest_s3_checkpoint_ends_bit_identical() -> None:
+    from s3_server import BUCKET, running_s3_server
+
+    horizon = N + M + 2 * N_BATCH
+    schedules = dict(learning_rate=LinearSchedule(1e-3), cliprange=LinearSchedule(0.2))
+    uninterrupted = new_ppo(gymnasium.make("CartPole-v1"), **schedules)
+    uninterrupted.learn(horizon, callback=lambda local_vars, _: local_vars["self"].num_timesteps < N + M)
+
+    with running_s3_server() as server:
+        env = gymnasium.make("CartPole-v1")
+        checkpoints = CheckpointCallback(N_BATCH, f"s3://{BUCKET}/run", keep_last=2,
+                                         storage_options=server.storage_options())
+        # The process "dies" right after the checkpoint at step N; only what is on S3 is kept.
+        new_ppo(env, **schedules).learn(
+            horizon, callback=[checkpoints, lambda local_vars, _: local_vars["self"].num_timesteps < N])
+        assert checkpoints.checkpoints() == [f"s3://{BUCKET}/run/rl_model_{steps}_steps.zip"
+                                             for steps in (N - N_BATCH, N)]
+        resumed = PPO.load(checkpoints.checkpoints()[-1], env=env, force_reset=False,
+                           storage_options=server.storage_options())
+        resumed.learn(M, reset_num_timesteps=False, callback=checkpoints)
+        assert checkpoints.checkpoints()[-1] == f"s3://{BUCKET}/run/rl_model_{N + M}_steps.zip"
+
+    assert_same_training(resumed, uninterrupted, horizon)
