@@ -243,15 +243,6 @@ def test_a_load_from_s3_streams_without_a_whole_file_copy(s3_server: S3Server) -
     print(f"peak RSS growth loading a 96 MiB agent from S3: {measured['peak_growth'] / 2**20:.1f} MiB")
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(3600)  # 1 GiB through moto, a pure-Python server, at a few MiB/s on a busy machine
-def test_a_1_gb_agent_streams_from_s3_without_a_whole_file_copy(s3_server: S3Server) -> None:
-    measured = peak_memory_of_a_load(s3_server, 1024)
-    assert measured["loaded"] == 2**30
-    assert measured["peak_growth"] < measured["loaded"] + 64 * 2**20, measured
-    print(f"peak RSS growth loading a 1 GiB agent from S3: {measured['peak_growth'] / 2**20:.1f} MiB")
-
-
 def test_reads_are_ranged_requests_of_read_blocks(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
     import s3fs
 
