@@ -38,7 +38,13 @@ setup(
     extras_require={
         "cpu": [f"tensorflow-cpu{TENSORFLOW_VERSION}"],
         "gpu": [f"tensorflow{TENSORFLOW_VERSION}"],
-        "tests": ["pytest>=7", "pytest-timeout>=2", "hypothesis>=6"],
+        # the object-storage tests start moto's S3 server and reach it through s3fs (docs/scaling.md)
+        "tests": ["pytest>=7", "pytest-timeout>=2", "hypothesis>=6", "fsspec>=2023.1", "s3fs>=2023.1",
+                  "moto[server]>=5", "boto3>=1.26"],
+        # agents at fsspec URLs: memory://, and any backend installed beside it (gcsfs for gs://...)
+        "fsspec": ["fsspec>=2023.1"],
+        # agents at s3:// URLs (AWS S3, MinIO, Ceph...)
+        "s3": ["fsspec>=2023.1", "s3fs>=2023.1"],
         "lint": ["ruff>=0.4", "mypy>=1.8"],
         "plot": ["matplotlib>=3.7"],
         "benchmarks": ["safetensors>=0.4", "stable-baselines3>=2.3", "matplotlib>=3.7"],

@@ -22,6 +22,7 @@ from typing import Any
 
 from stable_baselines_io.exceptions import StableBaselinesIOError
 from stable_baselines_io.export import EXPORT_FORMATS
+from stable_baselines_io.format.url_targets import is_url
 from stable_baselines_io.hyperparams import tuned_hyperparameters
 from stable_baselines_io.interop import ALGORITHMS, detect_algorithm
 
@@ -86,6 +87,8 @@ def train(arguments: argparse.Namespace) -> int:
     elif monitor_dir is not None:
         from stable_baselines_io.common.monitor import make_monitored_vec_env
 
+        if is_url(monitor_dir):  # monitor files are local: a folder named like the object, here
+            monitor_dir = os.path.basename(monitor_dir.rstrip("/"))
         env = make_monitored_vec_env(arguments.env, n_envs, monitor_dir)
     if arguments.normalize:
         from stable_baselines_io.common.vec_env import make_vec_env
@@ -96,9 +99,9 @@ def train(arguments: argparse.Namespace) -> int:
     model = algorithm(policy, env, seed=arguments.seed, verbose=arguments.verbose, **hyperparameters)
     model.learn(total_timesteps=arguments.timesteps, progress_bar=arguments.progress_bar)
     output_dir = os.path.dirname(os.fspath(arguments.output))
-    if output_dir:
+    if output_dir and not is_url(arguments.output):
         os.makedirs(output_dir, exist_ok=True)
-    model.save(arguments.output)
+    model.save(arguments.output, storage_options=arguments.storage_options)
     model.get_env().close()
     monitored = f"; episodes logged in {monitor_dir}/" if monitor_dir else ""
     print(f"trained {type(model).__name__} on {arguments.env} for {model.num_timesteps} steps; saved to "
@@ -107,7 +110,8 @@ def train(arguments: argparse.Namespace) -> int:
 
 
 def _agent_algorithm(path: str, algo: str | None, safe_mode: bool, verbose: bool = False,
-                     max_bytes: int | None = None) -> tuple[str, dict[str, Any]]:
+                     max_bytes: int | None = None, storage_options: dict[str, Any] | None = None
+                     ) -> tuple[str, dict[str, Any]]:
     """The algorithm of an agent file, and the file's metadata.
 
     Stable Baselines 2's A2C and PPO2 files differ only by their data keys, so the data is decoded,
@@ -118,6 +122,7 @@ def _agent_algorithm(path: str, algo: str | None, safe_mode: bool, verbose: bool
     :param safe_mode: never run code from the file
     :param verbose: keep TensorFlow's start-up output
     :param max_bytes: the most bytes reading the file may decompress and allocate
+    :param storage_options: options for the fsspec backend of a URL
     :return: ``(algorithm name, metadata)``
     """
     from stable_baselines_io.format.files import read_agent_file
@@ -125,7 +130,7 @@ def _agent_algorithm(path: str, algo: str | None, safe_mode: bool, verbose: bool
 
     import_tensorflow_quietly(verbose=verbose)
 
-    header = read_agent_file(path, safe_mode=safe_mode, max_bytes=max_bytes)
+    header = read_agent_file(path, safe_mode=safe_mode, max_bytes=max_bytes, storage_options=storage_options)
     names = list(header.params) if isinstance(header.params, dict) else []
     detected = algo or detect_algorithm(header.metadata, names, list(header.data or {}))
     if detected is None:
@@ -147,7 +152,8 @@ def _load_model(path: str, algo: str, arguments: argparse.Namespace, verbose: bo
     model_class = _algorithm_class(algo, verbose=verbose)
     # a value of the wrong type in the file must not end the command with a traceback
     with reported_as_corrupt(path, None, "cannot build a model from the file"):
-        return model_class.load(path, safe_mode=not arguments.unsafe, max_bytes=arguments.max_bytes)
+        return model_class.load(path, safe_mode=not arguments.unsafe, max_bytes=arguments.max_bytes,
+                                storage_options=arguments.storage_options)
 
 
 def _run_dir(output: str) -> str:
@@ -164,7 +170,8 @@ def evaluate(arguments: argparse.Namespace) -> int:
     from stable_baselines_io.common.evaluation import evaluate_policy
 
     algo, metadata = _agent_algorithm(arguments.file, arguments.algo, safe_mode=not arguments.unsafe,
-                                      verbose=arguments.verbose, max_bytes=arguments.max_bytes)
+                                      verbose=arguments.verbose, max_bytes=arguments.max_bytes,
+                                      storage_options=arguments.storage_options)
     env_id = arguments.env or metadata.get("env_id")
     if not env_id:
         raise SystemExit(f"{arguments.file} does not name its environment: pass --env ENV_ID")
@@ -187,7 +194,7 @@ def inspect(arguments: argparse.Namespace) -> int:
     """
     from stable_baselines_io.inspection import inspect_file
 
-    print(inspect_file(arguments.file, max_bytes=arguments.max_bytes))
+    print(inspect_file(arguments.file, max_bytes=arguments.max_bytes, storage_options=arguments.storage_options))
     return 0
 
 
@@ -201,7 +208,8 @@ def convert(arguments: argparse.Namespace) -> int:
 
     custom_objects = _parse_assignments(arguments.custom_object)
     convert_file(arguments.source, arguments.destination, custom_objects=custom_objects,
-                 max_bytes=arguments.max_bytes, vecnormalize=arguments.vecnormalize)
+                 max_bytes=arguments.max_bytes, vecnormalize=arguments.vecnormalize,
+                 storage_options=arguments.storage_options)
     print(f"converted {arguments.source} -> {arguments.destination} (zip, no pickle)")
     return 0
 
@@ -232,7 +240,7 @@ def export(arguments: argparse.Namespace) -> int:
     :return: exit status
     """
     algo, _ = _agent_algorithm(arguments.agent, arguments.algo, safe_mode=not arguments.unsafe,
-                               max_bytes=arguments.max_bytes)
+                               max_bytes=arguments.max_bytes, storage_options=arguments.storage_options)
     model = _load_model(arguments.agent, algo, arguments)
     written = model.export(arguments.output, format=arguments.format, deterministic=not arguments.stochastic)
     print(f"exported {type(model).__name__} to {written} ({arguments.format})")
@@ -255,7 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--policy", default=None,
                               help="policy name (default: CnnPolicy for Atari, else MlpPolicy)")
     train_parser.add_argument("--timesteps", type=int, default=50_000)
-    train_parser.add_argument("--output", required=True, help="file to save to (.zip is appended)")
+    train_parser.add_argument("--output", required=True,
+                              help="file or fsspec URL (s3://bucket/agent) to save to (.zip is appended)")
     train_parser.add_argument("--seed", type=int, default=None)
     train_parser.add_argument("--n-envs", type=int, default=None, help="environment copies (default: tuned, or 1)")
     train_parser.add_argument("--no-tuned", dest="tuned", action="store_false",
@@ -273,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--no-progress-bar", dest="progress_bar", action="store_false")
     train_parser.add_argument("--hyperparameter", "-p", action="append", default=[], metavar="NAME=VALUE",
                               help="constructor argument, value parsed as JSON (repeatable)")
+    _add_storage_options(train_parser)
     train_parser.set_defaults(handler=train)
 
     eval_parser = commands.add_parser("eval", help="evaluate a saved agent")
@@ -335,6 +345,24 @@ def _add_max_bytes(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-bytes", type=_byte_count, default=None, metavar="N",
                         help="most bytes loading the file may decompress and allocate (default: "
                              "max(64 MiB, 1100 x file size)); suffixes K, M, G, T (powers of 1024)")
+    _add_storage_options(parser)
+
+
+def _add_storage_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--storage-options", type=_json_object, default=None, metavar="JSON",
+                        help="options for the fsspec backend of s3://, gs://... URLs, as a JSON object, e.g. "
+                             '\'{"client_kwargs": {"endpoint_url": "http://127.0.0.1:9000"}}\' (credentials and '
+                             "endpoint can also come from the backend's environment variables)")
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected a JSON object, received {text!r} ({error})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, received {text!r}")
+    return value
 
 
 def _byte_count(text: str) -> int:

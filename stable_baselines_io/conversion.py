@@ -33,7 +33,7 @@ from stable_baselines_io.interop import (
     recurrent_parameter_shapes,
     sb2_algorithm,
 )
-from stable_baselines_io.type_aliases import DataDict, FileTarget, LoadedParams, ParamDict
+from stable_baselines_io.type_aliases import DataDict, FileTarget, LoadedParams, ParamDict, StorageOptions
 
 
 def convert_file(
@@ -42,6 +42,7 @@ def convert_file(
     custom_objects: dict[str, Any] | None = None,
     max_bytes: int | None = None,
     vecnormalize: str | os.PathLike[str] | None = None,
+    storage_options: StorageOptions | None = None,
 ) -> list[str]:
     """Read ``source`` in safe mode and write it to ``destination`` as a pickle-free zip file.
 
@@ -54,11 +55,13 @@ def convert_file(
         (its ``vec_normalize`` member): a folder with ``obs_rms.pkl`` / ``ret_rms.pkl`` or
         ``vecnormalize.pkl``, or one statistics file; read in safe mode and checked against the
         agent's observation space
+    :param storage_options: options for the fsspec backend of URLs (source and destination)
     :return: the data keys written
     :raises SerializationError: a value would still need pickle (pass ``custom_objects`` for it)
     """
     with deferred_imports():
-        agent_file = read_agent_file(source, custom_objects=custom_objects, safe_mode=True, max_bytes=max_bytes)
+        agent_file = read_agent_file(source, custom_objects=custom_objects, safe_mode=True, max_bytes=max_bytes,
+                                     storage_options=storage_options)
         data = agent_file.data or {}
         params = _named_params(agent_file.params, data)
         algorithm = detect_algorithm(agent_file.metadata, list(params or {}), list(data))
@@ -74,7 +77,7 @@ def convert_file(
             state_arrays[VEC_NORMALIZE_MEMBER] = statistics_to_arrays(_read_statistics(vecnormalize, shape, max_bytes))
         try:
             save_to_file(destination, data=data, params=params, metadata=metadata, allow_pickle=False,
-                         state_arrays=state_arrays)
+                         state_arrays=state_arrays, storage_options=storage_options)
         except SerializationError as error:
             raise SerializationError(f"cannot convert {describe_target(source)!r} to a pickle-free file: {error}") \
                 from error

@@ -23,15 +23,16 @@ class AgentFileError(StableBaselinesIOError):
     """
 
     def __init__(self, message: str, path: str | os.PathLike[str] | None = None, member: str | None = None):
-        self.path = None if path is None else str(path)
-        self.member = member
         where = []
-        if self.path is not None:
-            where.append(f"file {self.path!r}")
+        if path is not None:
+            where.append(f"file {str(path)!r}")
         if member is not None:
             where.append(f"member {member!r}")
         text = f"{message} ({', '.join(where)})" if where else message
         super().__init__(text)
+        # set after the builtin's __init__: ImportError's resets its own ``path`` attribute
+        self.path = None if path is None else str(path)
+        self.member = member
 
 
 class AgentFileNotFoundError(AgentFileError, ValueError, FileNotFoundError):
@@ -45,6 +46,16 @@ class SavePathIsADirectoryError(AgentFileError, IsADirectoryError):
 class SaveTargetChangedError(AgentFileError, PermissionError):
     """The temporary file of a save was replaced (e.g. by a symlink) before it was renamed over the
     target: the save refuses to go on."""
+
+
+class StorageBackendMissingError(AgentFileError, ImportError):
+    """A URL needs fsspec, or the fsspec backend of its protocol (``s3fs`` for ``s3://``...), and it is
+    not installed; the message says which ``pip install`` fixes it."""
+
+
+class StorageCredentialsError(AgentFileError, PermissionError):
+    """The object store found no credentials, or refused the ones given (botocore's
+    ``NoCredentialsError``, an ``AccessDenied`` / ``InvalidAccessKeyId`` answer...)."""
 
 
 class CorruptAgentFileError(AgentFileError, ValueError):

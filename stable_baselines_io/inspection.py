@@ -43,7 +43,6 @@ from stable_baselines_io.exceptions import (
 from stable_baselines_io.format import names
 from stable_baselines_io.format.archive import ARRAYS_MEMBER, read_archive
 from stable_baselines_io.format.budget import LoadBudget
-from stable_baselines_io.format.file_targets import open_for_reading
 from stable_baselines_io.format.files import ZIP_SIGNATURES, stored_format_version
 from stable_baselines_io.format.json_codec import SERIALIZED_KEY, TYPE_KEY, decode_value
 from stable_baselines_io.format.legacy import legacy_records, rebuild_params
@@ -53,8 +52,9 @@ from stable_baselines_io.format.read_errors import reported_as_corrupt
 from stable_baselines_io.format.rebuild import Rebuilder
 from stable_baselines_io.format.registry import ClassReference, deferred_imports, registered_name
 from stable_baselines_io.format.safe_pickle import safe_loads
+from stable_baselines_io.format.url_targets import open_target_for_reading
 from stable_baselines_io.interop import SB2Algorithm, acting_policy_params, detect_algorithm, sb2_algorithm
-from stable_baselines_io.type_aliases import FileTarget, LoadedParams
+from stable_baselines_io.type_aliases import FileTarget, LoadedParams, StorageOptions
 
 MAX_VALUE_CHARS = 120
 _SHORT_REPR = reprlib.Repr()
@@ -92,16 +92,18 @@ def pickle_globals(payload: bytes) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def inspect_file(load_path: FileTarget, max_bytes: int | None = None) -> str:
+def inspect_file(load_path: FileTarget, max_bytes: int | None = None,
+                 storage_options: StorageOptions | None = None) -> str:
     """A human-readable report of an agent file: format, metadata, data keys, parameters.
 
-    :param load_path: a path or a binary file object
+    :param load_path: a path, an fsspec URL or a binary file object
     :param max_bytes: the most bytes reading the file may decompress and allocate (default
         ``max(64 MiB, 1100 * file size)``)
+    :param storage_options: options for the fsspec backend of a URL
     :return: the report
     :raises CorruptAgentFileError: the file cannot be read (whatever its bytes)
     """
-    with deferred_imports(), open_for_reading(load_path) as (stream, source):
+    with deferred_imports(), open_target_for_reading(load_path, storage_options) as (stream, source):
         budget = LoadBudget.for_file(stream.seek(0, io.SEEK_END), max_bytes, source)
         stream.seek(0)
         with reported_as_corrupt(source):

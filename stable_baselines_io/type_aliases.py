@@ -15,8 +15,11 @@ ParamDict = OrderedDict[str, np.ndarray]
 DataDict = dict[str, Any]
 #: A file system path.
 PathType = str | os.PathLike[str]
-#: Where an agent file can be written to or read from: a path or an open binary file object.
+#: Where an agent file can be written to or read from: a path, an fsspec URL (``s3://bucket/agent.zip``,
+#: a ``str``) or an open binary file object.
 FileTarget = str | os.PathLike[str] | IO[bytes]
+#: Options for an fsspec backend (``storage_options``), e.g. ``{"client_kwargs": {"endpoint_url": ...}}``.
+StorageOptions = dict[str, Any]
 #: Parameters as loaded: a name mapping, or (oldest legacy files) a list in parameter order.
 LoadedParams = ParamDict | list[np.ndarray] | None
 #: What ``env`` arguments accept: a gymnasium ``Env``, an env id, a gymnasium ``SyncVectorEnv``

@@ -8,6 +8,8 @@ TensorFlow's op determinism is on for this module only (see :func:`op_determinis
 from __future__ import annotations
 
 import json
+import os
+import signal
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -304,3 +306,105 @@ def test_parameters_are_only_the_network_weights(trained_file: tuple[PPO, Path])
 
     with pytest.raises(ParameterMismatchError, match=r"unknown parameter names \['Adam/iterations:0'\]"):
         fresh.load_parameters({**parameters, "Adam/iterations:0": np.int64(3)})
+
+
+
+class StateInObservationEnv(gymnasium.Env):
+    """A deterministic env whose whole state is its observation (position, time), so a process that
+    was killed can rebuild the env in the state its last checkpoint observed."""
+
+    observation_space = gymnasium.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+    action_space = gymnasium.spaces.Discrete(2)
+    EPISODE_STEPS = 20
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self.state = np.zeros(2, dtype=np.float32)
+        return self.state.copy(), {}
+
+    def restore(self, observation: np.ndarray) -> None:
+        self.state = np.array(observation, dtype=np.float32)
+
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
+        position = self.state[0] + np.float32(0.1) * (np.float32(action) - np.float32(0.5))
+        self.state = np.array([position, self.state[1] + np.float32(1.0 / self.EPISODE_STEPS)], dtype=np.float32)
+        terminated = bool(self.state[1] >= np.float32(1.0) - np.float32(1e-6))
+        return self.state.copy(), float(-abs(position)), terminated, False, {}
+
+
+KILLED_RUN = """
+import os, signal, sys, json
+import tensorflow as tf
+tf.config.experimental.enable_op_determinism()
+sys.path.insert(0, sys.argv[3])
+from test_exact_resume_ppo import N, N_BATCH, StateInObservationEnv, killed_run_model
+from stable_baselines_io.common.callbacks import CheckpointCallback
+checkpoints = CheckpointCallback(N_BATCH, sys.argv[1], storage_options=json.loads(sys.argv[2]))
+def die(local_vars, _):
+    if local_vars["self"].num_timesteps >= N:
+        os.kill(os.getpid(), signal.SIGKILL)
+killed_run_model().learn(10 * N, callback=[checkpoints, die])
+"""
+
+
+def killed_run_model() -> PPO:
+    return new_ppo(StateInObservationEnv(), learning_rate=LinearSchedule(1e-3), cliprange=LinearSchedule(0.2))
+
+
+@pytest.mark.slow  # a TensorFlow process killed with SIGKILL, then two runs: minutes on 2 busy cores
+def test_a_run_killed_and_resumed_from_its_latest_s3_checkpoint_ends_bit_identical() -> None:
+    import subprocess
+    import sys
+
+    from s3_server import BUCKET, running_s3_server
+
+    uninterrupted = killed_run_model()
+    uninterrupted.learn(10 * N, callback=lambda local_vars, _: local_vars["self"].num_timesteps < N + M)
+    tests = Path(__file__).resolve().parent
+    with running_s3_server() as server:
+        prefix = f"s3://{BUCKET}/killed-run"
+        options = server.storage_options()
+        child_options = {key: value for key, value in options.items() if key != "skip_instance_cache"}
+        killed = subprocess.run([sys.executable, "-c", KILLED_RUN, prefix, json.dumps(child_options), str(tests)],
+                                env={**os.environ, "PYTHONPATH": str(tests.parent)}, capture_output=True, text=True)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+        checkpoints = CheckpointCallback(N_BATCH, prefix, storage_options=options)
+        assert checkpoints.checkpoints()[-1] == f"{prefix}/rl_model_{N}_steps.zip"
+
+        env = StateInObservationEnv()
+        env.reset()
+        stored = PPO.load(checkpoints.checkpoints()[-1], force_reset=False, storage_options=options)
+        env.restore(stored._last_obs[0])  # noqa: SLF001 (the env as the killed process left it)
+        resumed = PPO.load(checkpoints.checkpoints()[-1], env=env, force_reset=False, storage_options=options)
+        resumed.learn(M, reset_num_timesteps=False, callback=lambda local_vars, _: True)
+
+    assert_arrays_equal(resumed.get_parameters(), uninterrupted.get_parameters())
+    assert_arrays_equal(state_arrays(resumed), state_arrays(uninterrupted))
+    assert resumed.shuffle_rng.bit_generator.state == uninterrupted.shuffle_rng.bit_generator.state
+    assert resumed.num_timesteps == uninterrupted.num_timesteps == N + M
+    np.testing.assert_array_equal(resumed._last_obs, uninterrupted._last_obs)  # noqa: SLF001
+
+
+def test_a_run_resumed_from_its_latest_s3_checkpoint_ends_bit_identical() -> None:
+    from s3_server import BUCKET, running_s3_server
+
+    horizon = N + M + 2 * N_BATCH
+    schedules = dict(learning_rate=LinearSchedule(1e-3), cliprange=LinearSchedule(0.2))
+    uninterrupted = new_ppo(gymnasium.make("CartPole-v1"), **schedules)
+    uninterrupted.learn(horizon, callback=lambda local_vars, _: local_vars["self"].num_timesteps < N + M)
+
+    with running_s3_server() as server:
+        env = gymnasium.make("CartPole-v1")
+        checkpoints = CheckpointCallback(N_BATCH, f"s3://{BUCKET}/run", keep_last=2,
+                                         storage_options=server.storage_options())
+        # The process "dies" right after the checkpoint at step N; only what is on S3 is kept.
+        new_ppo(env, **schedules).learn(
+            horizon, callback=[checkpoints, lambda local_vars, _: local_vars["self"].num_timesteps < N])
+        assert checkpoints.checkpoints() == [f"s3://{BUCKET}/run/rl_model_{steps}_steps.zip"
+                                             for steps in (N - N_BATCH, N)]
+        resumed = PPO.load(checkpoints.checkpoints()[-1], env=env, force_reset=False,
+                           storage_options=server.storage_options())
+        resumed.learn(M, reset_num_timesteps=False, callback=checkpoints)
+        assert checkpoints.checkpoints()[-1] == f"s3://{BUCKET}/run/rl_model_{N + M}_steps.zip"
+
+    assert_same_training(resumed, uninterrupted, horizon)

@@ -16,6 +16,7 @@ or a list of them into one :class:`TrainingHooks` with :func:`as_hooks`.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
@@ -23,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from stable_baselines_io.type_aliases import Callback
+from stable_baselines_io.format.url_targets import join_target, list_folder, make_folder, remove_target, write_bytes
+from stable_baselines_io.type_aliases import Callback, StorageOptions
 
 if TYPE_CHECKING:
     import gymnasium
@@ -259,7 +261,8 @@ class CheckpointCallback(BaseCallback):
     """Save the model every ``save_freq`` calls as ``<save_path>/<name_prefix>_<num_timesteps>_steps.zip``.
 
     Beyond Stable Baselines 2 and 3, each checkpoint is complete and atomic: it is written by
-    ``save`` (a temporary file renamed into place, so a crash never leaves half a checkpoint),
+    ``save`` (a temporary file renamed into place, so a crash never leaves half a checkpoint; on
+    an object store such as ``s3://bucket/run/``, an object that appears only once whole),
     it holds the training state (optimizer, counters, generators, schedule horizon, last
     observations; see ``docs/training-state.md``) and, with ``save_replay_buffer=True``, the
     replay buffer of an off-policy model. It is taken at the end of the iteration in which the
@@ -269,29 +272,34 @@ class CheckpointCallback(BaseCallback):
     reset_num_timesteps=False)`` ends exactly like the run that was not interrupted.
 
     :param save_freq: calls of ``on_step`` (steps of the vectorized env) between checkpoints
-    :param save_path: the folder of the checkpoints (created)
+    :param save_path: the folder of the checkpoints (created), or an fsspec URL prefix
+        (``s3://bucket/run``, ``memory://run``...)
     :param name_prefix: the start of the checkpoints' names
     :param verbose: 1 prints each checkpoint's path
     :param save_replay_buffer: put an off-policy model's replay buffer in the checkpoint
     :param keep_last: keep only the last ``keep_last`` checkpoints of this prefix (None: all)
+    :param storage_options: options for the fsspec backend of a URL ``save_path`` (see docs/scaling.md)
     """
 
     def __init__(self, save_freq: int, save_path: str | os.PathLike[str], name_prefix: str = "rl_model",
-                 verbose: int = 0, save_replay_buffer: bool = False, keep_last: int | None = None):
+                 verbose: int = 0, save_replay_buffer: bool = False, keep_last: int | None = None,
+                 storage_options: StorageOptions | None = None):
         super().__init__(verbose)
         if save_freq < 1:
             raise ValueError(f"save_freq must be at least 1, received {save_freq}")
         if keep_last is not None and keep_last < 1:
             raise ValueError(f"keep_last must be None or at least 1, received {keep_last}")
         self.save_freq = save_freq
-        self.save_path = Path(save_path)
+        #: A local folder (``Path``) or a URL (``str``).
+        self.save_path: str | Path = join_target(save_path, "")
         self.name_prefix = name_prefix
         self.save_replay_buffer = save_replay_buffer
         self.keep_last = keep_last
+        self.storage_options = storage_options
         self._due = False
 
     def _init_callback(self) -> None:
-        self.save_path.mkdir(parents=True, exist_ok=True)
+        make_folder(self.save_path, self.storage_options)
 
     def _on_step(self) -> bool:
         if self.n_calls % self.save_freq == 0:
@@ -304,25 +312,25 @@ class CheckpointCallback(BaseCallback):
             self._save_checkpoint()
         return True
 
-    def checkpoints(self) -> list[Path]:
+    def checkpoints(self) -> list[Any]:
         """This callback's checkpoints in ``save_path``, oldest first.
 
-        :return: the paths
+        :return: the paths (``Path``), or the URLs (``str``) for a URL ``save_path``
         """
         pattern = re.compile(rf"{re.escape(self.name_prefix)}_(\d+)_steps\.zip")
-        found = [(int(match.group(1)), path) for path in self.save_path.glob(f"{self.name_prefix}_*_steps.zip")
-                 if (match := pattern.fullmatch(path.name))]
-        return [path for _, path in sorted(found)]
+        found = [(int(match.group(1)), name) for name in list_folder(self.save_path, self.storage_options)
+                 if (match := pattern.fullmatch(name))]
+        return [join_target(self.save_path, name) for _, name in sorted(found)]
 
     def _save_checkpoint(self) -> None:
         assert self.model is not None
-        path = self.save_path / f"{self.name_prefix}_{self.num_timesteps}_steps.zip"
-        self.model.save(path, include_replay_buffer=self.save_replay_buffer)
+        path = join_target(self.save_path, f"{self.name_prefix}_{self.num_timesteps}_steps.zip")
+        self.model.save(path, include_replay_buffer=self.save_replay_buffer, storage_options=self.storage_options)
         if self.verbose >= 1:
             print(f"Saving model checkpoint to {path}")
         if self.keep_last is not None:
             for old in self.checkpoints()[:-self.keep_last]:
-                old.unlink()
+                remove_target(old, self.storage_options)
 
 
 class EventCallback(BaseCallback):
@@ -368,23 +376,26 @@ class EvalCallback(EventCallback):
     :param callback_on_new_best: run after each new best mean reward
     :param n_eval_episodes: episodes per evaluation
     :param eval_freq: calls of ``on_step`` between evaluations
-    :param log_path: folder of ``evaluations.npz`` (None: not written)
-    :param best_model_save_path: folder of ``best_model.zip`` (None: not saved)
+    :param log_path: folder of ``evaluations.npz`` (None: not written); a folder or an fsspec URL
+    :param best_model_save_path: folder of ``best_model.zip`` (None: not saved); a folder or an fsspec URL
     :param deterministic: greedy actions
     :param render: render the evaluation episodes
     :param verbose: 1 prints each evaluation
+    :param storage_options: options for the fsspec backend of URL folders (see docs/scaling.md)
     """
 
     def __init__(self, eval_env: gymnasium.Env | VecEnv | str, callback_on_new_best: BaseCallback | None = None,
                  n_eval_episodes: int = 5, eval_freq: int = 10000, log_path: str | os.PathLike[str] | None = None,
                  best_model_save_path: str | os.PathLike[str] | None = None, deterministic: bool = True,
-                 render: bool = False, verbose: int = 1):
+                 render: bool = False, verbose: int = 1, storage_options: StorageOptions | None = None):
         super().__init__(callback_on_new_best, verbose=verbose)
         self.eval_env = eval_env
         self.n_eval_episodes = n_eval_episodes
         self.eval_freq = eval_freq
-        self.log_path = None if log_path is None else Path(log_path) / "evaluations.npz"
-        self.best_model_save_path = None if best_model_save_path is None else Path(best_model_save_path)
+        self.log_folder = None if log_path is None else join_target(log_path, "")
+        self.log_path = None if log_path is None else join_target(log_path, "evaluations.npz")
+        self.best_model_save_path = None if best_model_save_path is None else join_target(best_model_save_path, "")
+        self.storage_options = storage_options
         self.deterministic = deterministic
         self.render = render
         self.best_mean_reward = -np.inf
@@ -395,9 +406,9 @@ class EvalCallback(EventCallback):
 
     def _init_callback(self) -> None:
         super()._init_callback()
-        for folder in (self.best_model_save_path, None if self.log_path is None else self.log_path.parent):
+        for folder in (self.best_model_save_path, self.log_folder):
             if folder is not None:
-                folder.mkdir(parents=True, exist_ok=True)
+                make_folder(folder, self.storage_options)
 
     def _on_step(self) -> bool:
         if self.eval_freq <= 0 or self.n_calls % self.eval_freq != 0:
@@ -413,8 +424,10 @@ class EvalCallback(EventCallback):
         self.evaluations_results.append(list(episode_rewards))  # type: ignore[arg-type]
         self.evaluations_length.append(list(episode_lengths))  # type: ignore[arg-type]
         if self.log_path is not None:
-            np.savez(self.log_path, timesteps=np.array(self.evaluations_timesteps),
+            evaluations = io.BytesIO()
+            np.savez(evaluations, timesteps=np.array(self.evaluations_timesteps),
                      results=np.array(self.evaluations_results), ep_lengths=np.array(self.evaluations_length))
+            write_bytes(self.log_path, evaluations.getvalue(), self.storage_options)
         mean_reward, std_reward = float(np.mean(episode_rewards)), float(np.std(episode_rewards))
         self.last_mean_reward = mean_reward
         if self.verbose >= 1:
@@ -427,7 +440,8 @@ class EvalCallback(EventCallback):
                 print("New best mean reward!")
             self.best_mean_reward = mean_reward
             if self.best_model_save_path is not None:
-                self.model.save(self.best_model_save_path / "best_model.zip")
+                self.model.save(join_target(self.best_model_save_path, "best_model.zip"),
+                                storage_options=self.storage_options)
             return self._on_event()
         return True
 

@@ -30,7 +30,7 @@ from stable_baselines_io.format.archive import ARRAYS_MEMBER, REPLAY_BUFFER_MEMB
 from stable_baselines_io.format.file_targets import describe_target
 from stable_baselines_io.format.files import read_agent_file, save_to_file
 from stable_baselines_io.format.read_errors import reported_as_corrupt
-from stable_baselines_io.type_aliases import Callback, FileTarget
+from stable_baselines_io.type_aliases import Callback, FileTarget, StorageOptions
 
 SelfOffPolicy = TypeVar("SelfOffPolicy", bound="OffPolicyRLModel")
 
@@ -257,7 +257,7 @@ class OffPolicyRLModel(TensorBoardLogging, BaseRLModel):
             replay_buffer.from_arrays(metadata, arrays, source=f"the {REPLAY_BUFFER_MEMBER!r} member")
         self.replay_buffer = replay_buffer
 
-    def save_replay_buffer(self, path: FileTarget) -> None:
+    def save_replay_buffer(self, path: FileTarget, storage_options: StorageOptions | None = None) -> None:
         """Write the replay buffer to its own file, without pickle.
 
         The file is a zip like an agent file: ``data`` holds the buffer's metadata (class,
@@ -274,7 +274,8 @@ class OffPolicyRLModel(TensorBoardLogging, BaseRLModel):
         as SB3 does. A model that has trained but whose buffer was not loaded with it has none to
         save: that is an error.
 
-        :param path: a path or a binary file object (left open)
+        :param path: a path, an fsspec URL or a binary file object (left open)
+        :param storage_options: options for the fsspec backend of a URL (credentials, endpoint...; see docs/scaling.md)
         """
         if self.replay_buffer is None and self.num_timesteps == 0:
             self.replay_buffer = self._make_replay_buffer()
@@ -285,23 +286,27 @@ class OffPolicyRLModel(TensorBoardLogging, BaseRLModel):
             params=replay_buffer.to_arrays(),
             metadata={"content": self.REPLAY_BUFFER_FILE_CONTENT, "algorithm": type(self).__name__},
             allow_pickle=False,
+            storage_options=storage_options,
         )
 
-    def load_replay_buffer(self, path: FileTarget, max_bytes: int | None = None) -> None:
+    def load_replay_buffer(self, path: FileTarget, max_bytes: int | None = None,
+                           storage_options: StorageOptions | None = None) -> None:
         """Replace the replay buffer with one written by :meth:`save_replay_buffer`.
 
         Nothing runs code from the file (no pickle). The stored buffer must fit the model: same
         class, ``buffer_size``, observation and action shapes and dtypes.
 
-        :param path: a path (``buffer`` finds ``buffer.zip``) or a binary file object (left open)
+        :param path: a path (``buffer`` finds ``buffer.zip``), an fsspec URL or a binary file object
+            (left open)
         :param max_bytes: the most bytes reading the file may decompress and allocate (see
             :meth:`load`)
+        :param storage_options: options for the fsspec backend of a URL (credentials, endpoint...; see docs/scaling.md)
         :raises ReplayBufferMismatchError: the stored buffer does not fit the model (every
             mismatch is named)
         :raises CorruptAgentFileError: the file is not a readable replay buffer file
         """
         source = describe_target(path)
-        buffer_file = read_agent_file(path, safe_mode=True, max_bytes=max_bytes)
+        buffer_file = read_agent_file(path, safe_mode=True, max_bytes=max_bytes, storage_options=storage_options)
         if buffer_file.metadata.get("content") != self.REPLAY_BUFFER_FILE_CONTENT:
             raise CorruptAgentFileError(
                 "not a replay buffer file (one written by save_replay_buffer): its metadata has "

@@ -49,7 +49,7 @@ from stable_baselines_io.format.files import (
     writer_metadata,
 )
 from stable_baselines_io.interop import acting_policy_params, sb2_algorithm
-from stable_baselines_io.type_aliases import DataDict, EnvSpec, FileTarget, ParamDict
+from stable_baselines_io.type_aliases import DataDict, EnvSpec, FileTarget, ParamDict, StorageOptions
 
 SelfModel = TypeVar("SelfModel", bound="SaveLoadMixin")
 
@@ -138,9 +138,9 @@ class SaveLoadMixin:
 
     def load_parameters(
         self, load_path_or_dict: FileTarget | Mapping[str, np.ndarray] | list[np.ndarray], exact_match: bool = True,
-        max_bytes: int | None = None,
+        max_bytes: int | None = None, storage_options: StorageOptions | None = None,
     ) -> None:
-        """Assign network weights from a mapping, a list, an agent file path or a file object.
+        """Assign network weights from a mapping, a list, an agent file (path, URL) or a file object.
 
         Values may be arrays, nested lists or NumPy scalars; they are cast within their kind
         (float64 to float32...) as Stable Baselines did, never with loss (see :func:`cast_for_variable`).
@@ -148,12 +148,13 @@ class SaveLoadMixin:
         the error lists every problem (unknown names, missing names, shapes, dtypes).
 
         :param load_path_or_dict: name -> array mapping; a list in :meth:`get_parameter_list`
-            order (deprecated); or an agent file (path or binary file object). A Stable Baselines 2
-            TRPO or PPO1 file's old policy (``oldpi/...``, or the second half of a list twice as
-            long) is left out (see :func:`~stable_baselines_io.interop.acting_policy_params`)
+            order (deprecated); or an agent file (path, fsspec URL or binary file object). A Stable
+            Baselines 2 TRPO or PPO1 file's old policy (``oldpi/...``, or the second half of a list
+            twice as long) is left out (see :func:`~stable_baselines_io.interop.acting_policy_params`)
         :param exact_match: require a value for every variable; if False, a subset is assigned
         :param max_bytes: for a file, the most bytes reading it may decompress and allocate
             (default ``max(64 MiB, 1100 * file size)``)
+        :param storage_options: options for the fsspec backend of a URL (credentials, endpoint...; see docs/scaling.md)
         :raises ParameterMismatchError: (a ``ValueError`` and a ``RuntimeError``) missing names,
             wrong shapes, dtypes that cannot be cast without loss
         :raises UnknownParameterError: (also a ``KeyError``) as above, with names the model does not have
@@ -172,7 +173,8 @@ class SaveLoadMixin:
         elif isinstance(load_path_or_dict, Mapping):
             params = load_path_or_dict
         else:
-            agent_file = read_agent_file(load_path_or_dict, load_data=False, max_bytes=max_bytes)
+            agent_file = read_agent_file(load_path_or_dict, load_data=False, max_bytes=max_bytes,
+                                         storage_options=storage_options)
             if agent_file.params is None:
                 raise ParameterMismatchError(f"{describe_target(load_path_or_dict)} holds no parameters")
             loaded = acting_policy_params(agent_file.params, len(variables), sb2_algorithm(agent_file.data_keys),
@@ -181,7 +183,8 @@ class SaveLoadMixin:
         self._assign_by_name(OrderedDict((variable.name, variable) for variable in variables), params, exact_match)
 
     def set_parameters(
-        self, load_path_or_dict: FileTarget | Mapping[str, np.ndarray], exact_match: bool = True
+        self, load_path_or_dict: FileTarget | Mapping[str, np.ndarray], exact_match: bool = True,
+        storage_options: StorageOptions | None = None,
     ) -> None:
         """Stable-Baselines3's name for :meth:`load_parameters` (same arguments, same checks).
 
@@ -190,8 +193,9 @@ class SaveLoadMixin:
 
         :param load_path_or_dict: name -> array mapping, or an agent file (path or binary file object)
         :param exact_match: require a value for every variable; if False, a subset is assigned
+        :param storage_options: options for the fsspec backend of a URL (credentials, endpoint...; see docs/scaling.md)
         """
-        self.load_parameters(load_path_or_dict, exact_match=exact_match)
+        self.load_parameters(load_path_or_dict, exact_match=exact_match, storage_options=storage_options)
 
     @staticmethod
     def _list_to_params(values: list[Any], variables: list[tf.Variable]) -> ParamDict:
@@ -312,19 +316,22 @@ class SaveLoadMixin:
     # --- save and load ------------------------------------------------------------------------
 
     def save(self, save_path: FileTarget, cloudpickle: bool = False, include_replay_buffer: bool = False,
-             exclude: Iterable[str] | None = None, include: Iterable[str] | None = None) -> None:
+             exclude: Iterable[str] | None = None, include: Iterable[str] | None = None,
+             storage_options: StorageOptions | None = None) -> None:
         """Write the agent to one file: data dictionary, weights and the declared members
         (``_archive_members``: the training state, and the replay buffer on request).
 
-        ``.zip`` is appended to a path without extension. The write is atomic: a crash never
-        leaves a half-written file at ``save_path``.
+        ``.zip`` is appended to a path or URL without extension. The write is atomic: a crash never
+        leaves a half-written file at ``save_path`` (on object stores, the object appears whole).
 
-        :param save_path: a path (``str`` or ``pathlib.Path``) or a binary file object, left open
+        :param save_path: a path (``str`` or ``pathlib.Path``), an fsspec URL (``s3://bucket/ppo.zip``,
+            ``memory://``...) or a binary file object, left open
         :param cloudpickle: write the legacy cloudpickle format (data and weights only)
         :param include_replay_buffer: also store the replay buffer (off-policy models)
         :param exclude: data keys to leave out (SB3); ``load`` then uses the default of each
             constructor argument, or the value passed to it
         :param include: other attributes to store in the data (SB3); ``load`` sets them back
+        :param storage_options: options for the fsspec backend of a URL (credentials, endpoint...; see docs/scaling.md)
         :raises AttributeError: an ``include`` name is not an attribute of the model
         """
         if include_replay_buffer and REPLAY_BUFFER_MEMBER not in self._archive_members:
@@ -351,6 +358,7 @@ class SaveLoadMixin:
             metadata=self._get_save_metadata(),
             json_members=json_members,
             state_arrays=array_members,
+            storage_options=storage_options,
         )
 
     @classmethod
@@ -363,11 +371,13 @@ class SaveLoadMixin:
         force_reset: bool = True,
         print_system_info: bool = False,
         max_bytes: int | None = None,
+        storage_options: StorageOptions | None = None,
         **kwargs: Any,
     ) -> SelfModel:
         """Build a new model from an agent file, with its training state when the file has one.
 
-        :param load_path: path (``agent`` finds ``agent.zip``) or binary file object
+        :param load_path: path (``agent`` finds ``agent.zip``), fsspec URL (read with ranged
+            requests, never copied whole into memory) or binary file object
         :param env: the environment to continue training in (its spaces must match); None for a
             model that can predict (call ``set_env`` before ``learn``)
         :param custom_objects: values that replace stored keys without decoding them
@@ -378,6 +388,7 @@ class SaveLoadMixin:
         :param print_system_info: print the versions the file was saved with beside the current ones
         :param max_bytes: the most bytes reading the file may decompress and allocate; default
             ``max(64 MiB, 1100 * file size)`` (see ``docs/security.md``)
+        :param storage_options: options for the fsspec backend of a URL (credentials, endpoint...; see docs/scaling.md)
         :param kwargs: attributes that override the stored ones (the stored value of such a key is
             never decoded, so ``policy=MlpPolicy`` also replaces a policy class that cannot load).
             ``policy_kwargs`` must equal the stored ones, unless the policy is replaced too
@@ -388,14 +399,16 @@ class SaveLoadMixin:
         start = None if is_path(load_path) else load_path.tell()  # type: ignore[union-attr]
         try:
             agent_file = read_agent_file(load_path, custom_objects=replaced, safe_mode=safe_mode,
-                                         extra_members=extra_members, max_bytes=max_bytes)
+                                         extra_members=extra_members, max_bytes=max_bytes,
+                                         storage_options=storage_options)
         except UnknownPolicyClassError as error:
             # Read again with only the class's name in its place: the policy is rebuilt from the arrays.
             if start is not None:
                 load_path.seek(start)  # type: ignore[union-attr]
             agent_file = read_agent_file(load_path, custom_objects={**replaced,
                                                                     "policy": UnknownPolicyClass(error.stored_class)},
-                                         safe_mode=safe_mode, extra_members=extra_members, max_bytes=max_bytes)
+                                         safe_mode=safe_mode, extra_members=extra_members, max_bytes=max_bytes,
+                                         storage_options=storage_options)
         source = describe_target(load_path)
         if print_system_info:
             print(system_info_table(agent_file.metadata))

@@ -32,17 +32,12 @@ from stable_baselines_io.format.archive import (
     write_archive,
 )
 from stable_baselines_io.format.budget import LoadBudget
-from stable_baselines_io.format.file_targets import (
-    atomic_write,
-    describe_target,
-    is_path,
-    open_for_reading,
-    resolve_save_path,
-)
+from stable_baselines_io.format.file_targets import describe_target
 from stable_baselines_io.format.json_codec import data_to_json, json_to_data
 from stable_baselines_io.format.legacy import read_legacy_contents, write_legacy
 from stable_baselines_io.format.read_errors import reported_as_corrupt
-from stable_baselines_io.type_aliases import DataDict, FileTarget, LoadedParams, ParamDict
+from stable_baselines_io.format.url_targets import open_target_for_reading, open_target_for_writing
+from stable_baselines_io.type_aliases import DataDict, FileTarget, LoadedParams, ParamDict, StorageOptions
 from stable_baselines_io.version import __version__
 
 #: The format version this library writes; files of a higher version are refused.
@@ -109,14 +104,16 @@ def save_to_file(
     state_arrays: Mapping[str, ParamDict] | None = None,
     allow_pickle: bool = True,
     json_members: Mapping[str, DataDict] | None = None,
+    storage_options: StorageOptions | None = None,
 ) -> None:
     """Write an agent file: a zip archive, or the legacy cloudpickle stream on request.
 
-    A path without extension gets ``.zip``. Writing to a path is atomic (a temporary file beside
-    it is renamed over it on success). A file object is written from its current position and
-    left open.
+    A path or URL without extension gets ``.zip``. Writing to a path is atomic (a temporary file
+    beside it is renamed over it on success); so is writing to a URL (the object appears whole, see
+    :mod:`.url_targets`). A file object is written from its current position and left open.
 
-    :param save_path: a path (``str`` or ``pathlib.Path``) or a binary file object
+    :param save_path: a path (``str`` or ``pathlib.Path``), an fsspec URL (``s3://bucket/agent.zip``)
+        or a binary file object
     :param data: the data dictionary, or None
     :param params: ordered name -> array, or None
     :param cloudpickle: write the legacy cloudpickle format
@@ -128,6 +125,7 @@ def save_to_file(
     :param allow_pickle: let data values without a JSON codec fall back to cloudpickle (zip only;
         if False they raise :class:`~stable_baselines_io.exceptions.SerializationError`)
     :param json_members: extra JSON members by name, encoded like ``data`` but never pickled (zip only)
+    :param storage_options: options for the backend of a URL (credentials, endpoint...)
     :raises ValueError: an extra member name is not allowed
     """
     extra_json = dict(json_members or {})
@@ -152,11 +150,8 @@ def save_to_file(
         def write(stream: IO[bytes]) -> None:
             write_archive(stream, data_json, params, writer_metadata(file_metadata), json_texts, state_arrays)
 
-    if is_path(save_path):
-        with atomic_write(resolve_save_path(save_path)) as file:  # type: ignore[arg-type]
-            write(file)
-    else:
-        write(save_path)  # type: ignore[arg-type]
+    with open_target_for_writing(save_path, storage_options) as file:
+        write(file)
 
 
 def read_agent_file(
@@ -167,6 +162,7 @@ def read_agent_file(
     load_state: bool = False,
     extra_members: Mapping[str, str] | None = None,
     max_bytes: int | None = None,
+    storage_options: StorageOptions | None = None,
 ) -> AgentFile:
     """Read an agent file, zip or legacy, with its metadata.
 
@@ -174,7 +170,8 @@ def read_agent_file(
     member when there is one). Everything the file makes the reader decompress or allocate is
     charged to one :class:`~stable_baselines_io.format.budget.LoadBudget`.
 
-    :param load_path: a path (``agent`` finds ``agent.zip``) or a binary file object (left open)
+    :param load_path: a path (``agent`` finds ``agent.zip``), an fsspec URL (read with ranged
+        requests) or a binary file object (left open)
     :param load_data: also decode the data dictionary
     :param custom_objects: values that replace stored data keys, never decoded
     :param safe_mode: never run code from the file; False allows unpickling (trusted files only)
@@ -184,6 +181,7 @@ def read_agent_file(
         ``"arrays"``), as a model class declares them
     :param max_bytes: the most bytes the load may decompress and allocate; default
         ``max(64 MiB, 1100 * file size)``. Raise it for a trusted, genuinely huge agent
+    :param storage_options: options for the backend of a URL (credentials, endpoint...)
     :return: the file's contents
     :raises CorruptAgentFileError: the file is damaged or not an agent file
     :raises LoadBudgetExceededError: loading it would exceed ``max_bytes``
@@ -191,7 +189,7 @@ def read_agent_file(
     wanted = {**(STATE_MEMBERS if load_state else {}), **(extra_members or {})}
     for name, kind in wanted.items():  # the caller's declarations: a ValueError, not a damaged file
         check_member_name(name, kind)
-    with open_for_reading(load_path) as (stream, source):
+    with open_target_for_reading(load_path, storage_options) as (stream, source):
         start = stream.tell()
         budget = LoadBudget.for_file(stream.seek(0, io.SEEK_END) - start, max_bytes, source)
         stream.seek(start)
@@ -240,6 +238,7 @@ def load_from_file(
     custom_objects: dict[str, Any] | None = None,
     safe_mode: bool = True,
     max_bytes: int | None = None,
+    storage_options: StorageOptions | None = None,
 ) -> tuple[DataDict | None, LoadedParams]:
     """Read an agent file's data dictionary and parameters (Stable Baselines' ``_load_from_file``).
 
@@ -248,11 +247,12 @@ def load_from_file(
     :param custom_objects: values that replace stored data keys, never decoded
     :param safe_mode: never run code from the file; False allows unpickling (trusted files only)
     :param max_bytes: the most bytes the load may decompress and allocate (see :func:`read_agent_file`)
+    :param storage_options: options for the backend of a URL (credentials, endpoint...)
     :return: ``(data, params)``; ``params`` is an ordered mapping, a list for the oldest legacy
         files, or None
     """
     agent_file = read_agent_file(load_path, load_data=load_data, custom_objects=custom_objects, safe_mode=safe_mode,
-                                 max_bytes=max_bytes)
+                                 max_bytes=max_bytes, storage_options=storage_options)
     return agent_file.data, agent_file.params
 
 
