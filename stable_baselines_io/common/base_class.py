@@ -178,8 +178,9 @@ class BaseRLModel(SaveLoadMixin, ABC):
 
     # --- the optimizer, built by the first learn -------------------------------------------------
 
-    #: The optimizer's class; its ``state_specs`` name the state a file may hold before it is built.
-    optimizer_class: ClassVar[type[SlotOptimizer]]
+    #: The optimizer's class; its ``state_specs`` name the state a file may hold before it is built
+    #: (None: the model has no optimizer).
+    optimizer_class: ClassVar[type[SlotOptimizer] | None] = None
     _optimizer: SlotOptimizer | None = None
 
     @property
@@ -222,7 +223,7 @@ class BaseRLModel(SaveLoadMixin, ABC):
         return OrderedDict((variable.name, variable) for variable in self._optimizer.state_variables())
 
     def _unbuilt_state_specs(self) -> Mapping[str, tf.TensorSpec]:
-        if self._optimizer is not None:
+        if self._optimizer is not None or self.optimizer_class is None:
             return {}
         return self.optimizer_class.state_specs(self._optimized_variables())
 

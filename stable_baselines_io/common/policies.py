@@ -148,7 +148,7 @@ class Linear(tf.Module):
         self.scope = scope
         # Callables: a loaded model takes both from the file and never draws (see common/stored_values.py).
         initial_w = InitialDraw(lambda: orthogonal_init((n_inputs, n_outputs), init_scale, generator),
-                                skip=lambda: generator.skip(n_inputs * n_outputs))  # one normal per weight
+                                generator, n_draws=n_inputs * n_outputs)  # one normal per weight
         self.w = lazy_variable(initial_w, (n_inputs, n_outputs), f"{scope}/w")
         self.b = lazy_variable(lambda: np.zeros(n_outputs, np.float32), (n_outputs,), f"{scope}/b")
 

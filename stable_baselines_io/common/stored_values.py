@@ -9,9 +9,8 @@ it only has to follow one rule to also skip the *cost* of its initializer:
     (``tf.Variable(lambda: draw(...), shape=..., dtype=..., name=...)``, or :func:`lazy_variable`).
 
 The callable then never runs when a stored array replaces it. An initializer that draws from a
-generator the model keeps (and saves) wraps its draw in :class:`InitialDraw` with a ``skip`` that
-advances the generator as the draw would have, so a loaded model's generator continues as a new
-model's does. A variable created from a value
+generator the model keeps (and saves) wraps its draw in :class:`InitialDraw`, which says how far the
+draw advances the generator, so a loaded model's generator continues as a new model's does. A variable created from a value
 (``tf.Variable(array, name=...)``) still gets the stored array, after its initializer ran. A
 stored array whose shape or dtype does not fit (see
 :func:`~stable_baselines_io.common.save_load.cast_for_variable`) is not used: the variable keeps
@@ -45,16 +44,19 @@ def lazy_variable(initializer: Callable[[], Any], shape: tuple[int, ...], name: 
 
 
 class InitialDraw:
-    """A callable initial value drawn from a generator the model keeps: when a stored array
-    replaces it, ``skip()`` advances the generator as the draw would have.
+    """A callable initial value drawn from a ``tf.random.Generator`` the model keeps: when a stored
+    array replaces it, the generator is advanced as the draw would have advanced it (the skips of
+    one :class:`StoredInitialValues` are added up and made at its end, in one op).
 
     :param draw: returns the initial value
-    :param skip: advances the generator by the draw's amount (e.g. ``lambda: generator.skip(n)``)
+    :param generator: the generator ``draw`` uses
+    :param n_draws: how far ``draw`` advances it, in ``generator.skip`` units (one per normal drawn)
     """
 
-    def __init__(self, draw: Callable[[], Any], skip: Callable[[], Any]):
+    def __init__(self, draw: Callable[[], Any], generator: tf.random.Generator, n_draws: int):
         self.draw = draw
-        self.skip = skip
+        self.generator = generator
+        self.n_draws = n_draws
 
     def __call__(self) -> Any:
         return self.draw()
@@ -78,6 +80,7 @@ class StoredInitialValues:
         #: Names of the variables created from a stored array.
         self.used: set[str] = set()
         self._created: set[int] = set()
+        self._skips: dict[int, tuple[tf.random.Generator, int]] = {}
         self._scope: Any = None
 
     def __enter__(self) -> StoredInitialValues:
@@ -90,6 +93,9 @@ class StoredInitialValues:
                  traceback: TracebackType | None) -> None:
         _active.remove(self)
         self._scope.__exit__(kind, error, traceback)
+        for generator, n_draws in self._skips.values():
+            generator.skip(n_draws)
+        self._skips.clear()
 
     def covers(self, variables: Iterable[tf.Variable]) -> bool:
         """Whether every one of ``variables`` was created from a stored array here.
@@ -112,8 +118,10 @@ class StoredInitialValues:
         array, problem = cast_for_variable(stored, *expected)
         if problem is not None:
             return next_creator(**kwargs)
-        if isinstance(kwargs["initial_value"], InitialDraw):
-            kwargs["initial_value"].skip()
+        initial_draw = kwargs["initial_value"]
+        if isinstance(initial_draw, InitialDraw):
+            _, skipped = self._skips.get(id(initial_draw.generator), (initial_draw.generator, 0))
+            self._skips[id(initial_draw.generator)] = (initial_draw.generator, skipped + initial_draw.n_draws)
         variable = next_creator(**{**kwargs, "initial_value": array, "shape": None})
         if variable.name == key:
             self.used.add(key)
