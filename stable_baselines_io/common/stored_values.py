@@ -10,8 +10,9 @@ it only has to follow one rule to also skip the *cost* of its initializer:
 
 The callable then never runs when a stored array replaces it. An initializer that draws from a
 generator the model keeps (and saves) wraps its draw in :class:`InitialDraw`, which says how far the
-draw advances the generator, so a loaded model's generator continues as a new model's does. A variable created from a value
-(``tf.Variable(array, name=...)``) still gets the stored array, after its initializer ran. A
+draw advances the generator, so a loaded model's generator continues as a new model's does.
+A variable created from a value (``tf.Variable(array, name=...)``) still gets the stored array,
+after its initializer ran. A
 stored array whose shape or dtype does not fit (see
 :func:`~stable_baselines_io.common.save_load.cast_for_variable`) is not used: the variable keeps
 its own initial value and ``load_parameters`` reports the mismatch as before.
