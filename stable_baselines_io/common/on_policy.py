@@ -198,6 +198,7 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
             self.observation_space, self.action_space, generator=self.random_generator, **self.policy_kwargs
         )
         self._trained_variables = self.policy_net.actor_critic_parameters()
+        self._learning_rate_at(1.0)  # a bad schedule fails here, not at the first learn that builds the optimizer
         self._reset_optimizer()
         self._setup_train_step()
 
