@@ -331,7 +331,30 @@ def plot(results: dict[str, Any], path: Path) -> str | None:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+    _plot_parameters(results["parameters"], path.with_name("parameters.png"), plt)
     return None
+
+
+def _plot_parameters(parameters: dict[str, Any], path: Path, plt: Any) -> None:
+    """``get_parameters`` / ``load_parameters`` time against size, beside one traced TensorFlow function."""
+    by_size = {**{str(parameters["n_variables"] * math.prod(parameters["shape"])): parameters},
+               **parameters.get("by_size", {})}
+    sizes = sorted(by_size, key=int)
+    figure, axis = plt.subplots(figsize=(7, 5))
+    for key, label in (("get_parameters", "get_parameters"), ("tf_function_read", "traced read (TensorFlow)"),
+                       ("load_parameters", "load_parameters (NumPy arrays)"),
+                       ("tf_function_assign_numpy", "traced assign of NumPy arrays (TensorFlow)")):
+        axis.plot([int(size) for size in sizes], [by_size[size][key]["min_s"] * 1e3 for size in sizes], marker="o",
+                  label=label)
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("float32 parameters")
+    axis.set_ylabel("ms (min of repeats)")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
 
 
 def print_summary(results: dict[str, Any]) -> None:
