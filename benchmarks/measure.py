@@ -40,6 +40,8 @@ import numpy as np  # noqa: E402
 N_ARRAYS = 20
 FORMAT_CONTENDERS = ("ours", "ours_file_object", "safetensors", "numpy")
 CARTPOLE = "CartPole-v1"
+#: Agents loaded one after the other in the evaluation-sweep measurement.
+SWEEP_AGENTS = 100
 
 
 # --- memory ----------------------------------------------------------------------------------------
@@ -233,7 +235,28 @@ def task_small_agent(args: argparse.Namespace) -> dict[str, Any]:
     def load_only() -> None:
         algorithm.load(path)
 
+    def save_into_open_file() -> None:  # no fsync, no rename: what Stable-Baselines3's save(path) does
+        with open(path, "wb") as file:
+            model.save(file)
+
+    # The evaluation-sweep pattern: SWEEP_AGENTS different files, each loaded and asked for one action.
+    sweep_paths = [path.with_name(f"{path.stem}_sweep{index}.zip") for index in range(SWEEP_AGENTS)]
+    for sweep_path in sweep_paths:
+        sweep_path.write_bytes(path.read_bytes())
+
+    def sweep() -> None:
+        for sweep_path in sweep_paths:
+            algorithm.load(sweep_path).predict(observation, deterministic=True)
+
+    results = {
+        "sweep": best_of(sweep, max(1, args.repeats // 5)),
+        "save_file_object": best_of(save_into_open_file, args.repeats),
+    }
+    for sweep_path in sweep_paths:
+        sweep_path.unlink()
+    model.save(path)
     return {
+        **results,
         "import_s": import_s,
         "parameters": n_parameters,
         "file_bytes": path.stat().st_size,
@@ -260,7 +283,7 @@ def task_parameters(args: argparse.Namespace) -> dict[str, Any]:
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-    shape = (64, 64)
+    shape = tuple(args.shape)
     rng = np.random.default_rng(0)
 
     class Model(SaveLoadMixin):
@@ -377,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     task.add_argument("--threads", type=int, default=1)
     task = tasks.add_parser("parameters")
     task.add_argument("--n-variables", type=int, default=200)
+    task.add_argument("--shape", type=int, nargs="+", default=[64, 64], help="shape of each variable")
     task.add_argument("--repeats", type=int, default=30)
     task.add_argument("--threads", type=int, default=1)
     task = tasks.add_parser("sb3-learning")

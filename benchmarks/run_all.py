@@ -27,6 +27,7 @@ import argparse
 import datetime
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import subprocess
@@ -49,6 +50,8 @@ TIME_RATIO_TARGET = 1.25  # our save / load time over safetensors'
 SAVE_MEMORY_TARGET = 0.10  # peak extra memory while saving, as a fraction of the parameter bytes
 LOAD_MEMORY_TARGET = 1.10  # peak extra memory while loading, as a multiple of the parameter bytes
 TRAINING_TIMESTEPS = {"ppo": 100_000, "dqn": 50_000}
+#: The CartPole agent targets of issue 13, ours over Stable-Baselines3.
+AGENT_TARGETS = {"load_and_first_predict_s": 1.5, "save_same_durability": 1.0, "file_bytes": 1.5}
 
 
 # --- running measurements --------------------------------------------------------------------------
@@ -175,6 +178,8 @@ def run_small_agents(with_sb3: bool, repeats: int, cold_runs: int, threads: int)
                     "file_bytes": warm["file_bytes"],
                     "import_s": min(cold["import_s"] for cold in colds),
                     "save_s": warm["save"]["min_s"],
+                    "save_file_object_s": warm["save_file_object"]["min_s"],
+                    "sweep_100_s": warm["sweep"]["min_s"],
                     "load_s": warm["load"]["min_s"],
                     "load_and_first_predict_s": warm["load_and_first_predict"]["min_s"],
                     "cold_load_s": best_cold["load_s"],
@@ -185,16 +190,36 @@ def run_small_agents(with_sb3: bool, repeats: int, cold_runs: int, threads: int)
             if "sb3" in entry:
                 entry["ratios_ours_over_sb3"] = {
                     key: entry["ours"][key] / entry["sb3"][key]
-                    for key in ("save_s", "load_s", "load_and_first_predict_s", "cold_load_and_first_predict_s",
-                                "predict_s")
+                    for key in ("save_s", "save_file_object_s", "load_s", "load_and_first_predict_s",
+                                "cold_load_and_first_predict_s", "predict_s", "sweep_100_s", "file_bytes")
                 }
+                # Stable-Baselines3 writes in place without fsync: our save into an open file is the same work.
+                entry["ratios_ours_over_sb3"]["save_same_durability"] = (entry["ours"]["save_file_object_s"]
+                                                                         / entry["sb3"]["save_s"])
             results["by_algorithm"][algorithm] = entry
     return results
 
 
-def run_parameters(repeats: int, threads: int) -> dict[str, Any]:
-    log("parameters: 200 variables of 64x64")
-    result = measure("parameters", "--n-variables", "200", "--repeats", str(repeats), "--threads", str(threads))
+#: ``get_parameters`` / ``load_parameters`` sizes: (variables, shape); the first is the reference run.
+PARAMETER_SIZES = [(200, (64, 64)), (10, (100, 100)), (20, (500, 100)), (20, (5_000, 100)), (20, (50_000, 100))]
+
+
+def run_parameters(repeats: int, threads: int, quick: bool = False) -> dict[str, Any]:
+    result = _run_parameters_at(200, (64, 64), repeats, threads)
+    result["by_size"] = {}
+    for n_variables, shape in PARAMETER_SIZES[1:]:
+        n_parameters = n_variables * math.prod(shape)
+        if quick and n_parameters > 10_000_000:
+            continue
+        sized_repeats = max(3, min(repeats, int(2e8 // max(n_parameters, 1))))
+        result["by_size"][str(n_parameters)] = _run_parameters_at(n_variables, shape, sized_repeats, threads)
+    return result
+
+
+def _run_parameters_at(n_variables: int, shape: tuple[int, ...], repeats: int, threads: int) -> dict[str, Any]:
+    log(f"parameters: {n_variables} variables of {'x'.join(map(str, shape))}")
+    result = measure("parameters", "--n-variables", str(n_variables), "--shape", *map(str, shape),
+                     "--repeats", str(repeats), "--threads", str(threads))
     result["ratios"] = {
         "load_parameters_vs_tf_function_tensors": result["load_parameters"]["min_s"]
         / result["tf_function_assign_tensors"]["min_s"],
@@ -259,6 +284,11 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         size_note)
     add("peak extra memory while loading / parameter bytes", ours["load_peak_extra_fraction"], LOAD_MEMORY_TARGET,
         size_note)
+    for algorithm, entry in results["small_agents"]["by_algorithm"].items():
+        ratios = entry.get("ratios_ours_over_sb3", {})
+        for key, limit in AGENT_TARGETS.items():
+            add(f"{algorithm} {key} / Stable-Baselines3", ratios.get(key), limit,
+                "CartPole-v1, warm" if key != "file_bytes" else "CartPole-v1, untrained agent")
     return targets
 
 
@@ -301,7 +331,30 @@ def plot(results: dict[str, Any], path: Path) -> str | None:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+    _plot_parameters(results["parameters"], path.with_name("parameters.png"), plt)
     return None
+
+
+def _plot_parameters(parameters: dict[str, Any], path: Path, plt: Any) -> None:
+    """``get_parameters`` / ``load_parameters`` time against size, beside one traced TensorFlow function."""
+    by_size = {**{str(parameters["n_variables"] * math.prod(parameters["shape"])): parameters},
+               **parameters.get("by_size", {})}
+    sizes = sorted(by_size, key=int)
+    figure, axis = plt.subplots(figsize=(7, 5))
+    for key, label in (("get_parameters", "get_parameters"), ("tf_function_read", "traced read (TensorFlow)"),
+                       ("load_parameters", "load_parameters (NumPy arrays)"),
+                       ("tf_function_assign_numpy", "traced assign of NumPy arrays (TensorFlow)")):
+        axis.plot([int(size) for size in sizes], [by_size[size][key]["min_s"] * 1e3 for size in sizes], marker="o",
+                  label=label)
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("float32 parameters")
+    axis.set_ylabel("ms (min of repeats)")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
 
 
 def print_summary(results: dict[str, Any]) -> None:
@@ -324,13 +377,20 @@ def print_summary(results: dict[str, Any]) -> None:
                       f"{values['load_s'] * 1e3:7.1f} ms  load+first predict "
                       f"{values['load_and_first_predict_s'] * 1e3:7.1f} ms  cold "
                       f"{values['cold_load_and_first_predict_s'] * 1e3:7.1f} ms  predict "
-                      f"{values['predict_s'] * 1e6:6.0f} us")
+                      f"{values['predict_s'] * 1e6:6.0f} us  save into an open file "
+                      f"{values['save_file_object_s'] * 1e3:6.1f} ms  100 loads + predicts "
+                      f"{values['sweep_100_s']:6.2f} s  file {values['file_bytes'] / 1e3:6.1f} kB")
     parameters = results["parameters"]
     print("\n== parameters (200 x 64x64) ==")
     for key in ("get_parameters", "get_parameters_before", "tf_function_read", "load_parameters",
                 "load_parameters_before", "tf_function_assign_tensors", "tf_function_assign_numpy",
                 "tf_function_assign_flat"):
         print(f"{key:28s} {parameters[key]['min_s'] * 1e3:7.2f} ms")
+    for size, entry in parameters.get("by_size", {}).items():
+        print(f"{int(size):>11,} parameters: get_parameters {entry['get_parameters']['min_s'] * 1e3:8.2f} ms "
+              f"(traced read {entry['tf_function_read']['min_s'] * 1e3:8.2f} ms), load_parameters "
+              f"{entry['load_parameters']['min_s'] * 1e3:8.2f} ms (traced assign "
+              f"{entry['tf_function_assign_numpy']['min_s'] * 1e3:8.2f} ms)")
     print("\n== targets ==")
     for target in results["targets"]:
         value = "-" if target["value"] is None else f"{target['value']:.3f}"
@@ -376,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     results["format"] = run_format(sizes, with_safetensors, repeats=2 if args.quick else 7, tmp=args.tmp)
     results["small_agents"] = run_small_agents(with_sb3, repeats=3 if args.quick else 10,
                                                cold_runs=1 if args.quick else 3, threads=args.threads)
-    results["parameters"] = run_parameters(repeats=10 if args.quick else 50, threads=args.threads)
+    results["parameters"] = run_parameters(repeats=10 if args.quick else 50, threads=args.threads, quick=args.quick)
     if args.training:
         results["training"] = run_training(with_sb3, args.threads, args.output)
     else:

@@ -22,6 +22,7 @@ from tensorflow.python.framework import config as tf_config
 
 from stable_baselines_io.common.buffers import PrioritizedReplayBuffer, ReplayBuffer
 from stable_baselines_io.common.callbacks import CheckpointCallback
+from stable_baselines_io.common.tf_util import PREDICT_EAGER_CALLS
 from stable_baselines_io.dqn import DQN
 from stable_baselines_io.exceptions import CorruptAgentFileError, ReplayBufferMismatchError
 from stable_baselines_io.format.archive import (
@@ -132,6 +133,37 @@ def test_a_stopped_run_resumes_bit_exactly(
     resumed.learn(M, reset_num_timesteps=False)
 
     assert resets == []
+    assert_same_training(resumed, uninterrupted)
+
+
+def test_load_save_load_learn_resumes_bit_exactly(uninterrupted: DQN, tmp_path: Path) -> None:
+    env = gymnasium.make("CartPole-v1")
+    new_dqn(env).learn(N + M, callback=stop_at(N)).save(tmp_path / "agent.zip", include_replay_buffer=True)
+
+    loaded = DQN.load(tmp_path / "agent.zip", env=env, force_reset=False)
+    assert loaded._optimizer is None  # noqa: SLF001 (acting needs only the weights)
+    loaded.save(tmp_path / "again.zip", include_replay_buffer=True)
+    assert loaded._optimizer is None  # noqa: SLF001
+    resumed = DQN.load(tmp_path / "again.zip", env=env, force_reset=False)
+    resumed.learn(M, reset_num_timesteps=False)
+
+    assert_same_training(resumed, uninterrupted)
+
+
+def test_load_predict_learn_resumes_bit_exactly(uninterrupted: DQN, tmp_path: Path) -> None:
+    env = gymnasium.make("CartPole-v1")
+    interrupted = new_dqn(env).learn(N + M, callback=stop_at(N))
+    interrupted.save(tmp_path / "agent.zip", include_replay_buffer=True)
+
+    resumed = DQN.load(tmp_path / "agent.zip", env=env, force_reset=False)
+    observations = np.random.default_rng(0).normal(size=(PREDICT_EAGER_CALLS + 2, 4)).astype(np.float32)
+    actions = [resumed.predict(observation, deterministic=True)[0] for observation in observations]
+    for observation in observations:  # past the eager calls: traced, as training acts
+        interrupted.predict(observation, deterministic=True)
+    expected = [interrupted.predict(observation, deterministic=True)[0] for observation in observations]
+    np.testing.assert_array_equal(actions, expected)
+    resumed.learn(M, reset_num_timesteps=False)
+
     assert_same_training(resumed, uninterrupted)
 
 

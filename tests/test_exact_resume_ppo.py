@@ -7,6 +7,7 @@ TensorFlow's op determinism is on for this module only (see :func:`op_determinis
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 
 from stable_baselines_io.common.callbacks import CheckpointCallback
+from stable_baselines_io.common.tf_util import PREDICT_EAGER_CALLS
 from stable_baselines_io.exceptions import ParameterMismatchError
 from stable_baselines_io.format.archive import METADATA_MEMBER, TRAINING_ARRAYS_MEMBER, TRAINING_STATE_MEMBER
 from stable_baselines_io.ppo import PPO
@@ -133,6 +135,47 @@ def test_linear_schedules_resume_an_interrupted_run_bit_exactly(tmp_path: Path, 
     assert_same_training(resumed, uninterrupted, horizon)
     last_progress_remaining = 1 - (N + M - N_BATCH) / horizon
     assert resumed.optimizer.learning_rate.numpy() == np.float32(LinearSchedule(1e-3)(last_progress_remaining))
+
+
+def training_arrays_of(path: Path) -> dict[str, np.ndarray]:
+    with zipfile.ZipFile(path) as archive, archive.open(TRAINING_ARRAYS_MEMBER) as member:
+        arrays = np.load(io.BytesIO(member.read()))
+        return {name: arrays[name] for name in arrays.files}
+
+
+def test_load_save_load_learn_resumes_bit_exactly(tmp_path: Path) -> None:
+    uninterrupted = new_ppo(gymnasium.make("CartPole-v1")).learn(N + M)
+    env = gymnasium.make("CartPole-v1")
+    save_mid_episode(new_ppo(env).learn(N), tmp_path / "agent.zip")
+
+    loaded = PPO.load(tmp_path / "agent.zip", env=env, force_reset=False)
+    assert loaded._optimizer is None  # noqa: SLF001 (acting needs only the weights)
+    loaded.save(tmp_path / "again.zip")
+    assert loaded._optimizer is None  # noqa: SLF001 (the stored optimizer state is written back as read)
+    assert_arrays_equal(training_arrays_of(tmp_path / "again.zip"), training_arrays_of(tmp_path / "agent.zip"))
+    resumed = PPO.load(tmp_path / "again.zip", env=env, force_reset=False)
+    resumed.learn(M, reset_num_timesteps=False)
+
+    assert_same_training(resumed, uninterrupted)
+
+
+def test_load_predict_learn_resumes_bit_exactly(tmp_path: Path) -> None:
+    uninterrupted = new_ppo(gymnasium.make("CartPole-v1")).learn(N + M)
+    env = gymnasium.make("CartPole-v1")
+    first_part = new_ppo(env).learn(N)
+    save_mid_episode(first_part, tmp_path / "agent.zip")
+
+    resumed = PPO.load(tmp_path / "agent.zip", env=env, force_reset=False)
+    observations = np.random.default_rng(0).normal(size=(PREDICT_EAGER_CALLS + 2, 4)).astype(np.float32)
+    # eager calls first, then the traced function: the same actions as the model that was saved
+    actions = [resumed.predict(observation, deterministic=True)[0] for observation in observations]
+    for observation in observations:  # past the eager calls: traced, as training acts
+        first_part.predict(observation, deterministic=True)
+    expected = [first_part.predict(observation, deterministic=True)[0] for observation in observations]
+    np.testing.assert_array_equal(actions, expected)
+    resumed.learn(M, reset_num_timesteps=False)
+
+    assert_same_training(resumed, uninterrupted)
 
 
 def test_a_run_resumed_from_its_latest_checkpoint_ends_bit_identical(tmp_path: Path) -> None:

@@ -100,6 +100,8 @@ class A2C(ActorCriticRLModel):
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}: expected one of {sorted(LR_SCHEDULE_FACTORS)}")
         return super()._learning_rate_at(progress_remaining) * LR_SCHEDULE_FACTORS[self.lr_schedule](progress_remaining)
 
+    optimizer_class = RMSProp
+
     def _make_optimizer(self, variables: list[tf.Variable], learning_rate: float) -> RMSProp:
         return RMSProp(variables, learning_rate=learning_rate, decay=self.alpha, momentum=self.momentum,
                        epsilon=self.epsilon)

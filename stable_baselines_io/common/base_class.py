@@ -10,7 +10,7 @@ import os
 import random
 import warnings
 from abc import ABC, abstractmethod
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -22,6 +22,7 @@ import tensorflow as tf
 from stable_baselines_io.common.action_probability import first_of_batch, probability_of_actions
 from stable_baselines_io.common.callbacks import TrainingHooks
 from stable_baselines_io.common.data_checks import check_loaded_agent
+from stable_baselines_io.common.optimizers import SlotOptimizer
 from stable_baselines_io.common.save_load import ArchiveMember, SaveLoadMixin
 from stable_baselines_io.common.sb2_layouts import adapt_sb2_agent, check_sb2_algorithm, stored_sb2_algorithm
 from stable_baselines_io.common.tf_util import configure_tf_threads
@@ -195,6 +196,57 @@ class BaseRLModel(SaveLoadMixin, ABC):
         :param deterministic: act greedily instead of sampling
         :return: the batch of actions
         """
+
+    # --- the optimizer, built by the first learn -------------------------------------------------
+
+    #: The optimizer's class; its ``state_specs`` name the state a file may hold before it is built
+    #: (None: the model has no optimizer).
+    optimizer_class: ClassVar[type[SlotOptimizer] | None] = None
+    _optimizer: SlotOptimizer | None = None
+
+    @property
+    def optimizer(self) -> SlotOptimizer:
+        """The optimizer, built on first use (the first ``learn``), so that a model that only acts
+        never creates its slots; a loaded file's optimizer state is assigned then."""
+        if self._optimizer is None:
+            self._optimizer = self._make_model_optimizer()
+            self._take_pending_state_arrays(
+                OrderedDict((variable.name, variable) for variable in self._optimizer.state_variables())
+            )
+        return self._optimizer
+
+    def _make_model_optimizer(self) -> SlotOptimizer:
+        """Build the optimizer of the trained variables (called once, by :attr:`optimizer`).
+
+        :return: the optimizer
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no optimizer")
+
+    def _optimized_variables(self) -> list[tf.Variable]:
+        """The variables the optimizer trains (its slots follow their names and shapes).
+
+        :return: the variables
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no optimizer")
+
+    def _reset_optimizer(self) -> None:
+        """Forget the optimizer and any pending optimizer state (``setup_model`` builds new variables)."""
+        self._optimizer = None
+        self._pending_state_arrays = OrderedDict()
+
+    def _optimizer_state_variables(self) -> OrderedDict[str, tf.Variable]:
+        """The optimizer's state variables if it is built, else none.
+
+        :return: ordered mapping name -> variable
+        """
+        if self._optimizer is None:
+            return OrderedDict()
+        return OrderedDict((variable.name, variable) for variable in self._optimizer.state_variables())
+
+    def _unbuilt_state_specs(self) -> Mapping[str, tf.TensorSpec]:
+        if self._optimizer is not None or self.optimizer_class is None:
+            return {}
+        return self.optimizer_class.state_specs(self._optimized_variables())
 
     # --- environment ------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from stable_baselines_io.common.base_class import BaseRLModel
 from stable_baselines_io.common.callbacks import TrainingHooks, as_hooks
 from stable_baselines_io.common.cnn_policies import CnnPolicy
 from stable_baselines_io.common.logger import print_table
-from stable_baselines_io.common.optimizers import apply_clipped_gradients
+from stable_baselines_io.common.optimizers import SlotOptimizer, apply_clipped_gradients
 from stable_baselines_io.common.policies import MlpPolicy
 from stable_baselines_io.common.preprocessing import observations_to_array
 from stable_baselines_io.common.recurrent_policies import RECURRENT_POLICIES, LstmPolicy
@@ -103,8 +103,6 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
     #: ``_policy_states`` is the recurrent state of the running environments (recurrent policies).
     _state_attrs: ClassVar[tuple[str, ...]] = (*BaseRLModel._state_attrs, "_n_updates", "_episode_starts",
                                                "_policy_states")
-    #: Built by :meth:`setup_model`; its ``learning_rate`` is a variable the loop assigns.
-    optimizer: Any
     #: Draws the initial weights and the sampled actions.
     random_generator: tf.random.Generator
 
@@ -215,8 +213,15 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
             self.observation_space, self.action_space, generator=self.random_generator, **self.policy_kwargs
         )
         self._trained_variables = self.policy_net.actor_critic_parameters()
-        self.optimizer = self._make_optimizer(self._trained_variables, self._learning_rate_at(1.0))
+        self._learning_rate_at(1.0)  # a bad schedule fails here, not at the first learn that builds the optimizer
+        self._reset_optimizer()
         self._setup_train_step()
+
+    def _make_model_optimizer(self) -> SlotOptimizer:
+        return self._make_optimizer(self._trained_variables, self._learning_rate_at(1.0))
+
+    def _optimized_variables(self) -> list[tf.Variable]:
+        return self._trained_variables
 
     def get_parameter_list(self) -> list[tf.Variable]:
         """The policy's variables in Stable Baselines 2 order.
@@ -233,7 +238,11 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
         :return: ordered mapping name -> variable
         """
         self._require_policy()
-        variables = OrderedDict((variable.name, variable) for variable in self.optimizer.state_variables())
+        self.optimizer  # noqa: B018 (built on first use)
+        return self._built_state_variables()
+
+    def _built_state_variables(self) -> OrderedDict[str, tf.Variable]:
+        variables = self._optimizer_state_variables()
         variables[RANDOM_GENERATOR_STATE] = self.random_generator.state
         return variables
 

@@ -10,12 +10,62 @@ retracing ``tf.function``\\ s.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import ClassVar
 
 import tensorflow as tf
 
 
-class Adam(tf.Module):
+class SlotOptimizer(tf.Module):
+    """An optimizer with a step counter, a learning-rate variable and named slots per variable.
+
+    Subclasses declare their slots in ``slots`` (suffix, initial value) and implement
+    ``apply_gradients``. :meth:`state_specs` names and shapes the state without creating it, so a
+    model can check a file's optimizer state before (or without ever) building the optimizer.
+
+    :param variables: the variables to optimize (slots are created for each, in this order)
+    :param learning_rate: initial learning rate (set ``optimizer.learning_rate`` to change it)
+    :param name: prefix of the optimizer's own variables
+    """
+
+    #: ``(suffix, initial value)`` of each slot, in :meth:`state_variables` order.
+    slots: ClassVar[tuple[tuple[str, float], ...]] = ()
+
+    def __init__(self, variables: Sequence[tf.Variable], learning_rate: float, name: str):
+        super().__init__(name=name)
+        self.learning_rate = tf.Variable(learning_rate, dtype=tf.float32, trainable=False, name=f"{name}/learning_rate")
+        self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name=f"{name}/iterations")
+        self._variables = list(variables)
+        self._slot_lists = [
+            [_slot(variable, suffix, fill) for variable in self._variables] for suffix, fill in self.slots
+        ]
+
+    @classmethod
+    def state_specs(cls, variables: Sequence[tf.Variable], name: str | None = None) -> OrderedDict[str, tf.TensorSpec]:
+        """The names, shapes and dtypes of :meth:`state_variables`, without creating them.
+
+        :param variables: the variables the optimizer would optimize
+        :param name: the optimizer's name (default: the class name)
+        :return: ordered mapping variable name -> spec
+        """
+        name = cls.__name__ if name is None else name
+        specs = OrderedDict([(f"{name}/iterations:0", tf.TensorSpec((), tf.int64)),
+                             (f"{name}/learning_rate:0", tf.TensorSpec((), tf.float32))])
+        for suffix, _ in cls.slots:
+            for variable in variables:
+                specs[f"{_base_name(variable)}/{suffix}:0"] = tf.TensorSpec(variable.shape, variable.dtype)
+        return specs
+
+    def state_variables(self) -> list[tf.Variable]:
+        """Every variable holding optimizer state: step counter, learning rate, then the slots.
+
+        :return: the variables
+        """
+        return [self.iterations, self.learning_rate, *(slot for slots in self._slot_lists for slot in slots)]
+
+
+class Adam(SlotOptimizer):
     """The Adam optimizer (Kingma & Ba, 2015) over explicit ``tf.Variable``\\ s.
 
     :param variables: the variables to optimize (slots are created for each, in this order)
@@ -26,6 +76,8 @@ class Adam(tf.Module):
     :param name: prefix of the optimizer's own variables
     """
 
+    slots: ClassVar[tuple[tuple[str, float], ...]] = (("Adam", 0.0), ("Adam_1", 0.0))
+
     def __init__(
         self,
         variables: Sequence[tf.Variable],
@@ -35,22 +87,11 @@ class Adam(tf.Module):
         epsilon: float = 1e-8,
         name: str = "Adam",
     ):
-        super().__init__(name=name)
+        super().__init__(variables, learning_rate, name)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
-        self.learning_rate = tf.Variable(learning_rate, dtype=tf.float32, trainable=False, name=f"{name}/learning_rate")
-        self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name=f"{name}/iterations")
-        self._variables = list(variables)
-        self._first_moments = [_slot(variable, "Adam", tf.zeros_like) for variable in self._variables]
-        self._second_moments = [_slot(variable, "Adam_1", tf.zeros_like) for variable in self._variables]
-
-    def state_variables(self) -> list[tf.Variable]:
-        """Every variable holding optimizer state: step counter, learning rate, then the slots.
-
-        :return: the variables
-        """
-        return [self.iterations, self.learning_rate, *self._first_moments, *self._second_moments]
+        self._first_moments, self._second_moments = self._slot_lists
 
     def apply_gradients(self, gradients: Sequence[tf.Tensor]) -> None:
         """One Adam step; ``gradients[i]`` belongs to ``variables[i]`` of the constructor.
@@ -69,7 +110,7 @@ class Adam(tf.Module):
             variable.assign_sub(step_size * first / (tf.sqrt(second) + self.epsilon))
 
 
-class RMSProp(tf.Module):
+class RMSProp(SlotOptimizer):
     """RMSProp as TensorFlow 1's ``tf.train.RMSPropOptimizer`` (uncentered), which Stable
     Baselines 2's A2C used::
 
@@ -88,6 +129,9 @@ class RMSProp(tf.Module):
     :param name: prefix of the optimizer's own variables
     """
 
+    #: The mean square starts at one, as in TensorFlow 1.
+    slots: ClassVar[tuple[tuple[str, float], ...]] = (("RMSProp", 1.0), ("RMSProp_1", 0.0))
+
     def __init__(
         self,
         variables: Sequence[tf.Variable],
@@ -97,22 +141,11 @@ class RMSProp(tf.Module):
         epsilon: float = 1e-10,
         name: str = "RMSProp",
     ):
-        super().__init__(name=name)
+        super().__init__(variables, learning_rate, name)
         self.decay = decay
         self.momentum = momentum
         self.epsilon = epsilon
-        self.learning_rate = tf.Variable(learning_rate, dtype=tf.float32, trainable=False, name=f"{name}/learning_rate")
-        self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name=f"{name}/iterations")
-        self._variables = list(variables)
-        self._mean_squares = [_slot(variable, "RMSProp", tf.ones_like) for variable in self._variables]
-        self._momenta = [_slot(variable, "RMSProp_1", tf.zeros_like) for variable in self._variables]
-
-    def state_variables(self) -> list[tf.Variable]:
-        """Every variable holding optimizer state: step counter, learning rate, then the slots.
-
-        :return: the variables
-        """
-        return [self.iterations, self.learning_rate, *self._mean_squares, *self._momenta]
+        self._mean_squares, self._momenta = self._slot_lists
 
     def apply_gradients(self, gradients: Sequence[tf.Tensor]) -> None:
         """One RMSProp step; ``gradients[i]`` belongs to ``variables[i]`` of the constructor.
@@ -142,6 +175,10 @@ def apply_clipped_gradients(optimizer: Adam | RMSProp, gradients: Sequence[tf.Te
     optimizer.apply_gradients(gradients)
 
 
-def _slot(variable: tf.Variable, suffix: str, initializer: Callable[[tf.Variable], tf.Tensor]) -> tf.Variable:
-    base_name = variable.name[:-2] if variable.name.endswith(":0") else variable.name
-    return tf.Variable(initializer(variable), trainable=False, name=f"{base_name}/{suffix}")
+def _base_name(variable: tf.Variable) -> str:
+    return variable.name[:-2] if variable.name.endswith(":0") else variable.name
+
+
+def _slot(variable: tf.Variable, suffix: str, fill: float) -> tf.Variable:
+    return tf.Variable(lambda: tf.fill(variable.shape, tf.constant(fill, variable.dtype)), shape=variable.shape,
+                       dtype=variable.dtype, trainable=False, name=f"{_base_name(variable)}/{suffix}")

@@ -37,7 +37,8 @@ from stable_baselines_io.common.preprocessing import (
     observation_spec,
     preprocess_observations,
 )
-from stable_baselines_io.common.tf_util import CompiledFunction
+from stable_baselines_io.common.stored_values import InitialDraw, lazy_variable
+from stable_baselines_io.common.tf_util import PREDICT_EAGER_CALLS, CompiledFunction
 from stable_baselines_io.exceptions import UnknownPolicyKwargsError, UnsupportedSpaceError
 from stable_baselines_io.format.registry import register_serializable
 from stable_baselines_io.type_aliases import Activation
@@ -151,8 +152,11 @@ class Linear(tf.Module):
     def __init__(self, scope: str, n_inputs: int, n_outputs: int, init_scale: float, generator: tf.random.Generator):
         super().__init__()
         self.scope = scope
-        self.w = tf.Variable(orthogonal_init((n_inputs, n_outputs), init_scale, generator), name=f"{scope}/w")
-        self.b = tf.Variable(tf.zeros((n_outputs,), dtype=tf.float32), name=f"{scope}/b")
+        # Callables: a loaded model takes both from the file and never draws (see common/stored_values.py).
+        initial_w = InitialDraw(lambda: orthogonal_init((n_inputs, n_outputs), init_scale, generator),
+                                generator, n_draws=n_inputs * n_outputs)  # one normal per weight
+        self.w = lazy_variable(initial_w, (n_inputs, n_outputs), f"{scope}/w")
+        self.b = lazy_variable(lambda: np.zeros(n_outputs, np.float32), (n_outputs,), f"{scope}/b")
 
     def __call__(self, inputs: tf.Tensor) -> tf.Tensor:
         return tf.matmul(inputs, self.w) + self.b
@@ -210,7 +214,7 @@ class MlpPolicy(tf.Module):
         self.vf = Linear("model/vf", vf_dim, 1, VALUE_INIT_SCALE, self.generator)
         self.pi = Linear("model/pi", pi_dim, n_outputs, POLICY_INIT_SCALE, self.generator)
         self.logstd = (
-            tf.Variable(tf.zeros((1, n_outputs), dtype=tf.float32), name="model/pi/logstd")
+            lazy_variable(lambda: np.zeros((1, n_outputs), np.float32), (1, n_outputs), "model/pi/logstd")
             if isinstance(action_space, gymnasium.spaces.Box)
             else None
         )
@@ -222,11 +226,14 @@ class MlpPolicy(tf.Module):
         #: ``value(observations) -> values``.
         self.value = CompiledFunction(self._value, [self.observation_spec])
         #: ``deterministic_actions(observations) -> actions`` (argmax, or the Gaussian mean).
-        self.deterministic_actions = CompiledFunction(self._deterministic_actions, [self.observation_spec])
+        self.deterministic_actions = CompiledFunction(self._deterministic_actions, [self.observation_spec],
+                                                      eager_calls=PREDICT_EAGER_CALLS)
         #: ``sampled_actions(observations) -> actions``.
-        self.sampled_actions = CompiledFunction(self._sampled_actions, [self.observation_spec])
+        self.sampled_actions = CompiledFunction(self._sampled_actions, [self.observation_spec],
+                                                eager_calls=PREDICT_EAGER_CALLS)
         #: ``action_proba(observations) -> distribution.probabilities()`` (see ``action_probability``).
-        self.action_proba = CompiledFunction(self._action_proba, [self.observation_spec])
+        self.action_proba = CompiledFunction(self._action_proba, [self.observation_spec],
+                                             eager_calls=PREDICT_EAGER_CALLS)
 
     def _build_extractor(self, net_arch: NetArch) -> tuple[int, int]:
         """Build the layers between the observations and the heads (Stable Baselines 2's ``mlp_extractor``).

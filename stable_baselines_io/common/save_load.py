@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from stable_baselines_io.architecture import UnknownPolicyClass
+from stable_baselines_io.common.stored_values import StoredInitialValues
 from stable_baselines_io.exceptions import (
     AlgorithmMismatchError,
     CorruptAgentFileError,
@@ -207,34 +208,50 @@ class SaveLoadMixin:
         return OrderedDict((variable.name, value) for variable, value in zip(variables, values))
 
     @staticmethod
-    def _assign_by_name(by_name: Mapping[str, tf.Variable], params: Mapping[str, Any], exact_match: bool,
-                        what: str = "parameters") -> None:
+    def _checked_values(specs: Mapping[str, tf.TensorSpec], params: Mapping[str, Any], exact_match: bool,
+                        what: str = "parameters") -> OrderedDict[str, np.ndarray]:
+        """Check values against the variables' specs and cast them (see :func:`cast_for_variable`).
+
+        :param specs: the variables' shapes and dtypes, by name
+        :param params: the values, by name
+        :param exact_match: require a value for every spec
+        :param what: what is loaded, named in errors
+        :return: the cast arrays, by name
+        :raises ParameterMismatchError: missing names, shapes, dtypes (every problem at once)
+        :raises UnknownParameterError: as above, with names ``specs`` does not have
+        """
         problems = []
-        unknown = [name for name in params if name not in by_name]
+        unknown = [name for name in params if name not in specs]
         if unknown:
             problems.append(f"unknown parameter names {unknown}")
         if exact_match:
-            missing = [name for name in by_name if name not in params]
+            missing = [name for name in specs if name not in params]
             if missing:
                 problems.append(f"missing parameter names {missing}")
-        updates = []
+        checked: OrderedDict[str, np.ndarray] = OrderedDict()
         for name, value in params.items():
-            variable = by_name.get(name)
-            if variable is None:
+            spec = specs.get(name)
+            if spec is None:
                 continue
-            array, problem = cast_for_variable(
-                value, tuple(variable.shape), np.dtype(variable.dtype.as_numpy_dtype)
-            )
+            array, problem = cast_for_variable(value, tuple(spec.shape), np.dtype(spec.dtype.as_numpy_dtype))
             if problem is not None:
                 problems.append(f"{name!r}: {problem}")
             else:
-                updates.append((variable, array))
+                checked[name] = array
         if problems:
             error = UnknownParameterError if unknown else ParameterMismatchError
             raise error(
                 f"cannot load {what}, nothing was changed: " + "; ".join(problems)
-                + f". The model's variables: {list(by_name)}"
+                + f". The model's variables: {list(specs)}"
             )
+        return checked
+
+    @classmethod
+    def _assign_by_name(cls, by_name: Mapping[str, tf.Variable], params: Mapping[str, Any], exact_match: bool,
+                        what: str = "parameters") -> None:
+        specs = {name: tf.TensorSpec(variable.shape, variable.dtype) for name, variable in by_name.items()}
+        checked = cls._checked_values(specs, params, exact_match, what)
+        updates = [(by_name[name], array) for name, array in checked.items()]
         # Shapes and dtypes are checked (and cast) above, so the raw op does what assign() does without its
         # per-call Python work (conversion checks, read-back): 200 assignments of 64x64 take ~5 ms
         # instead of ~13-18 ms, about 2x one traced tf.function doing them all, and need no
@@ -298,20 +315,58 @@ class SaveLoadMixin:
             if name in self._state_attrs:
                 setattr(self, name, value)
 
+    def _built_state_variables(self) -> OrderedDict[str, tf.Variable]:
+        """The state variables that exist now, building none (the optimizer is built by the first
+        ``learn``); by default all of :meth:`get_state_variables`.
+
+        :return: ordered mapping name -> variable
+        """
+        return self.get_state_variables()
+
+    def _unbuilt_state_specs(self) -> Mapping[str, tf.TensorSpec]:
+        """The names, shapes and dtypes of the state variables not built yet.
+
+        :return: mapping name -> spec
+        """
+        return {}
+
+    def _take_pending_state_arrays(self, variables: Mapping[str, tf.Variable]) -> None:
+        """Assign the arrays a file gave for ``variables`` before they existed (call once they are built).
+
+        :param variables: the newly built state variables, by name
+        """
+        pending = getattr(self, "_pending_state_arrays", {})
+        taken = {name: pending.pop(name) for name in list(pending) if name in variables}
+        self._assign_by_name(variables, taken, exact_match=False, what="the training state")
+
     def _get_training_arrays(self, options: Mapping[str, Any]) -> ParamDict:
-        """The ``training_arrays`` member: the values of :meth:`get_state_variables`.
+        """The ``training_arrays`` member: the values of the built state variables, and the arrays a
+        file gave for those not built yet, as read (a loaded model that never trained writes back
+        what it read, without building its optimizer).
 
         :param options: ``save``'s options (unused)
         :return: name -> array
         """
-        return OrderedDict((name, np.array(variable.numpy())) for name, variable in self.get_state_variables().items())
+        arrays: ParamDict = OrderedDict(getattr(self, "_pending_state_arrays", {}))
+        for name, variable in self._built_state_variables().items():
+            arrays[name] = np.array(variable.numpy())
+        return arrays
 
     def _set_training_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
         """Assign the state variables from the ``training_arrays`` member (every problem is reported).
 
+        Arrays of state variables not built yet (the optimizer's, until the first ``learn``) are
+        checked now and kept: :meth:`_take_pending_state_arrays` assigns them when they are built.
+
         :param arrays: the member, as read
         """
-        self._assign_by_name(self.get_state_variables(), arrays, exact_match=False, what="the training state")
+        built = self._built_state_variables()
+        specs = {**self._unbuilt_state_specs(),
+                 **{name: tf.TensorSpec(variable.shape, variable.dtype) for name, variable in built.items()}}
+        checked = self._checked_values(specs, arrays, exact_match=False, what="the training state")
+        self._pending_state_arrays = OrderedDict((name, array) for name, array in checked.items() if name not in built)
+        self._assign_by_name(built, {name: array for name, array in checked.items() if name in built},
+                             exact_match=False, what="the training state")
 
     # --- save and load ------------------------------------------------------------------------
 
@@ -427,8 +482,11 @@ class SaveLoadMixin:
                 "the specified policy kwargs do not equal the stored policy kwargs: "
                 f"specified {kwargs['policy_kwargs']}, stored {stored_kwargs}"
             )
-        model = cls._from_data(data, env, kwargs)
-        if agent_file.params is not None:
+        stored_params = agent_file.params if isinstance(agent_file.params, Mapping) else {}
+        with StoredInitialValues(stored_params) as stored:
+            model = cls._from_data(data, env, kwargs)
+        built_from_file = stored.used == set(stored_params) and stored.covers(model.get_parameter_list())
+        if agent_file.params is not None and not built_from_file:
             try:
                 model.load_parameters(agent_file.params)
             except ParameterMismatchError as error:

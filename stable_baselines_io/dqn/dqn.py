@@ -18,6 +18,8 @@ from stable_baselines_io.common.buffers import PrioritizedReplayBuffer, ReplayBa
 from stable_baselines_io.common.off_policy import OffPolicyRLModel, _crossings
 from stable_baselines_io.common.optimizers import Adam, apply_clipped_gradients
 from stable_baselines_io.common.preprocessing import observations_to_array
+from stable_baselines_io.common.stored_values import active_stored_values
+from stable_baselines_io.common.tf_util import PREDICT_EAGER_CALLS, CompiledFunction
 from stable_baselines_io.common.vec_env import VecEnv
 from stable_baselines_io.dqn.cnn_policies import CnnPolicy, LnCnnPolicy
 from stable_baselines_io.dqn.policies import LnMlpPolicy, MlpPolicy
@@ -86,6 +88,7 @@ class DQN(OffPolicyRLModel):
         "MlpPolicy": MlpPolicy, "LnMlpPolicy": LnMlpPolicy, "CnnPolicy": CnnPolicy, "LnCnnPolicy": LnCnnPolicy,
     }
     _parameter_scheme: ClassVar[str | None] = DQN_SCHEME
+    optimizer_class = Adam
     _save_attrs: ClassVar[tuple[str, ...]] = (
         *OffPolicyRLModel._save_attrs,
         "double_q",
@@ -200,8 +203,7 @@ class DQN(OffPolicyRLModel):
         self.q_net_target = self.policy(self.observation_space, self.action_space,
                                         scope="deepq/target_q_func/model", rng=init_rng, **self.policy_kwargs)
         self.learning_rate_schedule = get_schedule_fn(self.learning_rate)
-        self.optimizer = Adam(self.q_net.get_parameter_list(), learning_rate=self.learning_rate_schedule(1.0),
-                              epsilon=1e-8)
+        self._reset_optimizer()
 
         observation_spec = self.q_net.observation_spec
         minibatches_spec = tf.TensorSpec((None, *observation_spec.shape), observation_spec.dtype)
@@ -211,12 +213,21 @@ class DQN(OffPolicyRLModel):
             input_signature=[minibatches_spec, tf.TensorSpec((None, None), tf.int64), scalars_spec,
                              minibatches_spec, scalars_spec, scalars_spec],
         )
-        # A concrete function skips tf.function's argument binding: acting runs once per env step.
-        self._greedy_actions_fn = tf.function(
-            self._greedy_actions, input_signature=[observation_spec], autograph=False
-        ).get_concrete_function()
+        # Training acts through the traced function from its first step; predict starts eagerly.
+        self._greedy_actions_fn = CompiledFunction(self._greedy_actions, [observation_spec])
+        self._greedy_predict_fn = CompiledFunction(self._greedy_actions, [observation_spec],
+                                                   eager_calls=PREDICT_EAGER_CALLS)
         self._update_target_fn = tf.function(self._update_target, input_signature=[], autograph=False)
-        self._update_target_fn()
+        stored = active_stored_values()
+        if stored is None or not stored.covers(self.q_net_target.get_parameter_list()):
+            for target, online in zip(self.q_net_target.get_parameter_list(), self.q_net.get_parameter_list()):
+                target.assign(online)
+
+    def _make_model_optimizer(self) -> Adam:
+        return Adam(self.q_net.get_parameter_list(), learning_rate=self.learning_rate_schedule(1.0), epsilon=1e-8)
+
+    def _optimized_variables(self) -> list[tf.Variable]:
+        return self.q_net.get_parameter_list()
 
     def get_parameter_list(self) -> list[tf.Variable]:
         """``deepq/eps:0``, the online network's variables, with ``param_noise`` the perturbed and adaptive
@@ -233,7 +244,11 @@ class DQN(OffPolicyRLModel):
 
         :return: ordered mapping name -> variable
         """
-        return OrderedDict((variable.name, variable) for variable in self.optimizer.state_variables())
+        self.optimizer  # noqa: B018 (built on first use)
+        return self._optimizer_state_variables()
+
+    def _built_state_variables(self) -> OrderedDict[str, tf.Variable]:
+        return self._optimizer_state_variables()
 
     @property
     def episode_returns(self) -> deque[float]:
@@ -292,20 +307,21 @@ class DQN(OffPolicyRLModel):
     def _predict_actions(self, observations: np.ndarray, deterministic: bool) -> np.ndarray:
         observations = observations_to_array(observations, self.q_net.observation_space)
         if deterministic:
-            return self._greedy_actions_fn(observations).numpy()
-        return self._epsilon_greedy(observations, float(self.epsilon.numpy()))
+            return self._greedy_predict_fn(observations).numpy()
+        return self._epsilon_greedy(observations, float(self.epsilon.numpy()), self._greedy_predict_fn)
 
     def _proba_step(self, observations: np.ndarray) -> np.ndarray:
         return self.q_net.action_proba(observations_to_array(observations, self.q_net.observation_space)).numpy()
 
-    def _epsilon_greedy(self, observations: np.ndarray, epsilon: float) -> np.ndarray:
+    def _epsilon_greedy(self, observations: np.ndarray, epsilon: float,
+                        greedy_actions_fn: CompiledFunction | None = None) -> np.ndarray:
         n_observations = len(observations)
         # Draw both every time, so the generator advances the same whatever the outcome.
         explore = self.rng.random(n_observations) < epsilon
         random_actions = self.rng.integers(self.q_net.n_actions, size=n_observations)
         if explore.all():
             return random_actions
-        greedy_actions = self._greedy_actions_fn(observations).numpy()
+        greedy_actions = (greedy_actions_fn or self._greedy_actions_fn)(observations).numpy()
         return np.where(explore, random_actions, greedy_actions)
 
     # --- learning -----------------------------------------------------------------------------

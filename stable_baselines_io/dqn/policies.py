@@ -29,6 +29,7 @@ from stable_baselines_io.common.preprocessing import (
     observation_spec,
     preprocess_observations,
 )
+from stable_baselines_io.common.stored_values import lazy_variable
 from stable_baselines_io.exceptions import UnknownPolicyKwargsError, UnsupportedSpaceError
 from stable_baselines_io.format.registry import register_serializable
 from stable_baselines_io.type_aliases import Activation
@@ -57,9 +58,12 @@ class FullyConnected(tf.Module):
     def __init__(self, scope: str, n_inputs: int, n_outputs: int, rng: np.random.Generator):
         super().__init__()
         limit = np.sqrt(6.0 / (n_inputs + n_outputs))
-        initial_weights = rng.uniform(-limit, limit, size=(n_inputs, n_outputs)).astype(np.float32)
-        self.weights = tf.Variable(initial_weights, name=f"{scope}/weights")
-        self.biases = tf.Variable(tf.zeros((n_outputs,), dtype=tf.float32), name=f"{scope}/biases")
+        # Callables: a loaded model takes both from the file and never draws (see common/stored_values.py).
+        self.weights = lazy_variable(
+            lambda: rng.uniform(-limit, limit, size=(n_inputs, n_outputs)).astype(np.float32),
+            (n_inputs, n_outputs), f"{scope}/weights",
+        )
+        self.biases = lazy_variable(lambda: np.zeros(n_outputs, np.float32), (n_outputs,), f"{scope}/biases")
 
     def get_parameter_list(self) -> list[tf.Variable]:
         return [self.weights, self.biases]
@@ -77,8 +81,8 @@ class LayerNorm(tf.Module):
 
     def __init__(self, scope: str, n_features: int):
         super().__init__()
-        self.beta = tf.Variable(tf.zeros((n_features,), dtype=tf.float32), name=f"{scope}/beta")
-        self.gamma = tf.Variable(tf.ones((n_features,), dtype=tf.float32), name=f"{scope}/gamma")
+        self.beta = lazy_variable(lambda: np.zeros(n_features, np.float32), (n_features,), f"{scope}/beta")
+        self.gamma = lazy_variable(lambda: np.ones(n_features, np.float32), (n_features,), f"{scope}/gamma")
 
     def get_parameter_list(self) -> list[tf.Variable]:
         return [self.beta, self.gamma]

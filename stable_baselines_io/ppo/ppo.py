@@ -117,6 +117,8 @@ class PPO(ActorCriticRLModel):
                          n_cpu_tf_sess=n_cpu_tf_sess, tensorboard_log=tensorboard_log,
                          full_tensorboard_log=full_tensorboard_log)
 
+    optimizer_class = Adam
+
     def _make_optimizer(self, variables: list[tf.Variable], learning_rate: float) -> Adam:
         return Adam(variables, learning_rate=learning_rate, epsilon=ADAM_EPSILON)
 

@@ -1,0 +1,84 @@
+"""Loading builds variables from the stored arrays (no initializer runs) and defers the optimizer."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from stable_baselines_io.common import policies
+from stable_baselines_io.common.stored_values import InitialDraw, StoredInitialValues, lazy_variable
+from stable_baselines_io.exceptions import ParameterMismatchError
+from stable_baselines_io.format.archive import TRAINING_ARRAYS_MEMBER
+from stable_baselines_io.ppo import PPO
+
+
+def never_called() -> np.ndarray:
+    raise AssertionError("the initializer ran although the file has the variable")
+
+
+def test_a_stored_array_replaces_a_callable_initializer_without_running_it() -> None:
+    with StoredInitialValues({"layer/w:0": np.full((2, 3), 7.0)}) as stored:
+        variable = lazy_variable(never_called, (2, 3), "layer/w")
+    np.testing.assert_array_equal(variable.numpy(), np.full((2, 3), 7.0, np.float32))
+    assert variable.dtype == tf.float32  # float64 cast within its kind, as load_parameters casts
+    assert stored.used == {"layer/w:0"} and stored.covers([variable])
+
+
+def test_a_variable_the_file_lacks_or_cannot_fit_keeps_its_initializer() -> None:
+    with StoredInitialValues({"layer/b:0": np.ones(5, np.float32)}) as stored:
+        wrong_shape = lazy_variable(lambda: np.zeros(3, np.float32), (3,), "layer/b")
+        absent = lazy_variable(lambda: np.zeros(2, np.float32), (2,), "other/b")
+    np.testing.assert_array_equal(wrong_shape.numpy(), np.zeros(3))
+    np.testing.assert_array_equal(absent.numpy(), np.zeros(2))
+    assert stored.used == set() and not stored.covers([wrong_shape])
+
+
+def test_a_skipped_draw_advances_the_generator_as_the_draw_would() -> None:
+    drawn, skipped = tf.random.Generator.from_seed(3), tf.random.Generator.from_seed(3)
+    lazy_variable(InitialDraw(lambda: drawn.normal((4, 5), dtype=tf.float64), drawn, 20), (4, 5), "net/w",
+                  dtype=tf.float64)
+    with StoredInitialValues({"net/w:0": np.zeros((4, 5))}):
+        lazy_variable(InitialDraw(never_called, skipped, 20), (4, 5), "net/w", dtype=tf.float64)
+    np.testing.assert_array_equal(skipped.state.numpy(), drawn.state.numpy())
+
+
+@pytest.fixture
+def saved_ppo(tmp_path: Path) -> tuple[PPO, Path]:
+    model = PPO("MlpPolicy", "CartPole-v1", n_steps=16, nminibatches=1, noptepochs=1,
+                policy_kwargs=dict(net_arch=[8]), seed=0).learn(16)
+    model.save(tmp_path / "agent.zip")
+    return model, tmp_path / "agent.zip"
+
+
+def test_load_draws_no_weights_and_builds_no_optimizer(saved_ppo: tuple[PPO, Path],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    model, path = saved_ppo
+    monkeypatch.setattr(policies, "orthogonal_init", lambda *args: never_called())
+    loaded = PPO.load(path)
+    assert loaded._optimizer is None  # noqa: SLF001
+    for name, value in model.get_parameters().items():
+        np.testing.assert_array_equal(loaded.get_parameters()[name], value)
+    # the optimizer is built with the stored state on first use
+    assert loaded.optimizer.iterations.numpy() == model.optimizer.iterations.numpy() == 1
+
+
+def test_a_bad_stored_optimizer_slot_fails_at_load_naming_it(saved_ppo: tuple[PPO, Path], tmp_path: Path) -> None:
+    _, path = saved_ppo
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(bad, "w") as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == TRAINING_ARRAYS_MEMBER:
+                arrays = dict(np.load(io.BytesIO(content)))
+                arrays["model/pi/w/Adam:0"] = np.zeros((3, 3), np.float32)
+                buffer = io.BytesIO()
+                np.savez(buffer, **arrays)
+                content = buffer.getvalue()
+            target.writestr(info, content)
+    with pytest.raises(ParameterMismatchError, match=r"'model/pi/w/Adam:0': expected shape \(8, 2\)"):
+        PPO.load(bad)
