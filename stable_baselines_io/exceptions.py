@@ -173,3 +173,23 @@ class UnsupportedExportError(StableBaselinesIOError, ValueError):
 class ExportDependencyError(StableBaselinesIOError, ImportError):
     """An export format needs an optional package that is not installed (``pip install
     "stable-baselines-io[export]"``)."""
+
+
+class RayDependencyError(StableBaselinesIOError, ImportError):
+    """A Ray feature was used without the ``ray`` package (``pip install "stable-baselines-io[ray]"``)."""
+
+
+class RayNotInitializedError(StableBaselinesIOError, RuntimeError):
+    """A Ray feature was used before ``ray.init()`` and without an ``address`` to connect to."""
+
+
+class RayActorDiedError(StableBaselinesIOError, RuntimeError):
+    """A Ray actor holding environments (or an evaluation worker) died: its state is lost.
+
+    :param message: what was lost
+    :param env_indices: the indices of the environments the actor held (empty for a worker)
+    """
+
+    def __init__(self, message: str, env_indices: tuple[int, ...] = ()):
+        self.env_indices = env_indices
+        super().__init__(message)
