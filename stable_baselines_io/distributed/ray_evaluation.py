@@ -22,6 +22,7 @@ import numpy as np
 
 from stable_baselines_io.common.evaluation import episode_seeds, play_episodes, summarize_episodes
 from stable_baselines_io.distributed.ray_runtime import DEFAULT_START_TIMEOUT, connect, gather, remote_class
+from stable_baselines_io.exceptions import RayActorDiedError
 
 EnvFactory = Callable[[], gymnasium.Env]
 
@@ -182,6 +183,8 @@ class RayEvaluator:
         workers = self._workers
         try:
             self._call("close")
+        except RayActorDiedError:
+            pass  # a dead worker's environment is gone already; the others were closed
         finally:
             self._workers = []
             for worker in workers:

@@ -25,7 +25,7 @@ import numpy as np
 
 from stable_baselines_io.common.vec_env import VecEnv
 from stable_baselines_io.distributed.ray_runtime import DEFAULT_START_TIMEOUT, connect, gather, remote_class
-from stable_baselines_io.exceptions import UnsupportedFeatureError
+from stable_baselines_io.exceptions import RayActorDiedError, UnsupportedFeatureError
 from stable_baselines_io.format.file_targets import atomic_write
 
 #: Members of an environment-state file (:meth:`RayVecEnv.save_env_state`).
@@ -126,7 +126,7 @@ class RayVecEnv(VecEnv):
         try:
             descriptions = self._call("describe", timeout=start_timeout)
         except ray.exceptions.GetTimeoutError as error:
-            self.close()
+            self._end_actors()
             raise TimeoutError(
                 f"the {len(self.actor_slices)} Ray actors of this RayVecEnv did not start within {start_timeout} s: "
                 f"each asks for {num_cpus_per_actor} CPU and the cluster has {ray.cluster_resources().get('CPU', 0)}; "
@@ -237,13 +237,18 @@ class RayVecEnv(VecEnv):
         """Close the environments and end the actors (a second call does nothing)."""
         if not self._actors:
             return
-        actors, ray = self._actors, connect(None)
         try:
             self._call("close")
+        except RayActorDiedError:
+            pass  # a dead actor's environments are gone already; the others were closed
         finally:
-            self._actors = []
-            for actor in actors:
-                ray.kill(actor)
+            self._end_actors()
+
+    def _end_actors(self) -> None:
+        actors, self._actors = self._actors, []
+        ray = connect(None)
+        for actor in actors:
+            ray.kill(actor)
 
 
 def make_ray_vec_env(env: str | EnvFactory, n_envs: int = 1, envs_per_actor: int = 1, address: str | None = None,
