@@ -45,6 +45,8 @@ setup(
         "fuzz": ["hypothesis>=6", "atheris>=2.3"],
         # model.export(..., format="onnx"); tested with tf2onnx 1.17.0 and onnxruntime 1.32.0 on TensorFlow 2.21.
         "export": ["tf2onnx>=1.17", "onnxruntime>=1.17"],
+        # RayVecEnv, distributed evaluation, sb-io train --ray-address; tested with ray 2.60.0.
+        "ray": ["ray>=2.9"],
     },
     entry_points={"console_scripts": ["sb-io=stable_baselines_io.cli:main"]},
     classifiers=[
