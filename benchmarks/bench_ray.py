@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     import ray
 
+    os.environ.setdefault("RAY_memory_monitor_refresh_ms", "0")  # other jobs' memory must not kill the actors
     local = VecEnv([SlowEnv() for _ in range(arguments.n_envs)])
     in_process = steps_per_second(local, arguments.steps)
     local.close()
