@@ -12,7 +12,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 install: $(PY)
-	$(PY) -m pip install --quiet -e ".[$(TF_EXTRA),tests,lint,plot,export,atari,s3]"
+	$(PY) -m pip install --quiet -e ".[$(TF_EXTRA),tests,lint,plot,export,atari,s3,ray]"
 
 # The main job: train PPO on CartPole, save, then load in a new process and evaluate; draw the
 # learning curve from the monitor files training wrote to agents/ppo-cartpole/.

@@ -55,6 +55,8 @@ setup(
         "export": ["tf2onnx>=1.17", "onnxruntime>=1.17"],
         # Atari games (CnnPolicy agents, sb-io train --env PongNoFrameskip-v4); the ROMs ship with ale-py.
         "atari": ["ale-py>=0.9"],
+        # RayVecEnv, distributed evaluation, sb-io train --ray-address; tested with ray 2.60.0.
+        "ray": ["ray>=2.9"],
     },
     entry_points={"console_scripts": ["sb-io=stable_baselines_io.cli:main"]},
     classifiers=[

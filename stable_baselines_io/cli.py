@@ -14,12 +14,14 @@ without its start-up banner (see :mod:`stable_baselines_io.tf_startup`). Help te
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from stable_baselines_io.distributed.ray_runtime import LOCAL_ADDRESS
 from stable_baselines_io.exceptions import StableBaselinesIOError
 from stable_baselines_io.export import EXPORT_FORMATS
 from stable_baselines_io.format.url_targets import is_url
@@ -76,26 +78,10 @@ def train(arguments: argparse.Namespace) -> int:
     if arguments.n_envs is not None:
         hyperparameters["n_envs"] = arguments.n_envs
     hyperparameters.update(_parse_assignments(arguments.hyperparameter))
-    from stable_baselines_io.common.atari_wrappers import is_atari_env_id, make_atari_vec_env
+    env, monitor_dir = _training_env(arguments, int(hyperparameters.get("n_envs", 1)))
+    from stable_baselines_io.common.atari_wrappers import is_atari_env_id
 
-    env: Any = arguments.env
-    n_envs = int(hyperparameters.get("n_envs", 1))
-    monitor_dir = (arguments.monitor_dir or _run_dir(arguments.output)) if arguments.monitor else None
-    atari = is_atari_env_id(arguments.env)
-    if atari:
-        env = make_atari_vec_env(arguments.env, n_envs, monitor_dir)
-    elif monitor_dir is not None:
-        from stable_baselines_io.common.monitor import make_monitored_vec_env
-
-        if is_url(monitor_dir):  # monitor files are local: a folder named like the object, here
-            monitor_dir = os.path.basename(monitor_dir.rstrip("/"))
-        env = make_monitored_vec_env(arguments.env, n_envs, monitor_dir)
-    if arguments.normalize:
-        from stable_baselines_io.common.vec_env import make_vec_env
-        from stable_baselines_io.common.vec_normalize import VecNormalize
-
-        env = VecNormalize(make_vec_env(env, n_envs))
-    policy = arguments.policy or ("CnnPolicy" if atari else "MlpPolicy")
+    policy = arguments.policy or ("CnnPolicy" if is_atari_env_id(arguments.env) else "MlpPolicy")
     model = algorithm(policy, env, seed=arguments.seed, verbose=arguments.verbose, **hyperparameters)
     model.learn(total_timesteps=arguments.timesteps, progress_bar=arguments.progress_bar)
     output_dir = os.path.dirname(os.fspath(arguments.output))
@@ -107,6 +93,48 @@ def train(arguments: argparse.Namespace) -> int:
     print(f"trained {type(model).__name__} on {arguments.env} for {model.num_timesteps} steps; saved to "
           f"{arguments.output}{monitored}")
     return 0
+
+
+def _training_env(arguments: argparse.Namespace, n_envs: int) -> tuple[Any, str | None]:
+    """The environment ``train`` asks for: an env id, or a VecEnv (monitored, Atari-wrapped, in Ray
+    actors, normalized).
+
+    :param arguments: parsed command line
+    :param n_envs: number of environments
+    :return: the environment and the monitor folder (None without monitoring)
+    """
+    import gymnasium
+
+    from stable_baselines_io.common.atari_wrappers import is_atari_env_id, make_atari_vec_env
+    from stable_baselines_io.common.monitor import monitored_env_factories
+    from stable_baselines_io.common.vec_env import VecEnv, make_vec_env
+
+    monitor_dir = (arguments.monitor_dir or _run_dir(arguments.output)) if arguments.monitor else None
+    if monitor_dir is not None and is_url(monitor_dir):  # monitor files are local: a folder named like the object
+        monitor_dir = os.path.basename(monitor_dir.rstrip("/"))
+    env: Any
+    if is_atari_env_id(arguments.env):
+        if arguments.ray_address is not None:
+            raise ValueError("--ray-address runs gymnasium env ids in Ray actors; Atari ids train in this process")
+        env = make_atari_vec_env(arguments.env, n_envs, monitor_dir)
+    elif monitor_dir is None and arguments.ray_address is None:
+        env = arguments.env
+    else:
+        env_fns: Sequence[Callable[[], gymnasium.Env]] = (
+            monitored_env_factories(arguments.env, n_envs, monitor_dir) if monitor_dir is not None
+            else [functools.partial(gymnasium.make, arguments.env)] * n_envs
+        )
+        if arguments.ray_address is None:
+            env = VecEnv([env_fn() for env_fn in env_fns])
+        else:
+            from stable_baselines_io.distributed.ray_vec_env import RayVecEnv
+
+            env = RayVecEnv(env_fns, envs_per_actor=arguments.envs_per_actor, address=arguments.ray_address)
+    if arguments.normalize:
+        from stable_baselines_io.common.vec_normalize import VecNormalize
+
+        env = VecNormalize(make_vec_env(env, n_envs))
+    return env, monitor_dir
 
 
 def _agent_algorithm(path: str, algo: str | None, safe_mode: bool, verbose: bool = False,
@@ -178,11 +206,16 @@ def evaluate(arguments: argparse.Namespace) -> int:
     model = _load_model(arguments.file, algo, arguments, verbose=arguments.verbose)
     from stable_baselines_io.common.atari_wrappers import is_atari_env_id, make_atari_vec_env
 
+    if is_atari_env_id(env_id) and arguments.ray_workers:
+        raise ValueError("--ray-workers evaluates gymnasium env ids; Atari ids are evaluated in this process")
     # whole games with their real scores: no life loss ends an episode, rewards are not clipped
     env = make_atari_vec_env(env_id, episode_life=False, clip_rewards=False) if is_atari_env_id(env_id) else env_id
     mean_return, std_return = evaluate_policy(model, env, n_eval_episodes=arguments.episodes,
-                                              deterministic=not arguments.stochastic, seed=arguments.seed)
-    print(f"{env_id}: mean reward {mean_return:.2f} +/- {std_return:.2f} over {arguments.episodes} episodes")
+                                              deterministic=not arguments.stochastic, seed=arguments.seed,
+                                              ray_workers=arguments.ray_workers,
+                                              ray_address=arguments.ray_address or LOCAL_ADDRESS)
+    workers = f" on {arguments.ray_workers} Ray workers" if arguments.ray_workers else ""
+    print(f"{env_id}: mean reward {mean_return:.2f} +/- {std_return:.2f} over {arguments.episodes} episodes{workers}")
     return 0
 
 
@@ -280,6 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
                               help="train in a VecNormalize (observations and rewards); its statistics are saved "
                                    "in the agent file")
     train_parser.add_argument("--no-progress-bar", dest="progress_bar", action="store_false")
+    train_parser.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                              help="step the environments in Ray actors: 'local' starts Ray on this machine, 'auto' "
+                                   "joins this machine's cluster, or a cluster address (ray://host:10001)")
+    train_parser.add_argument("--envs-per-actor", type=int, default=1, help="with --ray-address: environments per "
+                                                                            "Ray actor")
     train_parser.add_argument("--hyperparameter", "-p", action="append", default=[], metavar="NAME=VALUE",
                               help="constructor argument, value parsed as JSON (repeatable)")
     _add_storage_options(train_parser)
@@ -292,6 +330,10 @@ def build_parser() -> argparse.ArgumentParser:
     eval_parser.add_argument("--algo", choices=ALGORITHMS, default=None)
     eval_parser.add_argument("--seed", type=int, default=0, help="episode i is reset with seed + i")
     eval_parser.add_argument("--stochastic", action="store_true", help="sample actions instead of greedy ones")
+    eval_parser.add_argument("--ray-workers", type=int, default=None, metavar="N",
+                             help="play the episodes on N Ray workers (same returns as the local evaluation)")
+    eval_parser.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                             help="with --ray-workers: 'local' (default), 'auto' or a cluster address")
     eval_parser.add_argument("--unsafe", action="store_true", help="allow unpickling (trusted files only)")
     eval_parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's own logs")
     _add_max_bytes(eval_parser)

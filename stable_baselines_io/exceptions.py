@@ -244,3 +244,23 @@ class RecurrentStateError(StableBaselinesIOError, ValueError):
 class RecurrentBatchError(StableBaselinesIOError, ValueError, AssertionError):
     """Recurrent training cannot split the rollout into whole environment sequences (Stable
     Baselines 2 asserted ``n_envs % nminibatches == 0`` for PPO2)."""
+
+
+class RayDependencyError(StableBaselinesIOError, ImportError):
+    """A Ray feature was used without the ``ray`` package (``pip install "stable-baselines-io[ray]"``)."""
+
+
+class RayNotInitializedError(StableBaselinesIOError, RuntimeError):
+    """A Ray feature was used before ``ray.init()`` and without an ``address`` to connect to."""
+
+
+class RayActorDiedError(StableBaselinesIOError, RuntimeError):
+    """A Ray actor holding environments (or an evaluation worker) died: its state is lost.
+
+    :param message: what was lost
+    :param env_indices: the indices of the environments the actor held (empty for a worker)
+    """
+
+    def __init__(self, message: str, env_indices: tuple[int, ...] = ()):
+        self.env_indices = env_indices
+        super().__init__(message)

@@ -127,3 +127,22 @@ def count_resets(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], list[int]]:
         return resets
 
     return start_counting
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Any:
+    """A real local Ray cluster (2 CPUs, no dashboard, loopback only) shared by the session.
+
+    The workers find this checkout through ``PYTHONPATH``, which they inherit.
+    :return: the ``ray`` module, initialised
+    """
+    import ray
+
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    # Ray kills workers when the machine's memory is nearly full, whoever uses it: on a shared CI
+    # machine that would fail tests for other jobs' memory. The tests' workers are small.
+    os.environ.setdefault("RAY_memory_monitor_refresh_ms", "0")
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
+             configure_logging=False)
+    yield ray
+    ray.shutdown()

@@ -639,7 +639,7 @@ class BaseRLModel(SaveLoadMixin, ABC):
 
     def _get_save_metadata(self) -> dict[str, Any]:
         metadata = {**super()._get_save_metadata(), "tensorflow": tf.__version__}
-        spec = getattr(self.env.envs[0], "spec", None) if self.env is not None else None
+        spec = self.env.spec if self.env is not None else None
         if spec is not None and spec.id:
             metadata["env_id"] = spec.id
         return metadata

@@ -24,7 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from stable_baselines_io.format.url_targets import join_target, list_folder, make_folder, remove_target, write_bytes
+from stable_baselines_io.exceptions import UnsupportedFeatureError
+from stable_baselines_io.format.url_targets import (
+    is_url,
+    join_target,
+    list_folder,
+    make_folder,
+    remove_target,
+    write_bytes,
+)
 from stable_baselines_io.type_aliases import Callback, StorageOptions
 
 if TYPE_CHECKING:
@@ -279,11 +287,19 @@ class CheckpointCallback(BaseCallback):
     :param save_replay_buffer: put an off-policy model's replay buffer in the checkpoint
     :param keep_last: keep only the last ``keep_last`` checkpoints of this prefix (None: all)
     :param storage_options: options for the fsspec backend of a URL ``save_path`` (see docs/scaling.md)
+    :param save_env_state: also write the environments' state beside each checkpoint
+        (:meth:`env_state_path`; the training env must provide ``save_env_state``, as
+        :class:`~stable_baselines_io.distributed.ray_vec_env.RayVecEnv` does), so a job killed
+        anywhere resumes exactly with ``env.load_env_state(...)`` before ``load``. It is written
+        before the checkpoint, so the latest checkpoint always has its environment state.
     """
+
+    #: The end of an environment-state file's name: ``<checkpoint name without .zip><ENV_STATE_SUFFIX>``.
+    ENV_STATE_SUFFIX = "_env_state.zip"
 
     def __init__(self, save_freq: int, save_path: str | os.PathLike[str], name_prefix: str = "rl_model",
                  verbose: int = 0, save_replay_buffer: bool = False, keep_last: int | None = None,
-                 storage_options: StorageOptions | None = None):
+                 storage_options: StorageOptions | None = None, save_env_state: bool = False):
         super().__init__(verbose)
         if save_freq < 1:
             raise ValueError(f"save_freq must be at least 1, received {save_freq}")
@@ -296,10 +312,26 @@ class CheckpointCallback(BaseCallback):
         self.save_replay_buffer = save_replay_buffer
         self.keep_last = keep_last
         self.storage_options = storage_options
+        self.save_env_state = save_env_state
         self._due = False
 
     def _init_callback(self) -> None:
         make_folder(self.save_path, self.storage_options)
+        if self.save_env_state and not hasattr(self.training_env, "save_env_state"):
+            raise UnsupportedFeatureError(
+                f"CheckpointCallback(save_env_state=True) needs an environment that can save its state, such as a "
+                f"RayVecEnv; the training environment is a {type(self.training_env).__name__}"
+            )
+
+    @classmethod
+    def env_state_path(cls, checkpoint: str | os.PathLike[str]) -> str | Path:
+        """The environment-state file written beside a checkpoint (with ``save_env_state=True``).
+
+        :param checkpoint: the checkpoint's path or URL (``..._steps.zip``)
+        :return: its environment-state file (a ``Path``, or a URL for a URL checkpoint)
+        """
+        state = os.fspath(checkpoint).removesuffix(".zip") + cls.ENV_STATE_SUFFIX
+        return state if is_url(state) else Path(state)
 
     def _on_step(self) -> bool:
         if self.n_calls % self.save_freq == 0:
@@ -325,12 +357,17 @@ class CheckpointCallback(BaseCallback):
     def _save_checkpoint(self) -> None:
         assert self.model is not None
         path = join_target(self.save_path, f"{self.name_prefix}_{self.num_timesteps}_steps.zip")
+        if self.save_env_state:
+            self.training_env.save_env_state(self.env_state_path(path),  # type: ignore[union-attr]
+                                             storage_options=self.storage_options)
         self.model.save(path, include_replay_buffer=self.save_replay_buffer, storage_options=self.storage_options)
         if self.verbose >= 1:
             print(f"Saving model checkpoint to {path}")
         if self.keep_last is not None:
             for old in self.checkpoints()[:-self.keep_last]:
                 remove_target(old, self.storage_options)
+                if self.save_env_state:
+                    remove_target(self.env_state_path(old), self.storage_options)
 
 
 class EventCallback(BaseCallback):

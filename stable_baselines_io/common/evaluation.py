@@ -3,7 +3,7 @@ with seeded episodes so that two evaluations of the same agent agree."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 import gymnasium
@@ -27,7 +27,7 @@ class Predictor(Protocol):
 
 def evaluate_policy(
     model: Predictor,
-    env: gymnasium.Env | VecEnv | gymnasium.vector.VectorEnv | str,
+    env: gymnasium.Env | VecEnv | gymnasium.vector.VectorEnv | str | Callable[[], gymnasium.Env],
     n_eval_episodes: int = 10,
     deterministic: bool = True,
     render: bool = False,
@@ -37,6 +37,8 @@ def evaluate_policy(
     *,
     seed: int | None = 0,
     max_episode_steps: int | None = None,
+    ray_workers: int | None = None,
+    ray_address: str | None = None,
 ) -> tuple[float, float] | tuple[list[float], list[int]]:
     """Play ``n_eval_episodes`` episodes and report their returns.
 
@@ -67,10 +69,26 @@ def evaluate_policy(
     :param seed: seed of the first episode (None: do not seed)
     :param max_episode_steps: end an episode after this many steps (gymnasium env only; default:
         the env's own limit)
+    :param ray_workers: play the episodes on this many Ray workers (``env`` is then an env id or a
+        factory; see :func:`~stable_baselines_io.distributed.ray_evaluation.distributed_evaluate_policy`:
+        the same episode returns as the local evaluation of a gymnasium env, for the same seed)
+    :param ray_address: with ``ray_workers``, the cluster to connect to when Ray is not initialised
+        (``"auto"``, ``"local"``, ``"ray://..."``)
     :return: ``(mean_reward, std_reward)``, or ``(episode_rewards, episode_lengths)``
     """
     if n_eval_episodes < 1:
         raise ValueError(f"n_eval_episodes must be at least 1, received {n_eval_episodes}")
+    if ray_workers is not None:
+        if callback is not None or render:
+            raise ValueError("callback and render run beside the environment: they are not available with ray_workers")
+        if isinstance(env, (gymnasium.Env, VecEnv, gymnasium.vector.VectorEnv)):
+            raise TypeError(f"with ray_workers, env must be an env id or a factory building the env in each worker, "
+                            f"received {type(env).__name__}")
+        from stable_baselines_io.distributed.ray_evaluation import distributed_evaluate_policy
+
+        return distributed_evaluate_policy(model, env, n_eval_episodes, deterministic, reward_threshold,
+                                           return_episode_rewards, seed=seed, max_episode_steps=max_episode_steps,
+                                           ray_workers=ray_workers, address=ray_address)
     env, prepare = _normalization_for(model, env)
     if isinstance(env, (VecEnv, gymnasium.vector.VectorEnv)):
         if max_episode_steps is not None:
@@ -79,16 +97,30 @@ def evaluate_policy(
         rewards, lengths = _play_vec_env(model, make_vec_env(env), n_eval_episodes, deterministic, render,
                                          callback, seed, prepare)
     else:
-        environment = gymnasium.make(env) if isinstance(env, str) else env
+        owned = isinstance(env, str) or not isinstance(env, gymnasium.Env)
+        environment = gymnasium.make(env) if isinstance(env, str) else env if isinstance(env, gymnasium.Env) else env()
         try:
-            rewards, lengths = _play_env(model, environment, n_eval_episodes, deterministic, render, callback, seed,
-                                         max_episode_steps, prepare)
+            rewards, lengths = play_episodes(model, environment, episode_seeds(seed, range(n_eval_episodes)),
+                                             deterministic, render, callback, max_episode_steps, prepare)
         finally:
-            if isinstance(env, str):
+            if owned:
                 environment.close()
+    return summarize_episodes(rewards, lengths, reward_threshold, return_episode_rewards)
+
+
+def summarize_episodes(rewards: list[float], lengths: list[int], reward_threshold: float | None,
+                       return_episode_rewards: bool) -> tuple[float, float] | tuple[list[float], list[int]]:
+    """What :func:`evaluate_policy` returns for the episodes played (and its threshold check).
+
+    :param rewards: each episode's return
+    :param lengths: each episode's length
+    :param reward_threshold: raise unless the mean reward is above it (None: no check)
+    :param return_episode_rewards: return the lists instead of the mean and standard deviation
+    :return: ``(mean_reward, std_reward)``, or ``(rewards, lengths)``
+    """
     mean_reward, std_reward = float(np.mean(rewards)), float(np.std(rewards))
     if reward_threshold is not None and not mean_reward > reward_threshold:
-        raise RewardThresholdError(f"mean reward {mean_reward:.2f} over {n_eval_episodes} episodes is not above the "
+        raise RewardThresholdError(f"mean reward {mean_reward:.2f} over {len(rewards)} episodes is not above the "
                                    f"threshold {reward_threshold:.2f}")
     if return_episode_rewards:
         return rewards, lengths
@@ -123,12 +155,35 @@ def _unchanged(observations: np.ndarray) -> np.ndarray:
     return observations
 
 
-def _play_env(model: Predictor, env: gymnasium.Env, n_eval_episodes: int, deterministic: bool, render: bool,
-              callback: EvalCallback | None, seed: int | None, max_episode_steps: int | None,
-              prepare: Callable[[np.ndarray], np.ndarray] = _unchanged) -> tuple[list[float], list[int]]:
+def episode_seeds(seed: int | None, episodes: Iterable[int]) -> list[int | None]:
+    """The reset seed of each episode: episode ``i`` starts from ``reset(seed=seed + i)``.
+
+    :param seed: the first episode's seed (None: no seeding)
+    :param episodes: the episode indices
+    :return: one seed (or None) per episode
+    """
+    return [None if seed is None else seed + episode for episode in episodes]
+
+
+def play_episodes(model: Predictor, env: gymnasium.Env, seeds: Sequence[int | None], deterministic: bool,
+                  render: bool = False, callback: EvalCallback | None = None,
+                  max_episode_steps: int | None = None,
+                  prepare: Callable[[np.ndarray], np.ndarray] = _unchanged) -> tuple[list[float], list[int]]:
+    """Play one episode per seed in a gymnasium env.
+
+    :param model: the agent
+    :param env: the environment
+    :param seeds: the reset seed of each episode
+    :param deterministic: greedy actions
+    :param render: render after every step
+    :param callback: ``callback(locals(), globals())`` after every step
+    :param max_episode_steps: end an episode after this many steps (None: the env's own limit)
+    :param prepare: applied to each observation before ``predict`` (see :func:`_normalization_for`)
+    :return: each episode's return and length
+    """
     episode_rewards, episode_lengths = [], []
-    for episode in range(n_eval_episodes):
-        observation, _ = env.reset(seed=None if seed is None else seed + episode)
+    for episode, episode_seed in enumerate(seeds):  # noqa: B007 (callbacks read locals()["episode"])
+        observation, _ = env.reset(seed=episode_seed)
         state, episode_start = None, True
         episode_reward, episode_length, done = 0.0, 0, False
         while not done:

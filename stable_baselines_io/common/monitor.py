@@ -15,11 +15,12 @@ converts when pandas is installed).
 from __future__ import annotations
 
 import csv
+import functools
 import glob
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, SupportsFloat, TextIO
 
@@ -184,8 +185,25 @@ def make_monitored_vec_env(env_id: str, n_envs: int, monitor_dir: str | os.PathL
     :param monitor_dir: the run's folder (created)
     :return: the vectorized environment
     """
+    return VecEnv([env_fn() for env_fn in monitored_env_factories(env_id, n_envs, monitor_dir)])
+
+
+def monitored_env_factories(env_id: str, n_envs: int,
+                            monitor_dir: str | os.PathLike[str]) -> list[Callable[[], Monitor]]:
+    """The factories of :func:`make_monitored_vec_env`'s environments, to build them elsewhere (in
+    Ray actors: :func:`~stable_baselines_io.distributed.ray_vec_env.make_ray_vec_env`); picklable.
+
+    :param env_id: the gymnasium env id
+    :param n_envs: number of copies
+    :param monitor_dir: the run's folder (created now)
+    :return: one factory per environment
+    """
     os.makedirs(monitor_dir, exist_ok=True)
-    return VecEnv([Monitor(gymnasium.make(env_id), os.path.join(monitor_dir, str(rank))) for rank in range(n_envs)])
+    return [functools.partial(_monitored_env, env_id, os.path.join(monitor_dir, str(rank))) for rank in range(n_envs)]
+
+
+def _monitored_env(env_id: str, filename: str) -> Monitor:
+    return Monitor(gymnasium.make(env_id), filename)
 
 
 @dataclass

@@ -37,6 +37,11 @@ class VecEnv:
         self._episode_lengths = np.zeros(self.num_envs, dtype=np.int64)
         self._pending_seeds: list[int | None] = [None] * self.num_envs
 
+    @property
+    def spec(self) -> gymnasium.envs.registration.EnvSpec | None:
+        """The gymnasium spec of the first environment (None when it has none), as saved in the metadata."""
+        return getattr(self.envs[0], "spec", None)
+
     def seed(self, seed: int | None) -> None:
         """Seed the next :meth:`reset` (environment ``i`` gets ``seed + i``) and the action spaces.
 
