@@ -144,7 +144,8 @@ def test_sb2_multi_discrete_file_acts_as_the_numpy_forward_pass(
     given = np.stack([np.arange(len(observations)) % n for n in NVEC], axis=1)
     expected = np.prod([_softmax(block)[np.arange(len(observations)), given[:, index]]
                         for index, block in enumerate(blocks)], axis=0)
-    np.testing.assert_allclose(model.action_probability(observations, actions=given)[:, 0], expected, rtol=1e-5)
+    np.testing.assert_allclose(model.action_probability(observations, actions=given)[:, 0], expected, rtol=1e-5,
+                               atol=1e-12)
 
 
 def test_sb2_multi_binary_file_acts_as_the_numpy_forward_pass(
@@ -162,7 +163,8 @@ def test_sb2_multi_binary_file_acts_as_the_numpy_forward_pass(
     given = (np.arange(len(observations))[:, None] >> np.arange(N_BITS)) % 2
     # From the float32 probabilities, as SB2: 1 - p loses digits when p is close to 1.
     expected = np.prod(np.where(given == 1, proba, 1.0 - proba), axis=1)
-    np.testing.assert_allclose(model.action_probability(observations, actions=given)[:, 0], expected, rtol=1e-5)
+    np.testing.assert_allclose(model.action_probability(observations, actions=given)[:, 0], expected, rtol=1e-5,
+                               atol=1e-12)
 
 
 def test_a_pi_layer_of_the_wrong_width_names_the_expected_shape(sb2_fixture_dir: Path, tmp_path: Path) -> None:
