@@ -352,7 +352,12 @@ def test_unsupported_action_space() -> None:
 
 
 def test_unknown_policy_name() -> None:
-    with pytest.raises(UnknownPolicyError, match="CnnPolicy"):
+    with pytest.raises(UnknownPolicyError, match="NoSuchPolicy"):
+        PPO("NoSuchPolicy", "CartPole-v1")
+
+
+def test_cnn_policy_on_vector_observations_says_it_needs_images() -> None:
+    with pytest.raises(UnsupportedSpaceError, match=r"CNN policies need image observations.*\(4,\)"):
         PPO("CnnPolicy", "CartPole-v1")
 
 
