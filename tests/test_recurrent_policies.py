@@ -410,6 +410,7 @@ def _new_model(algorithm: type, policy: str, env: VecEnv, policy_kwargs: dict[st
 ROUND_TRIPS = [(*case, False) for case in MODEL_CASES] + [(*MODEL_CASES[0], True), (*MODEL_CASES[1], True)]
 
 
+@pytest.mark.filterwarnings("ignore:the legacy cloudpickle format holds only data and parameters:UserWarning")
 @pytest.mark.parametrize("algorithm, policy, env_id, policy_kwargs, cloudpickle", ROUND_TRIPS,
                          ids=[*MODEL_IDS, *[f"{name}-cloudpickle" for name in MODEL_IDS[:2]]])
 def test_round_trip_predicts_the_same_actions_and_states(tmp_path: Path, algorithm: type, policy: str, env_id: str,
