@@ -344,8 +344,8 @@ def test_invalid_policy_kwargs(kwargs: dict, match: str) -> None:
 
 
 def test_unsupported_action_space() -> None:
-    with pytest.raises(UnsupportedSpaceError, match="MultiBinary") as error:
-        MlpPolicy(gymnasium.spaces.Box(-1, 1, (4,)), gymnasium.spaces.MultiBinary(3))
+    with pytest.raises(UnsupportedSpaceError, match=r"MultiBinary and Box action spaces, received Tuple") as error:
+        MlpPolicy(gymnasium.spaces.Box(-1, 1, (4,)), gymnasium.spaces.Tuple([gymnasium.spaces.Discrete(2)]))
     assert isinstance(error.value, NotImplementedError)
     with pytest.raises(UnsupportedSpaceError, match="observation space"):
         MlpPolicy(gymnasium.spaces.Tuple([gymnasium.spaces.Discrete(2)]), gymnasium.spaces.Discrete(2))
