@@ -21,7 +21,7 @@ import tensorflow as tf
 from limits import LimitedWorker
 from tensorflow.python.framework import config as tf_config
 
-from stable_baselines_io import PPO
+from stable_baselines_io import A2C, PPO
 from stable_baselines_io.cli import main as cli_main
 from stable_baselines_io.common.callbacks import CheckpointCallback, EvalCallback
 from stable_baselines_io.common.evaluation import evaluate_policy
@@ -44,6 +44,11 @@ ZOO_PPO2 = "zoo/ppo2/MountainCar-v0.pkl"
 ZOO_PPO2_STATISTICS = "zoo/ppo2/MountainCar-v0"
 #: references.json / SOURCES.md: 20 episodes, reset with seeds 0..19, deterministic actions.
 ZOO_PPO2_REFERENCE_REWARD = -142.15
+#: The zoo's VecNormalize agents: the class that loads each, its folder of statistics, its reference reward.
+ZOO_NORMALIZED_AGENTS = [
+    pytest.param(PPO, "zoo/ppo2/MountainCar-v0", ZOO_PPO2_REFERENCE_REWARD, id="ppo2"),
+    pytest.param(A2C, "zoo/acer/MountainCar-v0", -126.55, id="acer"),
+]
 HYPERPARAMETERS = dict(n_steps=32, nminibatches=2, noptepochs=2, policy_kwargs=dict(net_arch=[16]), seed=0)
 
 
@@ -53,10 +58,10 @@ def mean_reward(model: Any, env_id: str = "MountainCar-v0") -> float:
     return float(np.mean(returns))
 
 
-def load_quietly(path: Path, **kwargs: Any) -> PPO:
+def load_quietly(path: Path, algorithm: Any = PPO, **kwargs: Any) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the legacy format's warning
-        return PPO.load(path, **kwargs)
+        return algorithm.load(path, **kwargs)
 
 
 def cartpoles(n_envs: int = 2, seed: int = 0) -> VecEnv:
@@ -324,27 +329,46 @@ def test_member_arrays_are_validated_all_at_once() -> None:
 # --- the zoo's VecNormalize agent ----------------------------------------------------------------
 
 
-def test_the_zoo_agent_with_its_statistics_reproduces_its_reference_reward(sb2_fixture_dir: Path) -> None:
-    model = load_quietly(sb2_fixture_dir / ZOO_PPO2)
+@pytest.mark.parametrize("algorithm, agent, reference", ZOO_NORMALIZED_AGENTS)
+def test_the_zoo_agent_with_its_statistics_reproduces_its_reference_reward(sb2_fixture_dir: Path, algorithm: Any,
+                                                                           agent: str, reference: float) -> None:
+    model = load_quietly(sb2_fixture_dir / f"{agent}.pkl", algorithm)
     assert model.get_vec_normalize() is None
-    model.set_vec_normalize(VecNormalize.load(sb2_fixture_dir / ZOO_PPO2_STATISTICS, None))
-    assert mean_reward(model) == ZOO_PPO2_REFERENCE_REWARD
+    model.set_vec_normalize(VecNormalize.load(sb2_fixture_dir / agent, None))
+    assert mean_reward(model) == reference
 
 
+@pytest.mark.parametrize("algorithm, agent, reference", ZOO_NORMALIZED_AGENTS)
 def test_the_converted_single_file_plays_with_a_plain_load(sb2_fixture_dir: Path, tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    status = cli_main(["convert", str(sb2_fixture_dir / ZOO_PPO2), str(tmp_path / "agent.zip"),
-                       "--vecnormalize", str(sb2_fixture_dir / ZOO_PPO2_STATISTICS)])
+                                                           capsys: pytest.CaptureFixture[str], algorithm: Any,
+                                                           agent: str, reference: float) -> None:
+    status = cli_main(["convert", str(sb2_fixture_dir / f"{agent}.pkl"), str(tmp_path / "agent.zip"),
+                       "--vecnormalize", str(sb2_fixture_dir / agent)])
     assert status == 0
-    model = PPO.load(tmp_path / "agent.zip")
+    model = algorithm.load(tmp_path / "agent.zip")
     assert model.get_vec_normalize() is not None and model.get_env() is None
-    assert mean_reward(model) == ZOO_PPO2_REFERENCE_REWARD
+    assert mean_reward(model) == reference
     capsys.readouterr()
+    assert cli_main(["eval", str(tmp_path / "agent.zip"), "--env", "MountainCar-v0", "--episodes", "20"]) == 0
+    assert f"mean reward {reference:.2f}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("algorithm, agent, reference", ZOO_NORMALIZED_AGENTS)
+def test_inspect_reports_policy_normalization_and_architecture_of_a_converted_zoo_agent(
+        sb2_fixture_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], algorithm: Any, agent: str,
+        reference: float) -> None:
+    convert_file(sb2_fixture_dir / f"{agent}.pkl", tmp_path / "agent.zip", vecnormalize=sb2_fixture_dir / agent)
     assert cli_main(["inspect", str(tmp_path / "agent.zip")]) == 0
     report = capsys.readouterr().out
+    assert f"algorithm: {algorithm.__name__.lower()}" in report
+    assert "policy: actor_critic.MlpPolicy -> stable_baselines_io.common.policies.MlpPolicy" in report
+    assert ("architecture (from policy_kwargs, matching the arrays): "
+            "{'net_arch': [{'pi': [64, 64], 'vf': [64, 64]}], 'act_fun': 'tanh'}") in report
     assert "normalization: VecNormalize statistics of observations of shape (2,)" in report
-    assert cli_main(["eval", str(tmp_path / "agent.zip"), "--env", "MountainCar-v0", "--episodes", "20"]) == 0
-    assert "mean reward -142.15" in capsys.readouterr().out
+
+
+def test_statistics_of_another_observation_shape_are_refused_by_convert(sb2_fixture_dir: Path,
+                                                                         tmp_path: Path) -> None:
     with pytest.raises(NormalizationStatisticsError, match=r"shape \(2,\) do not match .* shape \(4,\)"):
         convert_file(sb2_fixture_dir / "zoo/a2c/CartPole-v1.pkl", tmp_path / "bad.zip",
                      vecnormalize=sb2_fixture_dir / ZOO_PPO2_STATISTICS)
