@@ -21,7 +21,7 @@ from sb2_files import (
     write_sb2_pickle,
 )
 
-from stable_baselines_io import A2C, DQN, PPO
+from stable_baselines_io import A2C, DQN, PPO, interop
 from stable_baselines_io.common.evaluation import evaluate_policy
 from stable_baselines_io.common.policies import MlpPolicy
 from stable_baselines_io.exceptions import (
@@ -439,3 +439,40 @@ def test_a_file_object_is_read_again_from_where_it_was_for_the_rebuilt_policy(sb
     with pytest.warns(InferredPolicyWarning):
         model = _load(DQN, stream)
     assert list(model.get_parameters()) == ZOO_DQN_NAMES
+
+
+# --- CNN and recurrent policies of TRPO, PPO1, ACER and ACKTR -------------------------------------
+
+
+IMAGES = gymnasium.spaces.Box(0, 255, (36, 36, 1), np.uint8)
+
+
+def _cnn_arrays() -> dict[str, np.ndarray]:
+    return random_arrays(interop.actor_critic_parameter_shapes({}, 36 * 36, 3, False, image_shape=(36, 36, 1)), seed=11)
+
+
+def _lstm_arrays() -> dict[str, np.ndarray]:
+    return random_arrays(interop.recurrent_parameter_shapes({"n_lstm": 8}, 4, 3, False), seed=12)
+
+
+@pytest.mark.parametrize("algorithm, model_class, policy, arrays, copies", [
+    ("ACER", A2C, "CnnPolicy", _cnn_arrays, 1),
+    ("ACKTR", A2C, "CnnPolicy", _cnn_arrays, 1),
+    ("TRPO", PPO, "CnnPolicy", _cnn_arrays, 2),
+    ("PPO1", PPO, "CnnPolicy", _cnn_arrays, 2),
+    ("ACER", A2C, "MlpLstmPolicy", _lstm_arrays, 1),
+    ("ACKTR", A2C, "MlpLstmPolicy", _lstm_arrays, 1),
+])
+def test_cnn_and_recurrent_files_of_other_algorithms_load_with_the_class_that_plays_them(
+        tmp_path: Path, algorithm: str, model_class: type, policy: str, arrays: Any, copies: int) -> None:
+    stored = arrays()
+    observations = IMAGES if policy == "CnnPolicy" else CARTPOLE_OBSERVATIONS
+    path = write_sb2_pickle(tmp_path / "agent.pkl", algorithm, f"stable_baselines.common.policies.{policy}",
+                            observations, gymnasium.spaces.Discrete(3), list(stored.values()) * copies,
+                            policy_kwargs={"n_lstm": 8} if "Lstm" in policy else None)
+    model = _load(model_class, path)
+    assert type(model.policy_net).__name__ == policy
+    loaded = model.get_parameters()
+    assert list(loaded) == list(stored)
+    for name, value in stored.items():
+        np.testing.assert_array_equal(loaded[name], value)
