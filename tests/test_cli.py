@@ -70,32 +70,6 @@ def test_errors_are_reported_without_a_traceback(tmp_path: Path) -> None:
     assert corrupt.returncode == 2 and "not a valid zip archive" in corrupt.stderr
 
 
-def test_readme_commands_are_the_ones_make_demo_runs() -> None:
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    makefile = (PROJECT_ROOT / "Makefile").read_text()
-    demo_commands = [line.strip().replace("$(VENV)/bin/", "") for line in makefile.split("demo: install")[1].split(
-        "\n\n")[0].splitlines()[1:]]
-    assert demo_commands and all(command.startswith("sb-io ") for command in demo_commands)
-    for command in demo_commands:
-        assert command in readme
-    assert "make demo" in readme and "make test" in readme
-    ci_script = (PROJECT_ROOT / ".ci" / "run").read_text()
-    for target in ("test", "demo", "lint", "type"):
-        assert f"make {target}" in ci_script and f"make {target}" in readme
-
-
-def test_readme_python_example_runs(tmp_path: Path) -> None:
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    example = readme.split("```python\n")[1].split("```")[0]
-    fast_example = example.replace("total_timesteps=30_000", "total_timesteps=256").replace(
-        "total_timesteps=10_000", "total_timesteps=256")
-    assert fast_example != example
-    result = subprocess.run([sys.executable, "-c", fast_example], capture_output=True, text=True, cwd=tmp_path,
-                            timeout=300, env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin"})
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / "agent.zip").is_file()
-
-
 def test_eval_of_a_file_with_values_of_the_wrong_type_is_one_line_with_status_2(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import json
