@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 import tensorflow as tf
+from image_env import ImageChoiceEnv
 
 from stable_baselines_io import A2C, DQN, PPO
 from stable_baselines_io.exceptions import ExportDependencyError, UnsupportedExportError
@@ -310,3 +311,13 @@ def test_cli_export_writes_the_artifact_and_reports_errors_in_one_line(tmp_path:
     assert over_budget.returncode == 2 and not (tmp_path / "small.tflite").exists()
     assert over_budget.stderr.startswith("sb-io export: error: loading would exceed the load budget of 4,096 bytes")
     assert len(over_budget.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("algorithm", [PPO, DQN])
+def test_cnn_policies_export_with_their_image_scaling(tmp_path: Path, algorithm: type) -> None:
+    env = ImageChoiceEnv()
+    model = algorithm("CnnPolicy", env, seed=0)
+    observations = np.stack([env.observation_space.sample() for _ in range(32)])
+    loaded = tf.saved_model.load(str(model.export(tmp_path / "cnn")))
+    actions = loaded.signatures["action"](observations=tf.constant(observations))["actions"]
+    np.testing.assert_array_equal(actions, model.predict(observations, deterministic=True)[0])
