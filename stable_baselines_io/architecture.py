@@ -21,6 +21,7 @@ they record it, from the caller's, or else Stable Baselines 2's default for that
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +29,15 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-from stable_baselines_io.exceptions import ParameterMismatchError, PolicyInferenceError
+from stable_baselines_io.exceptions import (
+    InferredPolicyWarning,
+    ParameterMismatchError,
+    PolicyInferenceError,
+    UnknownPolicyClassError,
+)
+from stable_baselines_io.format import registry
+from stable_baselines_io.format.file_targets import is_path
+from stable_baselines_io.format.files import AgentFile, read_agent_file
 from stable_baselines_io.format.names import ACTOR_CRITIC_SCHEME, DQN_SCHEME
 from stable_baselines_io.interop import (
     DEFAULT_ACTOR_CRITIC_LAYERS,
@@ -39,7 +48,7 @@ from stable_baselines_io.interop import (
     actor_critic_parameter_shapes,
     dqn_parameter_shapes,
 )
-from stable_baselines_io.type_aliases import LoadedParams
+from stable_baselines_io.type_aliases import FileTarget, LoadedParams
 
 #: The library policy rebuilt for each parameter scheme (registered names), and its import path.
 SCHEME_POLICIES = {ACTOR_CRITIC_SCHEME: "actor_critic.MlpPolicy", DQN_SCHEME: "dqn.MlpPolicy"}
@@ -384,3 +393,59 @@ def infer_stored_policy(scheme: str, params: LoadedParams, algorithm: SB2Algorit
             f"copy: {'; or '.join(inferred.describe() for inferred, _ in found)}. Pass policy= and policy_kwargs= to "
             "load()", stored_class=stored_class, path=source)
     raise PolicyInferenceError(str(errors[0]), stored_class=stored_class, path=source)
+
+
+def read_agent_file_naming_unknown_policy(target: FileTarget, custom_objects: Mapping[str, Any] | None = None,
+                                          **options: Any) -> AgentFile:
+    """``read_agent_file``, with a policy class that safe mode does not import read as its name.
+
+    The class (a user's, the rl-baselines-zoo's) becomes an :class:`UnknownPolicyClass`, for
+    :func:`replace_unknown_policy` to rebuild from the arrays; nothing of it is imported.
+
+    :param target: the agent file (a file object is read again from where it was)
+    :param custom_objects: values replacing stored data keys
+    :param options: the other arguments of ``read_agent_file``
+    :return: the file, as read
+    """
+    start = None if is_path(target) else target.tell()  # type: ignore[union-attr]
+    try:
+        return read_agent_file(target, custom_objects=dict(custom_objects or {}), **options)
+    except UnknownPolicyClassError as error:
+        if start is not None:
+            target.seek(start)  # type: ignore[union-attr]
+        named = {**(custom_objects or {}), "policy": UnknownPolicyClass(error.stored_class)}
+        return read_agent_file(target, custom_objects=named, **options)
+
+
+def replace_unknown_policy(agent_file: AgentFile, scheme: str, algorithm: SB2Algorithm | None,
+                           given_kwargs: Mapping[str, Any] | None, source: str, stacklevel: int = 2,
+                           remedy: str = "Pass policy= and policy_kwargs= to load() to choose the policy yourself") \
+        -> InferredPolicy | None:
+    """Put the library policy whose parameters match the stored arrays in place of an unknown class.
+
+    The file's ``policy``, ``policy_kwargs`` and parameters (the acting policy's) are replaced in
+    place, and an :class:`~.InferredPolicyWarning` says what was inferred.
+
+    :param agent_file: the file, as read by :func:`read_agent_file_naming_unknown_policy`
+    :param scheme: the parameter scheme of the policies of the class that plays the file
+    :param algorithm: the Stable Baselines 2 algorithm that wrote the file, if known
+    :param given_kwargs: ``policy_kwargs`` the caller passed
+    :param source: the file, named in errors and in the warning
+    :param stacklevel: the warning's, counted from the caller of this function
+    :param remedy: the warning's last sentence: how to choose the policy instead
+    :return: the inferred policy, or None when the file's policy class is not an unknown one
+    :raises PolicyInferenceError: the arrays do not tell one library policy
+    """
+    data = agent_file.data if agent_file.data is not None else {}
+    stored_class = data.get("policy")
+    if not isinstance(stored_class, UnknownPolicyClass):
+        return None
+    inferred, agent_file.params = infer_stored_policy(scheme, agent_file.params, algorithm, data, given_kwargs,
+                                                      source)
+    data["policy"] = registry.resolve_registered(inferred.policy)
+    data["policy_kwargs"] = inferred.policy_kwargs
+    warnings.warn(
+        f"{source}: the policy class {stored_class.qualified} is not this library's and safe mode did not import "
+        f"it; its parameters have exactly the names and shapes of those of {inferred.describe()}, which is used "
+        f"instead. {remedy}", InferredPolicyWarning, stacklevel=stacklevel + 1)
+    return inferred

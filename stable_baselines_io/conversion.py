@@ -13,9 +13,14 @@ from typing import Any
 
 import gymnasium
 
-from stable_baselines_io.exceptions import SerializationError
+from stable_baselines_io.architecture import (
+    UnknownPolicyClass,
+    read_agent_file_naming_unknown_policy,
+    replace_unknown_policy,
+)
+from stable_baselines_io.exceptions import PolicyInferenceError, SerializationError
 from stable_baselines_io.format.file_targets import describe_target
-from stable_baselines_io.format.files import read_agent_file, save_to_file
+from stable_baselines_io.format.files import AgentFile, save_to_file
 from stable_baselines_io.format.names import ACTOR_CRITIC_SCHEME, DQN_SCHEME, RECURRENT_SCHEME, by_registered_name
 from stable_baselines_io.format.normalization import (
     VEC_NORMALIZE_MEMBER,
@@ -60,9 +65,10 @@ def convert_file(
     :raises SerializationError: a value would still need pickle (pass ``custom_objects`` for it)
     """
     with deferred_imports():
-        agent_file = read_agent_file(source, custom_objects=custom_objects, safe_mode=True, max_bytes=max_bytes,
-                                     storage_options=storage_options)
+        agent_file = read_agent_file_naming_unknown_policy(source, custom_objects, safe_mode=True, max_bytes=max_bytes,
+                                                           storage_options=storage_options)
         data = agent_file.data or {}
+        _rebuild_unknown_policy(agent_file, describe_target(source))
         params = _named_params(agent_file.params, data)
         algorithm = detect_algorithm(agent_file.metadata, list(params or {}), list(data))
         metadata = {"converted_from": os.path.basename(describe_target(source)),
@@ -82,6 +88,24 @@ def convert_file(
             raise SerializationError(f"cannot convert {describe_target(source)!r} to a pickle-free file: {error}") \
                 from error
     return sorted(data)
+
+
+def _rebuild_unknown_policy(agent_file: AgentFile, source: str) -> None:
+    """Replace a policy class safe mode did not import by the library policy its arrays match, as ``load`` does."""
+    data = agent_file.data or {}
+    if not isinstance(data.get("policy"), UnknownPolicyClass):
+        return
+    algorithm = sb2_algorithm(data)
+    if algorithm is None or algorithm.loaded_by is None:
+        raise PolicyInferenceError(
+            f"the policy class {data['policy'].qualified} is not this library's (safe mode does not import it), and "
+            "the file is not of a Stable Baselines 2 algorithm this library plays: pass "
+            "custom_objects={'policy': ...} naming an equivalent policy class", stored_class=data["policy"].qualified,
+            path=source)
+    scheme = DQN_SCHEME if algorithm.loaded_by == "DQN" else ACTOR_CRITIC_SCHEME
+    replace_unknown_policy(agent_file, scheme, algorithm, None, source, stacklevel=3,  # the caller of convert_file
+                           remedy=f"To choose the policy yourself, load the file with {algorithm.loaded_by}.load(path, "
+                                  "policy=..., policy_kwargs=...) and save it")
 
 
 def _read_statistics(location: str | os.PathLike[str], shape: tuple[int, ...] | None,

@@ -22,8 +22,10 @@ from sb2_files import (
 )
 
 from stable_baselines_io import A2C, DQN, PPO, interop
+from stable_baselines_io.cli import main as cli_main
 from stable_baselines_io.common.evaluation import evaluate_policy
 from stable_baselines_io.common.policies import MlpPolicy
+from stable_baselines_io.conversion import convert_file
 from stable_baselines_io.exceptions import (
     AlgorithmMismatchError,
     InferredPolicyWarning,
@@ -259,6 +261,37 @@ def test_zoo_dqn_with_its_own_policy_class_is_rebuilt_from_its_arrays(sb2_fixtur
     np.testing.assert_array_equal(model.predict(observations, deterministic=True)[0],
                                   dqn_q_values(stored, observations).argmax(axis=1))
     assert model.policy_kwargs == {"layers": [64], "dueling": True, "layer_norm": True, "act_fun": "relu"}
+
+
+def test_convert_rebuilds_the_zoo_dqn_policy_from_its_arrays_and_the_file_plays_with_a_plain_load(
+        sb2_fixture_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _zoo_file(sb2_fixture_dir, "dqn/Acrobot-v1.pkl")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with pytest.warns(InferredPolicyWarning, match=r"utils\.CustomDQNPolicy is not this library's.*"
+                                                       r"load the file with DQN\.load\(path, policy=\.\.\."):
+            convert_file(path, tmp_path / "acrobot.zip")
+    assert cli_main(["inspect", str(tmp_path / "acrobot.zip")]) == 0
+    report = capsys.readouterr().out
+    assert "policy: dqn.MlpPolicy -> stable_baselines_io.dqn.policies.MlpPolicy" in report
+    assert ("architecture (from policy_kwargs, matching the arrays): "
+            "{'layers': [64], 'dueling': True, 'layer_norm': True, 'act_fun': 'relu'}") in report
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = DQN.load(tmp_path / "acrobot.zip")
+    returns, _ = evaluate_policy(model, "Acrobot-v1", n_eval_episodes=20, deterministic=True, seed=0,
+                                 return_episode_rewards=True)
+    assert np.mean(returns) == _references(sb2_fixture_dir)["zoo/dqn/Acrobot-v1.pkl"]
+
+
+def test_convert_refuses_an_unknown_policy_class_of_an_algorithm_no_class_plays(tmp_path: Path) -> None:
+    path = write_sb2_pickle(tmp_path / "ddpg.pkl", "DDPG", "my_project.MyPolicy", CARTPOLE_OBSERVATIONS,
+                            gymnasium.spaces.Box(-1, 1, (1,), np.float32), [np.ones(2, np.float32)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with pytest.raises(PolicyInferenceError, match=r"my_project\.MyPolicy is not this library's.*not of a Stable "
+                                                       r"Baselines 2 algorithm this library plays"):
+            convert_file(path, tmp_path / "ddpg.zip")
 
 
 def test_the_remedy_of_the_migration_guide_still_works(sb2_fixture_dir: Path) -> None:

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import tensorflow as tf
 
-from stable_baselines_io.architecture import UnknownPolicyClass
+from stable_baselines_io.architecture import read_agent_file_naming_unknown_policy
 from stable_baselines_io.common.stored_values import StoredInitialValues
 from stable_baselines_io.exceptions import (
     AlgorithmMismatchError,
@@ -31,7 +31,6 @@ from stable_baselines_io.exceptions import (
     ParameterMismatchError,
     PolicyKwargsMismatchError,
     UnknownParameterError,
-    UnknownPolicyClassError,
 )
 from stable_baselines_io.format.archive import (
     ARRAYS_MEMBER,
@@ -41,7 +40,7 @@ from stable_baselines_io.format.archive import (
     TRAINING_STATE_MEMBER,
     check_member_name,
 )
-from stable_baselines_io.format.file_targets import describe_target, is_path
+from stable_baselines_io.format.file_targets import describe_target
 from stable_baselines_io.format.files import (
     AgentFile,
     load_from_file,
@@ -451,19 +450,10 @@ class SaveLoadMixin:
         """
         replaced = {**(custom_objects or {}), **{key: value for key, value in kwargs.items() if key != "policy_kwargs"}}
         extra_members = {name: member.kind for name, member in cls._archive_members.items()}
-        start = None if is_path(load_path) else load_path.tell()  # type: ignore[union-attr]
-        try:
-            agent_file = read_agent_file(load_path, custom_objects=replaced, safe_mode=safe_mode,
-                                         extra_members=extra_members, max_bytes=max_bytes,
-                                         storage_options=storage_options)
-        except UnknownPolicyClassError as error:
-            # Read again with only the class's name in its place: the policy is rebuilt from the arrays.
-            if start is not None:
-                load_path.seek(start)  # type: ignore[union-attr]
-            agent_file = read_agent_file(load_path, custom_objects={**replaced,
-                                                                    "policy": UnknownPolicyClass(error.stored_class)},
-                                         safe_mode=safe_mode, extra_members=extra_members, max_bytes=max_bytes,
-                                         storage_options=storage_options)
+        # A policy class safe mode does not import is read as its name: the policy is rebuilt from the arrays.
+        agent_file = read_agent_file_naming_unknown_policy(load_path, replaced, safe_mode=safe_mode,
+                                                           extra_members=extra_members, max_bytes=max_bytes,
+                                                           storage_options=storage_options)
         source = describe_target(load_path)
         if print_system_info:
             print(system_info_table(agent_file.metadata))

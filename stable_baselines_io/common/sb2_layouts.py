@@ -12,16 +12,11 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
-from stable_baselines_io.architecture import UnknownPolicyClass, infer_stored_policy
+from stable_baselines_io.architecture import UnknownPolicyClass, replace_unknown_policy
 from stable_baselines_io.common.data_checks import expected_parameter_shapes
-from stable_baselines_io.exceptions import (
-    AlgorithmMismatchError,
-    InferredPolicyWarning,
-    PolicyInferenceError,
-)
+from stable_baselines_io.exceptions import AlgorithmMismatchError, PolicyInferenceError
 from stable_baselines_io.format import registry
 from stable_baselines_io.format.files import AgentFile
 from stable_baselines_io.interop import SB2Algorithm, acting_policy_params, sb2_algorithm
@@ -80,16 +75,11 @@ def adapt_sb2_agent(agent_file: AgentFile, source: str, overrides: dict[str, Any
                 f"the policy class {stored_class.qualified} is not this library's (safe mode does not import it): "
                 "pass policy=<a library policy class> and policy_kwargs={...} to load()",
                 stored_class=stored_class.qualified, path=source)
-        inferred, agent_file.params = infer_stored_policy(scheme, agent_file.params, algorithm, data,
-                                                          overrides.get("policy_kwargs"), source)
-        policy = registry.resolve_registered(inferred.policy)
+        inferred = replace_unknown_policy(agent_file, scheme, algorithm, overrides.get("policy_kwargs"), source,
+                                          stacklevel=4)  # the caller of load
+        assert inferred is not None  # the stored class is an unknown one
+        policy = data["policy"]
         data["policy"] = policy.resolve() if isinstance(policy, registry.ClassReference) else policy
-        data["policy_kwargs"] = inferred.policy_kwargs
-        warnings.warn(
-            f"{source}: the policy class {stored_class.qualified} is not this library's and safe mode did not import "
-            f"it; its parameters have exactly the names and shapes of those of {inferred.describe()}, which is used "
-            "instead. Pass policy= and policy_kwargs= to load() to choose the policy yourself",
-            InferredPolicyWarning, stacklevel=4)
         return {**overrides, "policy_kwargs": inferred.policy_kwargs} if "policy_kwargs" in overrides else overrides
     expected = expected_parameter_shapes(data, source)
     if expected is not None:
