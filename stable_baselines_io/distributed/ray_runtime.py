@@ -71,7 +71,6 @@ def connect(address: str | None) -> ModuleType:
     return ray
 
 
-
 def remote_class(cls: type, **options: Any) -> Any:
     """``ray.remote(cls)`` with options, made when first needed so that Ray stays optional.
 
