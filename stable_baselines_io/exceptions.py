@@ -254,6 +254,11 @@ class RayNotInitializedError(StableBaselinesIOError, RuntimeError):
     """A Ray feature was used before ``ray.init()`` and without an ``address`` to connect to."""
 
 
+class RayConnectionError(StableBaselinesIOError, ConnectionError, ValueError):
+    """Ray could not connect to the cluster at the address given (none running, unreachable, or
+    not an address). A ``ConnectionError`` and a ``ValueError``, as Ray raised for those cases."""
+
+
 class RayActorDiedError(StableBaselinesIOError, RuntimeError):
     """A Ray actor holding environments (or an evaluation worker) died: its state is lost.
 

@@ -59,6 +59,9 @@ class LinearSchedule:
         elapsed = 1.0 - progress_remaining
         if elapsed >= self.end_fraction:
             return self.final_value
+        if self.final_value == 0.0 and self.end_fraction == 1.0:
+            # the rl-zoo's linear_schedule, bit for bit: the interpolation below can differ in the last bit
+            return progress_remaining * self.initial_value
         return self.initial_value + (elapsed / self.end_fraction) * (self.final_value - self.initial_value)
 
     def to_config(self) -> dict[str, Any]:

@@ -4,7 +4,9 @@ Started as ``python limited_child.py CONFIG_JSON``. It imports what its loaders 
 warm-up loads, caps its address space (``RLIMIT_AS``) at its size then plus a headroom, prints
 ``READY`` and then answers one JSON request per stdin line (``{"loader": ..., "path": ...}``)
 with one JSON line: the outcome, the exception (class, classes it derives from, module, message,
-whether a real ``MemoryError`` was hit on the way), the load's time and its peak memory growth.
+whether a real ``MemoryError`` was hit on the way), the load's wall and CPU time and its peak memory
+growth. Each load runs under a CPU-time cap (``RLIMIT_CPU`` set to the CPU time used so far plus the
+configured ``cpu_limit_seconds``): a busy loop is killed by ``SIGXCPU`` however busy the machine is.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import resource
 import signal
@@ -46,6 +49,21 @@ def _reset_peak() -> bool:
         return True
     except OSError:
         return False
+
+
+def _cpu_seconds() -> float:
+    """CPU time (user + system, every thread) this process has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cap_cpu_seconds(seconds: float | None) -> None:
+    """Let this process use ``seconds`` more CPU time before ``SIGXCPU`` kills it (None: no cap)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = hard if seconds is None else math.ceil(_cpu_seconds() + seconds)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
 def _max_rss_bytes() -> int:
@@ -95,16 +113,23 @@ def _hang(seconds: str) -> None:
     time.sleep(float(seconds))
 
 
+def _spin(seconds: str) -> None:
+    started = time.process_time()
+    while time.process_time() - started < float(seconds):
+        pass
+
+
 def _allocate(n_bytes: str) -> None:
     block = bytearray(int(n_bytes))
     block[::4096] = b"x" * len(block[::4096])  # touch every page
 
 
 #: What the worker can run on a path. The ``selftest:`` ones check the harness itself (their
-#: "path" is a number of seconds or bytes).
+#: "path" is a number of seconds or bytes: ``hang`` sleeps, ``spin`` burns CPU time).
 LOADERS: dict[str, Callable[[str], Any]] = {
     "selftest:crash": _crash,
     "selftest:hang": _hang,
+    "selftest:spin": _spin,
     "selftest:allocate": _allocate,
     "read_agent_file": _read_agent_file,
     "load_statistics": _load_statistics,
@@ -133,12 +158,19 @@ def _shortened(text: str, keep: int = 1500) -> str:
     return text if len(text) <= 2 * keep else f"{text[:keep]} [...] {text[-keep:]}"
 
 
-def run_one(loader: str, path: str) -> dict[str, Any]:
-    """Run one load and describe what happened."""
+def run_one(loader: str, path: str, cpu_limit_seconds: float | None = None) -> dict[str, Any]:
+    """Run one load and describe what happened.
+
+    :param loader: a name from :data:`LOADERS`
+    :param path: the file
+    :param cpu_limit_seconds: CPU time the load may use before ``SIGXCPU`` kills the process (None: no cap)
+    """
     warnings.simplefilter("ignore")
     baseline = _status_bytes("VmRSS") or 0
     exact_peak = _reset_peak()
     max_rss_before = _max_rss_bytes()
+    _cap_cpu_seconds(cpu_limit_seconds)
+    cpu_start = _cpu_seconds()
     start = time.perf_counter()
     result: dict[str, Any] = {"loader": loader, "path": path}
     try:
@@ -155,6 +187,8 @@ def run_one(loader: str, path: str) -> dict[str, Any]:
             memory_error=_memory_error_in_chain(error),
         )
     result["seconds"] = time.perf_counter() - start
+    result["cpu_seconds"] = _cpu_seconds() - cpu_start
+    _cap_cpu_seconds(None)
     peak = _status_bytes("VmHWM") if exact_peak else None
     if peak is None:  # no VmHWM reset: getrusage's peak, exact for a fresh worker's first load
         peak = _max_rss_bytes() if _max_rss_bytes() > max_rss_before else baseline
@@ -173,7 +207,8 @@ def main() -> None:
     print("READY", flush=True)
     for line in sys.stdin:
         request = json.loads(line)
-        print(json.dumps(run_one(request["loader"], request["path"]), default=repr), flush=True)
+        outcome = run_one(request["loader"], request["path"], config.get("cpu_limit_seconds"))
+        print(json.dumps(outcome, default=repr), flush=True)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,11 @@ a crash or a timeout:
 The child caps its address space (``RLIMIT_AS``) at its size after start-up plus a headroom,
 and measures each load's peak resident memory above what it used before the load (``VmHWM``
 reset through ``/proc/self/clear_refs``; ``resource.getrusage`` where that is unavailable).
+
+Time is measured as what the file costs, not what the machine is doing: the per-load limit
+applies to the child's CPU time (``getrusage``), which a loaded machine does not inflate, and
+``RLIMIT_CPU`` kills a load that burns much more. Wall time only detects a hang (a load that
+waits forever uses no CPU), with a timeout generous enough for a machine at load average 15.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import selectors
+import signal
 import subprocess
 import sys
 import time
@@ -29,15 +35,17 @@ from typing import Any
 
 CHILD = Path(__file__).resolve().parent / "limited_child.py"
 REPO_ROOT = CHILD.parents[1]
-#: The load-time limit the issue sets for any file (seconds).
+#: The load-time limit the issue sets for any file: seconds of the worker's CPU time.
 LOAD_SECONDS = 2.0
+#: CPU time after which the kernel kills a load (``RLIMIT_CPU``, then ``SIGXCPU``): the bound on work.
+CPU_KILL_SECONDS = 30.0
 #: The memory a load may take above the worker's baseline (the issue's 100 MB).
 LOAD_GROWTH_BYTES = 100 * 10**6
 #: Address space the child may map above its size after start-up: the hard cap that turns a
 #: blow-up into a ``MemoryError`` (reported) instead of an exhausted machine.
 HEADROOM_BYTES = 768 * 2**20
-#: How long a load may take before the worker is declared hung and killed.
-HANG_SECONDS = 20.0
+#: Wall time a load may take before the worker is declared hung and killed.
+HANG_SECONDS = 90.0
 #: How long a worker may take to start (TensorFlow's import is slow on a busy machine).
 START_SECONDS = 180.0
 
@@ -56,6 +64,7 @@ class Outcome:
     traceback: str = ""
     memory_error: bool = False
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     rss_growth_bytes: int = 0
     value: dict[str, Any] | None = None
     detail: str = ""
@@ -63,15 +72,16 @@ class Outcome:
     def problems(self, load_seconds: float = LOAD_SECONDS, growth_bytes: int = LOAD_GROWTH_BYTES) -> list[str]:
         """What is wrong whatever the expected result: crash, hang, time, memory, a raw error.
 
-        :param load_seconds: the time the load may take
+        :param load_seconds: the CPU time the load may take
         :param growth_bytes: the memory the load may add to the worker's
         :return: one sentence per problem
         """
         found = []
         if self.status in ("crashed", "hung"):
             found.append(f"{self.status}: {self.detail}")
-        if self.seconds > load_seconds:
-            found.append(f"took {self.seconds:.2f} s (limit {load_seconds:.1f} s)")
+        if self.cpu_seconds > load_seconds:
+            found.append(f"took {self.cpu_seconds:.2f} s of CPU time (limit {load_seconds:.1f} s; "
+                         f"{self.seconds:.2f} s of wall time)")
         if self.rss_growth_bytes > growth_bytes:
             found.append(f"grew by {self.rss_growth_bytes / 1e6:.0f} MB (limit {growth_bytes / 1e6:.0f} MB)")
         if self.memory_error:
@@ -94,20 +104,24 @@ class LimitedWorker:
         during start-up, before the limits apply)
     :param warmup: ``(loader, path)`` loads run before the limits (first-call costs)
     :param headroom_bytes: address space allowed above the size after start-up
-    :param hang_seconds: a load taking longer is killed and reported as ``hung``
+    :param hang_seconds: a load taking longer (wall time) is killed and reported as ``hung``
+    :param cpu_limit_seconds: a load using more CPU time is killed (``SIGXCPU``) and reported as ``crashed``
     """
 
     def __init__(self, loaders: Sequence[str], warmup: Sequence[tuple[str, str]] = (),
-                 headroom_bytes: int = HEADROOM_BYTES, hang_seconds: float = HANG_SECONDS):
+                 headroom_bytes: int = HEADROOM_BYTES, hang_seconds: float = HANG_SECONDS,
+                 cpu_limit_seconds: float = CPU_KILL_SECONDS):
         self.loaders = list(loaders)
         self.warmup = [list(item) for item in warmup]
         self.headroom_bytes = headroom_bytes
         self.hang_seconds = hang_seconds
+        self.cpu_limit_seconds = cpu_limit_seconds
         self.restarts = 0
         self._process: subprocess.Popen[str] | None = None
 
     def _start(self) -> subprocess.Popen[str]:
-        config = json.dumps({"warmup": self.warmup, "headroom_bytes": self.headroom_bytes})
+        config = json.dumps({"warmup": self.warmup, "headroom_bytes": self.headroom_bytes,
+                             "cpu_limit_seconds": self.cpu_limit_seconds})
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT),
                                                                           os.environ.get("PYTHONPATH")])),
                "MALLOC_ARENA_MAX": "2", "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
@@ -159,6 +173,8 @@ class LimitedWorker:
         returncode = process.wait()
         if status == "crashed":
             signal_text = f" (signal {-returncode})" if returncode < 0 else ""
+            if returncode == -signal.SIGXCPU:
+                signal_text += f": it used more than {self.cpu_limit_seconds} s of CPU time"
             detail = f"the worker died with status {returncode}{signal_text}"
         self._process = None
         self.restarts += 1

@@ -394,7 +394,6 @@ def killed_run_model() -> PPO:
     return new_ppo(StateInObservationEnv(), learning_rate=LinearSchedule(1e-3), cliprange=LinearSchedule(0.2))
 
 
-@pytest.mark.slow  # a TensorFlow process killed with SIGKILL, then two runs: minutes on 2 busy cores
 def test_a_run_killed_and_resumed_from_its_latest_s3_checkpoint_ends_bit_identical() -> None:
     import subprocess
     import sys

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from test_cli import run_cli
+import pytest
+from test_cli import PROJECT_ROOT, run_cli
 
 from stable_baselines_io.common.evaluation import evaluate_policy
 from stable_baselines_io.common.vec_env import make_vec_env
@@ -32,3 +37,49 @@ def test_train_in_ray_actors_then_evaluate_on_ray_workers(ray_cluster: Any, tmp_
     assert evaluated.stdout.strip() == (f"CartPole-v1: mean reward {mean:.2f} +/- {std:.2f} over 3 episodes on 2 Ray "
                                         "workers")
 
+
+
+# No Ray cluster anywhere: Ray looks for one among this machine's processes, where another test run's may live.
+WITHOUT_A_CLUSTER = """
+import functools
+import sys
+import ray._private.services
+ray._private.services.find_gcs_addresses = functools.cache(lambda: [])
+from stable_baselines_io.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize(("address", "problem"), [
+    ("auto", r"at address 'auto' \(Could not find any running Ray instance"),
+    ("not an address", r"at address 'not an address' \(Invalid address format"),
+])
+def test_train_with_no_cluster_at_the_address_fails_in_one_line(tmp_path: Path, address: str, problem: str) -> None:
+    environment = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    trained = subprocess.run([sys.executable, "-c", WITHOUT_A_CLUSTER, "train", "--algo", "ppo", "--env",
+                              "CartPole-v1", "--timesteps", "64", "--n-envs", "2", "--ray-address", address,
+                              "--output", str(tmp_path / "agent"), "--no-progress-bar"],
+                             capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300,
+                             env={**environment, "PYTHONPATH": str(PROJECT_ROOT)})
+    assert trained.returncode == 2, trained.stderr
+    lines = trained.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sb-io train: error: could not connect to a Ray cluster "), lines
+    assert re.search(problem, lines[0]) and "'ray start --head'" in lines[0], lines[0]
+    assert not (tmp_path / "agent.zip").exists()
+
+
+CONNECT_TO_A_BAD_ADDRESS = """
+from stable_baselines_io.distributed.ray_runtime import connect
+from stable_baselines_io.exceptions import RayConnectionError
+try:
+    connect("not an address")
+except RayConnectionError as error:
+    print(isinstance(error, ConnectionError), isinstance(error, ValueError), error)
+"""
+
+
+def test_connect_wraps_ray_connection_errors(run_python: Any) -> None:
+    # a fresh interpreter: connect() does nothing where Ray is initialised already (this session's cluster)
+    said = run_python(CONNECT_TO_A_BAD_ADDRESS, timeout=120).stdout
+    assert said.startswith("True True could not connect to a Ray cluster at address 'not an address' (Invalid address "
+                           "format: not an address)"), said

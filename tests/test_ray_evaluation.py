@@ -9,6 +9,8 @@ import gymnasium
 import pytest
 
 from stable_baselines_io.common.evaluation import evaluate_policy
+from stable_baselines_io.common.vec_env import make_vec_env
+from stable_baselines_io.common.vec_normalize import VecNormalize
 from stable_baselines_io.distributed.ray_evaluation import RayEvaluator
 from stable_baselines_io.exceptions import RewardThresholdError
 from stable_baselines_io.ppo import PPO
@@ -72,3 +74,35 @@ def test_ray_workers_refuse_what_cannot_travel(model: PPO) -> None:
 
 def test_a_factory_works_locally_too(model: PPO) -> None:
     assert evaluate_policy(model, SHORT_CARTPOLE, 2) == evaluate_policy(model, SHORT_CARTPOLE(), 2)
+
+
+def test_normalization_statistics_travel_with_the_weights(evaluator: RayEvaluator, tmp_path: Any) -> None:
+    normalized = PPO("MlpPolicy", VecNormalize(make_vec_env("CartPole-v1", 1)), n_steps=32, nminibatches=2,
+                     noptepochs=1, policy_kwargs=dict(net_arch=[16]), seed=0).learn(64)
+    statistics = normalized.get_vec_normalize()
+    assert statistics is not None
+    statistics.obs_rms.mean += 0.5  # far from the raw observations' mean: normalizing changes the actions
+    # model.env is the VecNormalize: the local evaluation normalizes with its statistics
+    local = evaluate_policy(normalized, SHORT_CARTPOLE(), N_EPISODES, return_episode_rewards=True, seed=3)
+    assert evaluator.evaluate(normalized, N_EPISODES, return_episode_rewards=True, seed=3) == local
+    version = evaluator.weights_version
+    unnormalized = evaluate_policy(_same_weights_without_statistics(normalized), SHORT_CARTPOLE(), N_EPISODES,
+                                   return_episode_rewards=True, seed=3)
+    assert unnormalized != local  # the statistics matter for this model
+
+    statistics.obs_rms.mean -= 1.0  # new statistics, same weights: a new version
+    local = evaluate_policy(normalized, SHORT_CARTPOLE(), N_EPISODES, return_episode_rewards=True, seed=3)
+    assert evaluator.evaluate(normalized, N_EPISODES, return_episode_rewards=True, seed=3) == local
+    assert evaluator.weights_version == version + 1
+
+    # a loaded model holds its statistics and normalizes in predict
+    normalized.save(tmp_path / "normalized.zip")
+    loaded = PPO.load(tmp_path / "normalized.zip")
+    assert evaluator.evaluate(loaded, N_EPISODES, return_episode_rewards=True, seed=3) == local
+    assert evaluate_policy(loaded, SHORT_CARTPOLE(), N_EPISODES, return_episode_rewards=True, seed=3) == local
+
+
+def _same_weights_without_statistics(model: PPO) -> PPO:
+    copy = PPO("MlpPolicy", "CartPole-v1", n_steps=32, nminibatches=2, noptepochs=1, policy_kwargs=dict(net_arch=[16]))
+    copy.load_parameters(model.get_parameters())
+    return copy

@@ -13,9 +13,11 @@ import pytest
 
 from stable_baselines_io.a2c import A2C
 from stable_baselines_io.common.vec_env import VecEnv
+from stable_baselines_io.common.vec_normalize import VecNormalize
 from stable_baselines_io.distributed.ray_vec_env import ENV_STATE_HEADER_MEMBER, RayVecEnv, make_ray_vec_env
 from stable_baselines_io.dqn import DQN
 from stable_baselines_io.exceptions import RayActorDiedError, UnsupportedFeatureError
+from stable_baselines_io.format.normalization import statistics_to_arrays
 from stable_baselines_io.ppo import PPO
 
 N_ENVS = 4
@@ -176,3 +178,20 @@ def test_without_ray_initialised_or_installed_the_errors_say_what_to_do(run_pyth
         "        print(type(error).__name__, error)\n")
     assert not_installed.stdout.count("RayDependencyError this feature needs the ray package") == 2
     assert 'pip install "stable-baselines-io[ray]"' in not_installed.stdout
+
+
+@pytest.mark.parametrize("algorithm", ["ppo", "dqn"])
+def test_vec_normalize_over_ray_actors_trains_as_over_the_in_process_vec_env(ray_env: RayVecEnv, algorithm: str,
+                                                                             same: Any) -> None:
+    model_class, hyperparameters, steps = ALGORITHMS[algorithm]
+    local = model_class("MlpPolicy", VecNormalize(local_env()), **hyperparameters)
+    remote = model_class("MlpPolicy", VecNormalize(ray_env), **hyperparameters)
+    for model in (local, remote):
+        model.learn(steps // 2).learn(steps // 2, reset_num_timesteps=False)
+    same(dict(remote.get_parameters()), dict(local.get_parameters()))
+    remote_statistics, local_statistics = remote.get_vec_normalize(), local.get_vec_normalize()
+    assert remote_statistics is not None and local_statistics is not None
+    same(statistics_to_arrays(remote_statistics.get_statistics(include_returns=True)),
+         statistics_to_arrays(local_statistics.get_statistics(include_returns=True)))
+    assert local_statistics.obs_rms.count > steps  # the statistics moved: normalization took part
+    same(remote._last_obs, local._last_obs)  # noqa: SLF001

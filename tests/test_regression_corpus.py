@@ -10,7 +10,7 @@ be rebuilt instead of failing; ``sb-io convert`` cannot write some loadable valu
 Each file goes through ``read_agent_file``, ``sb-io inspect``, ``sb-io convert`` and ``PPO.load`` /
 ``A2C.load`` / ``DQN.load`` (for a file that loads: only the algorithm it holds), each time in a
 worker process capped in address space (see ``limits.py``): a crash, a hang, more than
-``LOAD_SECONDS`` of load time or ``LOAD_GROWTH_BYTES`` of memory growth fails the test.
+``LOAD_SECONDS`` of CPU time or ``LOAD_GROWTH_BYTES`` of memory growth fails the test.
 """
 
 from __future__ import annotations
@@ -123,5 +123,23 @@ def test_the_harness_reports_crashes_hangs_memory_and_restarts() -> None:
         assert capped.status == "raised" and capped.memory_error and capped.problems()
         small = worker.run("selftest:allocate", str(10**6))
         assert small.status == "loaded" and not small.problems()
+    finally:
+        worker.close()
+
+
+def test_the_harness_limits_cpu_time_not_wall_time() -> None:
+    worker = LimitedWorker([], hang_seconds=60, cpu_limit_seconds=4, headroom_bytes=400 * 2**20)
+    try:
+        waiting = worker.run("selftest:hang", "2.5")  # slow on the clock, but no work: a busy machine looks so
+        assert waiting.status == "loaded" and waiting.seconds >= 2.5 and waiting.cpu_seconds < 0.5
+        assert not waiting.problems()
+        busy = worker.run("selftest:spin", "2.5")
+        assert busy.status == "loaded" and busy.cpu_seconds >= 2.5
+        assert any(problem.startswith("took 2.") and "of CPU time (limit 2.0 s" in problem
+                   for problem in busy.problems()), busy.problems()
+        runaway = worker.run("selftest:spin", "60")
+        assert runaway.status == "crashed" and runaway.seconds < 59, runaway
+        assert "more than 4 s of CPU time" in runaway.detail and runaway.problems()
+        assert worker.run("selftest:spin", "3").status == "loaded"  # a fresh worker, a fresh budget
     finally:
         worker.close()

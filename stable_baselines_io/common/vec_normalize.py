@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import gymnasium
 import numpy as np
 
 from stable_baselines_io.common.running_mean_std import RunningMeanStd
@@ -82,11 +83,21 @@ class VecNormalize(VecEnv):
             raise SpaceMismatchError(f"the environment's observations have shape {shape}, the normalization "
                                      f"statistics shape {self.obs_rms.mean.shape}")
         self.venv = venv
-        self.envs = venv.envs
         self.num_envs = venv.num_envs
         self.observation_space = venv.observation_space
         self.action_space = venv.action_space
         self.ret = np.zeros(self.num_envs)
+
+    @property
+    def envs(self) -> list[gymnasium.Env]:  # type: ignore[override]
+        """The wrapped environment's environments, asked for when needed (a :class:`RayVecEnv`'s
+        live in Ray actors: it says so then, not when it is wrapped)."""
+        return self._require_venv().envs
+
+    @property
+    def spec(self) -> gymnasium.envs.registration.EnvSpec | None:
+        """:return: the wrapped environment's spec (None without one)"""
+        return None if self.venv is None else self.venv.spec
 
     def _require_venv(self) -> VecEnv:
         if self.venv is None:

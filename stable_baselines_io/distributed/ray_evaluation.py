@@ -2,9 +2,11 @@
 
 Each worker builds the environment and the model once; after that only the weights travel:
 ``get_parameters`` on the driver, ``ray.put`` once per new version, ``load_parameters`` in the
-worker (no file round trip). The driver numbers the weights it sends (a new version whenever
-they differ from the last ones sent); a worker that already holds a version does not fetch it
-again, so evaluating an unchanged model transfers no weights at all.
+worker (no file round trip). The model's normalization statistics (``get_vec_normalize``), if
+any, travel with the weights, and the worker's model normalizes raw observations with them, as
+the local evaluation does. The driver numbers what it sends (a new version whenever the weights
+or the statistics differ from the last ones sent); a worker that already holds a version does not
+fetch it again, so evaluating an unchanged model transfers no weights at all.
 
 Episode ``i`` is played by worker ``i % n_workers`` from ``reset(seed=seed + i)``, as in the
 local evaluation of a gymnasium env, so both return the same episode rewards for the same seed
@@ -23,8 +25,11 @@ import numpy as np
 from stable_baselines_io.common.evaluation import episode_seeds, play_episodes, summarize_episodes
 from stable_baselines_io.distributed.ray_runtime import DEFAULT_START_TIMEOUT, connect, gather, remote_class
 from stable_baselines_io.exceptions import RayActorDiedError
+from stable_baselines_io.format.normalization import StoredStatistics, statistics_to_arrays
 
 EnvFactory = Callable[[], gymnasium.Env]
+#: What one weights version is: the parameters and the normalization statistics (None: none).
+WeightsVersion = tuple[dict[str, np.ndarray], StoredStatistics | None]
 
 
 class EvaluationWorker:
@@ -56,7 +61,7 @@ class EvaluationWorker:
         """Load weights ``version`` unless this worker holds it already.
 
         :param version: the driver's version number of the weights
-        :param boxed_weights: ``[ObjectRef]`` of the parameter dictionary; inside a list, so that
+        :param boxed_weights: ``[ObjectRef]`` of a :data:`WeightsVersion`; inside a list, so that
             Ray does not fetch it before this method decides whether it is needed
         :return: True when the weights were fetched and loaded
         """
@@ -64,7 +69,9 @@ class EvaluationWorker:
             return False
         import ray
 
-        self.model.load_parameters(ray.get(boxed_weights[0]))
+        parameters, statistics = ray.get(boxed_weights[0])
+        self.model.load_parameters(parameters)
+        self.model.set_vec_normalize(statistics)
         self.weights_version = version
         self.weight_loads += 1
         return True
@@ -106,6 +113,7 @@ class RayEvaluator:
         self._workers: list[Any] = [worker_class.remote(env_fn) for _ in range(n_workers)]
         self._start_timeout = start_timeout
         self._sent_weights: dict[str, np.ndarray] | None = None
+        self._sent_statistics: dict[str, np.ndarray] | None = None
         self._weights_ref: Any = None
         #: Version number of the last weights sent (0: none yet).
         self.weights_version = 0
@@ -125,10 +133,10 @@ class RayEvaluator:
         return gather(refs, lambda index: f"evaluation worker {index}", timeout)
 
     def sync_model(self, model: Any) -> None:
-        """Make every worker hold ``model``'s architecture and current weights.
+        """Make every worker hold ``model``'s architecture, current weights and normalization statistics.
 
-        The architecture is built in a worker only when first seen; the weights get a new version
-        number (and one ``ray.put``) only when they differ from the last ones sent.
+        The architecture is built in a worker only when first seen; the weights and statistics get
+        a new version number (and one ``ray.put``) only when they differ from the last ones sent.
 
         :param model: a model of this library (with ``get_parameters`` and ``_get_save_data``)
         """
@@ -139,10 +147,16 @@ class RayEvaluator:
                        timeout=self._start_timeout)
             self._model_key, self._sent_weights = model_key, None
         weights = model.get_parameters()
-        if self._sent_weights is None or not _same_weights(weights, self._sent_weights):
+        vec_normalize = model.get_vec_normalize() if callable(getattr(model, "get_vec_normalize", None)) else None
+        statistics = None if vec_normalize is None else vec_normalize.get_statistics()
+        statistics_arrays = None if statistics is None else statistics_to_arrays(statistics)
+        if self._sent_weights is None or not _same_weights(weights, self._sent_weights) \
+                or not _same_weights(statistics_arrays or {}, self._sent_statistics or {}):
             self.weights_version += 1
-            self._weights_ref = self._ray.put(weights)
+            payload: WeightsVersion = (weights, statistics)
+            self._weights_ref = self._ray.put(payload)
             self._sent_weights = {name: np.array(value, copy=True) for name, value in weights.items()}
+            self._sent_statistics = statistics_arrays
         self._call("set_weights", [(self.weights_version, [self._weights_ref])] * self.n_workers)
 
     def evaluate(self, model: Any, n_eval_episodes: int = 10, deterministic: bool = True,

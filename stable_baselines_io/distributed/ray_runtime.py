@@ -10,7 +10,12 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-from stable_baselines_io.exceptions import RayActorDiedError, RayDependencyError, RayNotInitializedError
+from stable_baselines_io.exceptions import (
+    RayActorDiedError,
+    RayConnectionError,
+    RayDependencyError,
+    RayNotInitializedError,
+)
 
 #: ``address=`` value that starts a Ray instance on this machine (``ray.init()`` without an address).
 LOCAL_ADDRESS = "local"
@@ -44,6 +49,7 @@ def connect(address: str | None) -> ModuleType:
         ``"10.0.0.1:6379"``): connect to that cluster. Ignored when Ray is already initialised.
     :return: the ``ray`` module
     :raises RayNotInitializedError: Ray is not initialised and no address was given
+    :raises RayConnectionError: no cluster answers at ``address``, or it is not an address
     """
     ray = import_ray()
     if ray.is_initialized():
@@ -54,7 +60,14 @@ def connect(address: str | None) -> ModuleType:
             f"cluster), or pass address={LOCAL_ADDRESS!r} to start one on this machine or address='auto' to join "
             "the cluster this machine belongs to"
         )
-    ray.init(address=None if address == LOCAL_ADDRESS else address)
+    try:
+        ray.init(address=None if address == LOCAL_ADDRESS else address)
+    except (ConnectionError, ValueError) as error:
+        raise RayConnectionError(
+            f"could not connect to a Ray cluster at address {address!r} ({error}): start one with "
+            f"'ray start --head', pass the address of a running head node, or {LOCAL_ADDRESS!r} to start Ray on this "
+            "machine"
+        ) from error
     return ray
 
 
