@@ -386,6 +386,8 @@ MODEL_CASES = [
     (PPO, "MlpLnLstmPolicy", "ShortPendulum", dict(n_lstm=8, layers=[8])),
     (A2C, "MlpLstmPolicy", "CartPole-v1", dict(n_lstm=8)),
     (PPO, "CnnLstmPolicy", "TinyImageEnv", dict(n_lstm=8)),
+    (PPO, "MlpLstmPolicy", "IdentityMultiDiscrete-v0", dict(n_lstm=8)),
+    (A2C, "MlpLnLstmPolicy", "IdentityMultiBinary-v0", dict(n_lstm=8)),
 ]
 MODEL_IDS = [f"{case[0].__name__}-{case[1]}-{case[2]}" for case in MODEL_CASES]
 
@@ -430,7 +432,9 @@ def test_round_trip_predicts_the_same_actions_and_states(tmp_path: Path, algorit
         np.testing.assert_array_equal(outputs[0][1], outputs[1][1])
         states = [outputs[0][1], outputs[1][1]]
         probabilities = [m.action_probability(observations, state=state) for m, state in zip((model, loaded), states)]
-        for part, loaded_part in zip(np.atleast_1d(*[probabilities[0]]), np.atleast_1d(*[probabilities[1]])):
+        # one array, or one per dimension of MultiDiscrete actions
+        parts = [proba if isinstance(proba, list) else [proba] for proba in probabilities]
+        for part, loaded_part in zip(*parts, strict=True):
             np.testing.assert_array_equal(part, loaded_part)
 
 
@@ -497,17 +501,42 @@ def test_net_arch_needs_exactly_one_lstm() -> None:
         MlpLnLstmPolicy(space, gymnasium.spaces.Discrete(2), net_arch=[8, dict(pi=[4])])
 
 
-def test_export_of_a_recurrent_policy_is_a_clear_error(small_model: PPO, tmp_path: Path) -> None:
-    with pytest.raises(UnsupportedExportError, match=r"no exporter for PPO\.policy_net of class MlpLstmPolicy"):
-        small_model.export(tmp_path / "exported")
+def test_a_recurrent_policy_exports_to_a_saved_model_that_carries_the_states(small_model: PPO,
+                                                                             tmp_path: Path) -> None:
+    small_model.export(tmp_path / "exported")
+    exported = tf.saved_model.load(str(tmp_path / "exported"))
+    action = exported.signatures["action"]
+    assert sorted(action.structured_input_signature[1]) == ["masks", "observations", "states"]
+    observations = np.random.default_rng(4).normal(size=(4, 2, 4)).astype(np.float32)
+    states = exported_states = small_model.initial_state
+    for step, mask in enumerate([[1, 1], [0, 0], [0, 1], [0, 0]]):
+        actions, states = small_model.predict(observations[step], state=states, mask=mask, deterministic=True)
+        outputs = action(observations=tf.constant(observations[step]), states=tf.constant(exported_states),
+                         masks=tf.constant(mask, tf.float32))
+        np.testing.assert_array_equal(outputs["actions"].numpy(), actions, err_msg=f"step {step}")
+        np.testing.assert_allclose(outputs["states"].numpy(), states, atol=1e-6, err_msg=f"step {step}")
+        exported_states = outputs["states"].numpy()
+    probabilities = exported.signatures["action_probability"](
+        observations=tf.constant(observations[0]), states=tf.constant(states), masks=tf.zeros(2))
+    np.testing.assert_allclose(probabilities["probabilities"].numpy(),
+                               small_model.action_probability(observations[0], state=states, mask=[0, 0]), atol=1e-6)
+
+
+@pytest.mark.parametrize("export_format", ["tflite", "onnx"])
+def test_a_recurrent_policy_exports_to_saved_model_only(small_model: PPO, tmp_path: Path, export_format: str) -> None:
+    with pytest.raises(UnsupportedExportError, match=rf"recurrent policy MlpLstmPolicy exports to 'saved_model' "
+                                                     rf"only .*not to '{export_format}'"):
+        small_model.export(tmp_path / "exported", format=export_format)
 
 
 # --- CnnLstmPolicy against a NumPy nature_cnn ----------------------------------------------------
 
 
-def sb2_nature_cnn(params: dict[str, np.ndarray], images: np.ndarray) -> np.ndarray:
-    """Stable Baselines 2's ``nature_cnn`` in NumPy: VALID convolutions (NHWC), ReLU, ``conv_to_fc``, fc1."""
-    x = images.astype(np.float64) / 255.0
+def sb2_nature_cnn(params: dict[str, np.ndarray], images: np.ndarray, low: float = 0.0,
+                   high: float = 255.0) -> np.ndarray:
+    """Stable Baselines 2's ``nature_cnn`` in NumPy on images scaled as its ``observation_input(scale=True)``
+    ((x - low) / (high - low)): VALID convolutions (NHWC), ReLU, ``conv_to_fc``, fc1."""
+    x = (images.astype(np.float64) - low) / (high - low)
     for name, stride in (("c1", 4), ("c2", 2), ("c3", 1)):
         kernel = params[f"model/{name}/w:0"]
         windows = np.lib.stride_tricks.sliding_window_view(x, kernel.shape[:2], axis=(1, 2))[:, ::stride, ::stride]
@@ -548,7 +577,9 @@ def test_a_stable_baselines_2_cnn_lstm_file_acts_as_the_numpy_reference(sb2_fixt
     (MlpLnLstmPolicy, gymnasium.spaces.Discrete(6), gymnasium.spaces.Box(-1, 1, (2,)),
      dict(n_lstm=4, net_arch=[7, "lstm", 3, dict(pi=[4, 4], vf=[2])])),
     (CnnLstmPolicy, TinyImageEnv.observation_space, TinyImageEnv.action_space, dict(n_lstm=3)),
-], ids=["mlp-layers", "ln-net_arch", "cnn"])
+    (MlpLstmPolicy, gymnasium.spaces.Box(-1, 1, (4,)), gymnasium.spaces.MultiBinary(3), dict(n_lstm=5)),
+    (CnnLstmPolicy, TinyImageEnv.observation_space, gymnasium.spaces.MultiDiscrete([2, 3]), dict(n_lstm=3)),
+], ids=["mlp-layers", "ln-net_arch", "cnn", "mlp-multi_binary", "cnn-multi_discrete"])
 def test_shapes_checked_before_building_are_the_real_variable_shapes(policy: type, observation_space: Any,
                                                                      action_space: Any,
                                                                      policy_kwargs: dict[str, Any]) -> None:
@@ -557,3 +588,61 @@ def test_shapes_checked_before_building_are_the_real_variable_shapes(policy: typ
     data = dict(policy=policy, observation_space=observation_space, action_space=action_space,
                 policy_kwargs=policy_kwargs)
     assert expected_parameter_shapes(data) == real
+
+
+def test_cnn_lstm_images_are_min_max_scaled_by_the_space_bounds_as_stable_baselines_2() -> None:
+    space = gymnasium.spaces.Box(-1.0, 3.0, (36, 36, 2), np.float32)  # not [0, 255]: a plain / 255 would differ
+    policy = CnnLstmPolicy(space, gymnasium.spaces.Discrete(2), n_lstm=3, generator=tf.random.Generator.from_seed(0))
+    rng = np.random.default_rng(11)
+    params = {}
+    for variable in policy.cnn.get_parameter_list():
+        params[variable.name] = rng.normal(scale=0.1, size=variable.shape).astype(np.float32)
+        variable.assign(params[variable.name])
+    images = rng.uniform(-1.0, 3.0, (4, 36, 36, 2)).astype(np.float32)
+    np.testing.assert_allclose(policy.features(tf.constant(images)).numpy(),
+                               sb2_nature_cnn(params, images, low=-1.0, high=3.0), rtol=1e-4, atol=1e-5)
+
+
+def test_a_stable_baselines_2_lstm_file_with_multi_discrete_actions_acts_as_the_numpy_reference(
+        sb2_fixture_dir: Path, tmp_path: Path) -> None:
+    from test_multi_action_spaces import _sb2_space_entry
+
+    nvec, n_lstm = [3, 2, 4], 5
+    layout = sb2_layout(4, sum(nvec), False, n_lstm, False, None, [8])
+    rng = np.random.default_rng(5)
+    params = {name: rng.normal(scale=0.8, size=shape).astype(np.float32) for name, shape in layout}
+    action_entry = _sb2_space_entry("MultiDiscrete", {"nvec": np.array(nvec, dtype=np.int64), "shape": (len(nvec),),
+                                                      "dtype": np.dtype(np.int64)})
+    spaces = (_space_entries("CartPole-v1", sb2_fixture_dir, tmp_path)[0], action_entry)
+    write_sb2_ppo2_zip(tmp_path / "lstm_md.zip", "MlpLstmPolicy", dict(n_lstm=n_lstm, layers=[8]), params, spaces)
+    model = PPO.load(tmp_path / "lstm_md.zip", safe_mode=True)
+    assert model.action_space == gymnasium.spaces.MultiDiscrete(nvec)
+    assert list(model.get_parameters()) == list(params)
+
+    states = reference_states = model.initial_state
+    seen = set()
+    for step, mask in enumerate([[1, 1, 1], [0, 0, 0], [0, 1, 0], [0, 0, 0]]):
+        observations = rng.normal(scale=2.0, size=(N_ENVS, 4)).astype(np.float32)
+        expected_pi, _, reference_states = sb2_forward(params, observations, np.asarray(mask, np.float64),
+                                                       reference_states, False)
+        blocks = np.split(expected_pi, np.cumsum(nvec)[:-1], axis=1)
+        probabilities = model.action_probability(observations, state=states, mask=mask)
+        actions, states = model.predict(observations, state=states, mask=mask, deterministic=True)
+        np.testing.assert_array_equal(actions, np.stack([block.argmax(axis=1) for block in blocks], axis=1),
+                                      err_msg=f"step {step}")
+        for received, block in zip(probabilities, blocks, strict=True):
+            softmax = np.exp(block - block.max(axis=1, keepdims=True))
+            np.testing.assert_allclose(received, softmax / softmax.sum(axis=1, keepdims=True), atol=1e-5)
+        np.testing.assert_allclose(states, reference_states, atol=1e-5, err_msg=f"step {step}")
+        seen.update(map(tuple, actions))
+    assert len(seen) > 1  # the check is not vacuous
+
+
+@pytest.mark.parametrize("algorithm, policy, env_id", [
+    (PPO, "MlpLstmPolicy", "IdentityMultiDiscrete-v0"), (A2C, "MlpLnLstmPolicy", "IdentityMultiBinary-v0")])
+def test_recurrent_policies_train_on_multi_discrete_and_multi_binary_actions(algorithm: type, policy: str,
+                                                                            env_id: str) -> None:
+    model = _new_model(algorithm, policy, _envs(env_id), dict(n_lstm=4)).learn(16)
+    assert model.num_timesteps == 16
+    actions, states = model.predict(np.stack([model.observation_space.sample() for _ in range(2)]))
+    assert all(model.action_space.contains(action) for action in actions) and states.shape == (2, 8)

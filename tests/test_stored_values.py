@@ -5,13 +5,20 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
+from typing import Any
 
+import gymnasium
 import numpy as np
 import pytest
 import tensorflow as tf
+from image_env import ImageChoiceEnv
 
+from stable_baselines_io import DQN
 from stable_baselines_io.common import policies
+from stable_baselines_io.common.cnn_policies import CnnPolicy
+from stable_baselines_io.common.recurrent_policies import CnnLnLstmPolicy, MlpLstmPolicy
 from stable_baselines_io.common.stored_values import InitialDraw, StoredInitialValues, lazy_variable
+from stable_baselines_io.common.vec_env import VecEnv
 from stable_baselines_io.exceptions import ParameterMismatchError
 from stable_baselines_io.format.archive import TRAINING_ARRAYS_MEMBER
 from stable_baselines_io.ppo import PPO
@@ -82,3 +89,50 @@ def test_a_bad_stored_optimizer_slot_fails_at_load_naming_it(saved_ppo: tuple[PP
             target.writestr(info, content)
     with pytest.raises(ParameterMismatchError, match=r"'model/pi/w/Adam:0': expected shape \(8, 2\)"):
         PPO.load(bad)
+
+
+IMAGES = gymnasium.spaces.Box(0, 255, (36, 36, 1), np.uint8)
+#: Policies whose variables go beyond Linear layers: convolutions, LSTM weights, layer norms, logstd.
+BEYOND_LINEAR = [
+    (CnnPolicy, IMAGES, gymnasium.spaces.Discrete(3), {}),
+    (MlpLstmPolicy, gymnasium.spaces.Box(-1, 1, (4,)), gymnasium.spaces.Box(-1, 1, (2,)), dict(n_lstm=4)),
+    (CnnLnLstmPolicy, IMAGES, gymnasium.spaces.MultiDiscrete([2, 3]), dict(n_lstm=4)),
+]
+
+
+def _no_weight_draws(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(policies, "orthogonal_init", lambda *args: never_called())
+
+
+@pytest.mark.parametrize("policy_class, observation_space, action_space, kwargs", BEYOND_LINEAR,
+                         ids=[case[0].__name__ for case in BEYOND_LINEAR])
+def test_cnn_and_recurrent_policies_from_stored_arrays_draw_nothing_and_advance_the_generator(
+        policy_class: type, observation_space: gymnasium.Space, action_space: gymnasium.Space,
+        kwargs: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    new = policy_class(observation_space, action_space, generator=tf.random.Generator.from_seed(4), **kwargs)
+    arrays = {variable.name: variable.numpy() + 1.0 for variable in new.get_parameter_list()}
+    _no_weight_draws(monkeypatch)
+    generator = tf.random.Generator.from_seed(4)
+    with StoredInitialValues(arrays) as stored:
+        loaded = policy_class(observation_space, action_space, generator=generator, **kwargs)
+    assert stored.covers(loaded.get_parameter_list()) and stored.used == set(arrays)
+    for variable in loaded.get_parameter_list():
+        np.testing.assert_array_equal(variable.numpy(), arrays[variable.name])
+    np.testing.assert_array_equal(generator.state.numpy(), new.generator.state.numpy())
+
+
+@pytest.mark.parametrize("algorithm, policy, env", [
+    (PPO, "CnnPolicy", lambda: ImageChoiceEnv(height=36, width=36, channels=1, n_positions=2)),
+    (DQN, "CnnPolicy", lambda: ImageChoiceEnv(height=36, width=36, channels=1, n_positions=2)),
+    (PPO, "MlpLstmPolicy", lambda: gymnasium.make("CartPole-v1")),
+], ids=["ppo-cnn", "dqn-cnn", "ppo-lstm"])
+def test_loading_cnn_and_recurrent_agents_runs_no_initializer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              algorithm: type, policy: str, env: Any) -> None:
+    extra = dict(learning_starts=0, buffer_size=64) if algorithm is DQN else dict(n_steps=4, nminibatches=1)
+    kwargs = dict(n_lstm=4) if "Lstm" in policy else None
+    model = algorithm(policy, VecEnv([env()]), seed=0, policy_kwargs=kwargs, **extra).learn(8)
+    model.save(tmp_path / "agent.zip")
+    _no_weight_draws(monkeypatch)
+    loaded = algorithm.load(tmp_path / "agent.zip")
+    for name, value in model.get_parameters().items():
+        np.testing.assert_array_equal(loaded.get_parameters()[name], value)

@@ -26,7 +26,7 @@ import gymnasium
 import numpy as np
 import tensorflow as tf
 
-from stable_baselines_io.common.policies import HIDDEN_INIT_SCALE, Linear, orthogonal_init
+from stable_baselines_io.common.policies import HIDDEN_INIT_SCALE, Linear, constant_variable, orthogonal_variable
 from stable_baselines_io.exceptions import UnsupportedSpaceError
 from stable_baselines_io.interop import NATURE_CNN_CONVOLUTIONS, NATURE_CNN_FEATURES, nature_cnn_output_shape
 
@@ -88,8 +88,8 @@ class Conv2d(tf.Module):
         self.stride = stride
         self.filters = filters
         kernel_shape = (filter_size, filter_size, in_channels, filters)
-        self.w = tf.Variable(orthogonal_init(kernel_shape, init_scale, generator), name=f"{scope}/w")
-        self.b = tf.Variable(tf.zeros((1, filters, 1, 1), dtype=tf.float32), name=f"{scope}/b")
+        self.w = orthogonal_variable(kernel_shape, init_scale, generator, f"{scope}/w")
+        self.b = constant_variable(0.0, (1, filters, 1, 1), f"{scope}/b")
 
     def __call__(self, images: tf.Tensor) -> tf.Tensor:
         convolved = tf.nn.conv2d(images, self.w, strides=[1, self.stride, self.stride, 1], padding="VALID")

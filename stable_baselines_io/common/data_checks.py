@@ -230,8 +230,6 @@ def expected_parameter_shapes(data: DataDict, source: str | None = None) -> Shap
     except UnsupportedSpaceError:
         return None  # the policy reports it when it is built
     policy_kwargs = data.get("policy_kwargs") or {}
-    if entry.parameter_scheme == names.RECURRENT_SCHEME:
-        return _recurrent_shapes(entry, policy_kwargs, observation_space, action_space, n_inputs)
     if entry.parameter_scheme == names.DQN_SCHEME:
         if not isinstance(action_space, gymnasium.spaces.Discrete):
             return None
@@ -240,23 +238,9 @@ def expected_parameter_shapes(data: DataDict, source: str | None = None) -> Shap
     outputs = actor_critic_action_outputs(action_space)
     if outputs is None:
         return None  # the policy reports it when it is built
-    n_outputs, continuous = outputs
-    return actor_critic_parameter_shapes(policy_kwargs, n_inputs, n_outputs, continuous, image_shape)
-
-
-def _recurrent_shapes(entry: names.BuiltinName, policy_kwargs: dict[str, Any], observation_space: gymnasium.Space,
-                      action_space: gymnasium.Space, n_inputs: int) -> Shapes | None:
-    continuous = isinstance(action_space, gymnasium.spaces.Box)
-    if not continuous and not isinstance(action_space, gymnasium.spaces.Discrete):
-        return None
-    image_shape = None
-    if entry.cnn:
-        if not isinstance(observation_space, gymnasium.spaces.Box) or len(observation_space.shape) != 3:
-            return None  # the policy reports it when it is built
-        image_shape = observation_space.shape
-    n_outputs = int(np.prod(action_space.shape)) if continuous else int(action_space.n)  # type: ignore[arg-type, attr-defined]
-    return recurrent_parameter_shapes(policy_kwargs, n_inputs, n_outputs, continuous, entry.layer_norm_default,
-                                      image_shape)
+    if entry.parameter_scheme == names.RECURRENT_SCHEME:
+        return recurrent_parameter_shapes(policy_kwargs, n_inputs, *outputs, entry.layer_norm_default, image_shape)
+    return actor_critic_parameter_shapes(policy_kwargs, n_inputs, *outputs, image_shape)
 
 
 def check_parameter_shapes(expected: Shapes, params: LoadedParams, source: str | None = None) -> None:

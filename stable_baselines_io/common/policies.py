@@ -139,6 +139,34 @@ def orthogonal_init(shape: tuple[int, ...], scale: float, generator: tf.random.G
     return (scale * orthogonal).reshape(shape).astype(np.float32)
 
 
+def orthogonal_variable(shape: tuple[int, ...], scale: float, generator: tf.random.Generator,
+                        name: str) -> tf.Variable:
+    """A float32 variable initialised by :func:`orthogonal_init`, drawn only when no stored array
+    replaces it (a loaded model takes it from the file and advances ``generator`` as the draw would,
+    see :mod:`~stable_baselines_io.common.stored_values`).
+
+    :param shape: the variable's shape (a matrix or an NHWC convolution kernel)
+    :param scale: the gain
+    :param generator: the source of randomness
+    :param name: the variable's name, without ``:0``
+    :return: the variable
+    """
+    # orthogonal_init draws one normal per element
+    draw = InitialDraw(lambda: orthogonal_init(shape, scale, generator), generator, n_draws=int(np.prod(shape)))
+    return lazy_variable(draw, shape, name)
+
+
+def constant_variable(value: float, shape: tuple[int, ...], name: str) -> tf.Variable:
+    """A float32 variable filled with ``value``, built only when no stored array replaces it.
+
+    :param value: the fill value
+    :param shape: the variable's shape
+    :param name: the variable's name, without ``:0``
+    :return: the variable
+    """
+    return lazy_variable(lambda: np.full(shape, value, np.float32), shape, name)
+
+
 class Linear(tf.Module):
     """A dense layer ``x @ w + b`` with variables ``{scope}/w:0`` and ``{scope}/b:0``.
 
@@ -152,11 +180,8 @@ class Linear(tf.Module):
     def __init__(self, scope: str, n_inputs: int, n_outputs: int, init_scale: float, generator: tf.random.Generator):
         super().__init__()
         self.scope = scope
-        # Callables: a loaded model takes both from the file and never draws (see common/stored_values.py).
-        initial_w = InitialDraw(lambda: orthogonal_init((n_inputs, n_outputs), init_scale, generator),
-                                generator, n_draws=n_inputs * n_outputs)  # one normal per weight
-        self.w = lazy_variable(initial_w, (n_inputs, n_outputs), f"{scope}/w")
-        self.b = lazy_variable(lambda: np.zeros(n_outputs, np.float32), (n_outputs,), f"{scope}/b")
+        self.w = orthogonal_variable((n_inputs, n_outputs), init_scale, generator, f"{scope}/w")
+        self.b = constant_variable(0.0, (n_outputs,), f"{scope}/b")
 
     def __call__(self, inputs: tf.Tensor) -> tf.Tensor:
         return tf.matmul(inputs, self.w) + self.b
@@ -213,11 +238,7 @@ class MlpPolicy(tf.Module):
 
         self.vf = Linear("model/vf", vf_dim, 1, VALUE_INIT_SCALE, self.generator)
         self.pi = Linear("model/pi", pi_dim, n_outputs, POLICY_INIT_SCALE, self.generator)
-        self.logstd = (
-            lazy_variable(lambda: np.zeros((1, n_outputs), np.float32), (1, n_outputs), "model/pi/logstd")
-            if isinstance(action_space, gymnasium.spaces.Box)
-            else None
-        )
+        self.logstd = logstd_variable(action_space, n_outputs)
         self.q = Linear("model/q", vf_dim, n_outputs, VALUE_INIT_SCALE, self.generator)
 
         self.observation_spec = observation_spec(observation_space)
@@ -324,14 +345,7 @@ class MlpPolicy(tf.Module):
         """
         pi_latent, vf_latent = self.latent(observations)
         values = self.vf(vf_latent)[:, 0]
-        logits = self.pi(pi_latent)
-        if self.logstd is not None:
-            return DiagGaussianDistribution(logits, self.logstd), values
-        if isinstance(self.action_space, gymnasium.spaces.MultiDiscrete):
-            return MultiCategoricalDistribution(logits, self.action_space.nvec.reshape(-1).tolist()), values
-        if isinstance(self.action_space, gymnasium.spaces.MultiBinary):
-            return BernoulliDistribution(logits), values
-        return CategoricalDistribution(logits), values
+        return action_distribution(self.action_space, self.pi(pi_latent), self.logstd), values
 
     def evaluate_actions(self, observations: tf.Tensor, actions: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """What the PPO loss needs for a minibatch (differentiable; call inside a gradient tape).
@@ -394,6 +408,37 @@ def action_head(action_space: gymnasium.Space) -> tuple[int, tf.TensorSpec]:
         f"actor-critic policies support Discrete, MultiDiscrete, MultiBinary and Box action spaces, "
         f"received {action_space}"
     )
+
+
+def logstd_variable(action_space: gymnasium.Space, n_outputs: int) -> tf.Variable | None:
+    """Stable Baselines 2's ``model/pi/logstd`` of Box actions, zeros of shape ``(1, n_outputs)``.
+
+    :param action_space: the action space
+    :param n_outputs: the width of ``pi`` (see :func:`action_head`)
+    :return: the variable, or None for any other space (it has none)
+    """
+    if not isinstance(action_space, gymnasium.spaces.Box):
+        return None
+    return constant_variable(0.0, (1, n_outputs), "model/pi/logstd")
+
+
+def action_distribution(action_space: gymnasium.Space, pi_output: tf.Tensor,
+                        logstd: tf.Variable | None) -> Distribution:
+    """The action distribution an actor-critic policy's ``pi`` layer parametrises (:func:`action_head`).
+
+    :param action_space: the action space the head was built for
+    :param pi_output: the ``pi`` layer's output, ``(batch, n_outputs)``
+    :param logstd: :func:`logstd_variable` of the space
+    :return: a diagonal Gaussian (Box), one categorical per dimension (MultiDiscrete), one Bernoulli
+        per bit (MultiBinary) or a categorical (Discrete)
+    """
+    if logstd is not None:
+        return DiagGaussianDistribution(pi_output, logstd)
+    if isinstance(action_space, gymnasium.spaces.MultiDiscrete):
+        return MultiCategoricalDistribution(pi_output, np.asarray(action_space.nvec).reshape(-1).tolist())
+    if isinstance(action_space, gymnasium.spaces.MultiBinary):
+        return BernoulliDistribution(pi_output)
+    return CategoricalDistribution(pi_output)
 
 
 def _resolve_net_arch(net_arch: NetArch | None, layers: Sequence[int] | None) -> NetArch:

@@ -10,13 +10,16 @@ A Stable Baselines 2 ``MlpLstmPolicy`` file (``layers`` form, the default) maps 
     model/lstm1/gx:0, bx:0, gh:0, bh:0          (4 * n_lstm,) layer normalization (Ln policies only)
     model/lstm1/gc:0, bc:0                      (n_lstm,) layer normalization of the cell
     model/vf/w:0, model/vf/b:0                  value head, on the LSTM output
-    model/pi/w:0, model/pi/b:0                  logits, or the Gaussian mean, on the LSTM output
+    model/pi/w:0, model/pi/b:0                  the action head on the LSTM output, as in MlpPolicy:
+                                                logits (sum(nvec) for MultiDiscrete, one per bit for
+                                                MultiBinary), or the Gaussian mean
     model/pi/logstd:0                           Box actions only
     model/q/w:0, model/q/b:0                    q head (unused by PPO and A2C)
 
 With ``net_arch`` (ints, one ``'lstm'``, then optionally ``dict(pi=[...], vf=[...])``) the layers
 are ``model/shared_fc{index in net_arch}``, ``model/lstm1``, then every ``pi_fc{i}``, then every
-``vf_fc{i}``. :class:`CnnLstmPolicy` puts :func:`nature_cnn`'s ``c1, c2, c3, fc1`` before the LSTM.
+``vf_fc{i}``. :class:`CnnLstmPolicy` puts the nature CNN's ``c1, c2, c3, fc1`` before the LSTM
+(:mod:`~stable_baselines_io.common.cnn`, on images min-max scaled by the space's bounds).
 
 The recurrent state of each environment is ``concat([cell, hidden])``, shape ``(2 * n_lstm,)``.
 The mask of a step is 1 where the observation begins an episode (the previous step ended one):
@@ -32,12 +35,18 @@ import gymnasium
 import numpy as np
 import tensorflow as tf
 
-from stable_baselines_io.common.distributions import (
-    CategoricalDistribution,
-    DiagGaussianDistribution,
-    Distribution,
+from stable_baselines_io.common.cnn import NatureCNN, nature_cnn_input_shape, scale_images
+from stable_baselines_io.common.distributions import Distribution
+from stable_baselines_io.common.policies import (
+    HIDDEN_INIT_SCALE,
+    Linear,
+    action_distribution,
+    action_head,
+    constant_variable,
+    get_activation,
+    logstd_variable,
+    orthogonal_variable,
 )
-from stable_baselines_io.common.policies import HIDDEN_INIT_SCALE, Linear, get_activation, orthogonal_init
 from stable_baselines_io.common.preprocessing import (
     check_observation_space,
     flat_dim,
@@ -45,7 +54,7 @@ from stable_baselines_io.common.preprocessing import (
     preprocess_observations,
 )
 from stable_baselines_io.common.tf_util import CompiledFunction
-from stable_baselines_io.exceptions import RecurrentStateError, UnknownPolicyKwargsError, UnsupportedSpaceError
+from stable_baselines_io.exceptions import RecurrentStateError, UnknownPolicyKwargsError
 from stable_baselines_io.format.registry import register_serializable
 from stable_baselines_io.type_aliases import Activation
 
@@ -94,14 +103,14 @@ class Lstm(tf.Module):
         self.n_lstm = n_lstm
         self.use_layer_norm = use_layer_norm
         gates = 4 * n_lstm
-        self.wx = tf.Variable(orthogonal_init((n_inputs, gates), LSTM_INIT_SCALE, generator), name=f"{scope}/wx")
-        self.wh = tf.Variable(orthogonal_init((n_lstm, gates), LSTM_INIT_SCALE, generator), name=f"{scope}/wh")
-        self.b = tf.Variable(tf.zeros((gates,)), name=f"{scope}/b")
+        self.wx = orthogonal_variable((n_inputs, gates), LSTM_INIT_SCALE, generator, f"{scope}/wx")
+        self.wh = orthogonal_variable((n_lstm, gates), LSTM_INIT_SCALE, generator, f"{scope}/wh")
+        self.b = constant_variable(0.0, (gates,), f"{scope}/b")
         self.norm_variables: list[tf.Variable] = []
         if use_layer_norm:
             for name, size, value in (("gx", gates, 1.0), ("bx", gates, 0.0), ("gh", gates, 1.0), ("bh", gates, 0.0),
                                       ("gc", n_lstm, 1.0), ("bc", n_lstm, 0.0)):
-                self.norm_variables.append(tf.Variable(tf.fill((size,), value), name=f"{scope}/{name}"))
+                self.norm_variables.append(constant_variable(value, (size,), f"{scope}/{name}"))
 
     @property
     def variables_in_order(self) -> list[tf.Variable]:
@@ -172,50 +181,6 @@ class Lstm(tf.Module):
         return hidden, tf.concat([cell_state, hidden], axis=1)
 
 
-class NatureCnn(tf.Module):
-    """Stable Baselines 2's ``nature_cnn`` (Mnih et al. 2015): conv 8x8/4 32, 4x4/2 64, 3x3/1 64, fc 512, ReLU.
-
-    Variables ``model/c{1,2,3}/w:0`` (HWIO) and ``/b:0`` (shape ``(1, filters, 1, 1)``, as Stable
-    Baselines 2 stored them), ``model/fc1/w:0``, ``/b:0``; images (NHWC) are scaled by 1/255.
-
-    :param observation_space: a Box of images ``(height, width, channels)``
-    :param generator: the source of randomness for the initialisation
-    """
-
-    LAYERS: ClassVar[tuple[tuple[str, int, int, int], ...]] = (("c1", 32, 8, 4), ("c2", 64, 4, 2), ("c3", 64, 3, 1))
-    N_FEATURES = 512
-
-    def __init__(self, observation_space: gymnasium.Space, generator: tf.random.Generator):
-        super().__init__()
-        if not isinstance(observation_space, gymnasium.spaces.Box) or len(observation_space.shape) != 3:
-            raise UnsupportedSpaceError(f"a CNN policy needs image observations (a Box of shape (height, width, "
-                                        f"channels)), received {observation_space}")
-        height, width, channels = (int(size) for size in observation_space.shape)
-        self.kernels: list[tuple[tf.Variable, tf.Variable, int]] = []
-        for name, filters, size, stride in self.LAYERS:
-            fan_in = size * size * channels
-            weights = orthogonal_init((fan_in, filters), HIDDEN_INIT_SCALE, generator).reshape(size, size, channels,
-                                                                                             filters)
-            self.kernels.append((tf.Variable(weights, name=f"model/{name}/w"),
-                                 tf.Variable(tf.zeros((1, filters, 1, 1)), name=f"model/{name}/b"), stride))
-            height, width, channels = (height - size) // stride + 1, (width - size) // stride + 1, filters
-            if height < 1 or width < 1:
-                raise UnsupportedSpaceError(f"images of shape {observation_space.shape} are too small for nature_cnn")
-        self.fc = Linear("model/fc1", height * width * channels, self.N_FEATURES, HIDDEN_INIT_SCALE, generator)
-
-    @property
-    def variables_in_order(self) -> list[tf.Variable]:
-        """:return: ``c1, c2, c3, fc1`` weights and biases"""
-        return [variable for weights, bias, _ in self.kernels for variable in (weights, bias)] + [self.fc.w, self.fc.b]
-
-    def __call__(self, observations: tf.Tensor) -> tf.Tensor:
-        features = tf.cast(observations, tf.float32) / 255.0
-        for weights, bias, stride in self.kernels:
-            bias_nhwc = tf.reshape(bias, (1, 1, 1, -1))
-            features = tf.nn.relu(tf.nn.conv2d(features, weights, strides=stride, padding="VALID") + bias_nhwc)
-        return tf.nn.relu(self.fc(tf.reshape(features, (tf.shape(features)[0], -1))))
-
-
 class LstmPolicy(tf.Module):
     """Actor-critic with an LSTM: Stable Baselines 2's ``LstmPolicy`` (base of the policies below).
 
@@ -224,14 +189,16 @@ class LstmPolicy(tf.Module):
     is step ``t`` of environment ``e``.
 
     :param observation_space: the observation space
-    :param action_space: the action space (Discrete or Box)
+    :param action_space: the action space (Discrete, MultiDiscrete, MultiBinary or Box, with the
+        heads of :class:`~stable_baselines_io.common.policies.MlpPolicy`)
     :param generator: the source of randomness for initialisation and sampling (owned by the model)
     :param n_lstm: LSTM cells
     :param layers: sizes of the layers before the LSTM (default ``[64, 64]``; ignored with ``net_arch``)
     :param net_arch: ints (shared layers), one ``'lstm'``, then optionally ``dict(pi=[...], vf=[...])``
     :param act_fun: activation of the hidden layers: a name or a function
     :param layer_norm: layer-normalized LSTM
-    :param feature_extraction: ``"mlp"`` or ``"cnn"`` (:class:`NatureCnn`, no ``net_arch``)
+    :param feature_extraction: ``"mlp"`` or ``"cnn"`` (:class:`~stable_baselines_io.common.cnn.NatureCNN` on
+        images min-max scaled by the space's bounds, as Stable Baselines 2's ``scale=True``; no ``net_arch``)
     """
 
     #: Marks the policies whose steps take and return recurrent states.
@@ -259,7 +226,7 @@ class LstmPolicy(tf.Module):
             )
         super().__init__(name="model")
         check_observation_space(observation_space)
-        _check_action_space(action_space, type(self).__name__)
+        n_outputs, self.action_spec = action_head(action_space)
         if isinstance(n_lstm, bool) or not isinstance(n_lstm, (int, np.integer)) or n_lstm <= 0:
             raise ValueError(f"n_lstm must be a positive number of cells, received {n_lstm!r}")
         self.observation_space = observation_space
@@ -268,7 +235,7 @@ class LstmPolicy(tf.Module):
         self.activation = get_activation(act_fun)
         self.generator = tf.random.Generator.from_non_deterministic_state() if generator is None else generator
 
-        self.cnn: NatureCnn | None = None
+        self.cnn: NatureCNN | None = None
         self.shared_before: list[Linear] = []
         self.shared_after: list[Linear] = []
         self.pi_layers: list[Linear] = []
@@ -277,8 +244,8 @@ class LstmPolicy(tf.Module):
             if net_arch is not None:
                 raise ValueError(f"{type(self).__name__} does not take net_arch (as in Stable Baselines 2): its "
                                  "features come from nature_cnn")
-            self.cnn = NatureCnn(observation_space, self.generator)
-            self.lstm = Lstm(LSTM_SCOPE, NatureCnn.N_FEATURES, self.n_lstm, self._layer_norm, self.generator)
+            self.cnn = NatureCNN("model", nature_cnn_input_shape(observation_space), self.generator)
+            self.lstm = Lstm(LSTM_SCOPE, self.cnn.n_features, self.n_lstm, self._layer_norm, self.generator)
             pi_dim = vf_dim = self.n_lstm
         elif net_arch is None:
             sizes = list(DEFAULT_LSTM_LAYERS if layers is None else layers)
@@ -290,18 +257,8 @@ class LstmPolicy(tf.Module):
             pi_dim, vf_dim = self._build_net_arch(net_arch)
 
         self.vf = Linear("model/vf", vf_dim, 1, HEAD_INIT_SCALE, self.generator)
-        if isinstance(action_space, gymnasium.spaces.Discrete):
-            n_outputs = int(action_space.n)
-            self.action_spec = tf.TensorSpec((None,), tf.int64)
-        else:
-            n_outputs = int(np.prod(action_space.shape or ()))
-            self.action_spec = tf.TensorSpec((None, n_outputs), tf.float32)
         self.pi = Linear("model/pi", pi_dim, n_outputs, HEAD_INIT_SCALE, self.generator)
-        self.logstd = (
-            tf.Variable(tf.zeros((1, n_outputs), dtype=tf.float32), name="model/pi/logstd")
-            if isinstance(action_space, gymnasium.spaces.Box)
-            else None
-        )
+        self.logstd = logstd_variable(action_space, n_outputs)
         self.q = Linear("model/q", vf_dim, n_outputs, HEAD_INIT_SCALE, self.generator)
 
         self.observation_spec = observation_spec(observation_space)
@@ -401,7 +358,7 @@ class LstmPolicy(tf.Module):
 
         :return: the variables, in :meth:`get_parameter_list` order
         """
-        variables = [] if self.cnn is None else self.cnn.variables_in_order
+        variables = [] if self.cnn is None else self.cnn.get_parameter_list()
         for layer in self.shared_before:
             variables += [layer.w, layer.b]
         variables += self.lstm.variables_in_order
@@ -420,7 +377,7 @@ class LstmPolicy(tf.Module):
         :return: ``(batch, features)``
         """
         if self.cnn is not None:
-            return self.cnn(observations)
+            return self.cnn(scale_images(observations, self.observation_space))
         features = preprocess_observations(observations, self.observation_space)
         for layer in self.shared_before:
             features = self.activation(layer(features))
@@ -440,10 +397,7 @@ class LstmPolicy(tf.Module):
             pi_latent = self.activation(layer(pi_latent))
         for layer in self.vf_layers:
             vf_latent = self.activation(layer(vf_latent))
-        values = self.vf(vf_latent)[:, 0]
-        if self.logstd is None:
-            return CategoricalDistribution(self.pi(pi_latent)), values
-        return DiagGaussianDistribution(self.pi(pi_latent), self.logstd), values
+        return action_distribution(self.action_space, self.pi(pi_latent), self.logstd), self.vf(vf_latent)[:, 0]
 
     def forward(self, observations: tf.Tensor, states: tf.Tensor, masks: tf.Tensor
                 ) -> tuple[Distribution, tf.Tensor, tf.Tensor]:
@@ -511,13 +465,6 @@ class LstmPolicy(tf.Module):
         return self.forward(observations, states, masks)[0].probabilities()
 
 
-def _check_action_space(action_space: gymnasium.Space, policy_name: str) -> None:
-    if not isinstance(action_space, (gymnasium.spaces.Discrete, gymnasium.spaces.Box)):
-        raise UnsupportedSpaceError(f"{policy_name} supports Discrete and Box action spaces, received {action_space}")
-    if isinstance(action_space, gymnasium.spaces.Discrete) and int(action_space.start) != 0:
-        raise UnsupportedSpaceError(f"Discrete action spaces must start at 0, received {action_space}")
-
-
 @register_serializable("actor_critic.MlpLstmPolicy")
 class MlpLstmPolicy(LstmPolicy):
     """Stable Baselines 2's ``MlpLstmPolicy``: MLP features, then an LSTM of ``n_lstm`` cells (256).
@@ -538,7 +485,7 @@ class MlpLnLstmPolicy(LstmPolicy):
 
 @register_serializable("actor_critic.CnnLstmPolicy")
 class CnnLstmPolicy(LstmPolicy):
-    """Stable Baselines 2's ``CnnLstmPolicy``: :class:`NatureCnn` features, then an LSTM."""
+    """Stable Baselines 2's ``CnnLstmPolicy``: nature CNN features, then an LSTM."""
 
     _accepted_kwargs = ("act_fun", "layers", "n_lstm")
     _feature_extraction = "cnn"
@@ -546,7 +493,7 @@ class CnnLstmPolicy(LstmPolicy):
 
 @register_serializable("actor_critic.CnnLnLstmPolicy")
 class CnnLnLstmPolicy(LstmPolicy):
-    """Stable Baselines 2's ``CnnLnLstmPolicy``: :class:`NatureCnn` features, then a layer-normalized LSTM."""
+    """Stable Baselines 2's ``CnnLnLstmPolicy``: nature CNN features, then a layer-normalized LSTM."""
 
     _accepted_kwargs = ("act_fun", "layers", "n_lstm")
     _layer_norm = True

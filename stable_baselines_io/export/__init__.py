@@ -25,7 +25,8 @@ def export_model(model: Any, path: str | os.PathLike[str], format: str = "saved_
                  deterministic: bool = True, observation_transforms: Sequence[Callable[[Any], Any]] = ()) -> Path:
     """Export a model's policy for deployment.
 
-    :param model: a set-up model whose policy is an actor-critic ``MlpPolicy`` (PPO, A2C) or a
+    :param model: a set-up model whose policy is an actor-critic ``MlpPolicy`` (PPO, A2C), a
+        recurrent ``LstmPolicy`` (saved_model only: its functions take and return the states) or a
         DQN Q-network
     :param path: the SavedModel directory, or the ``.tflite`` / ``.onnx`` file, to write
     :param format: one of :data:`EXPORT_FORMATS`
@@ -41,6 +42,11 @@ def export_model(model: Any, path: str | os.PathLike[str], format: str = "saved_
     from stable_baselines_io.export.functions import ExportedPolicy
 
     exported = ExportedPolicy(model, deterministic=deterministic, observation_transforms=observation_transforms)
+    if exported.recurrent and format != "saved_model":
+        raise UnsupportedExportError(
+            f"{type(model).__name__}'s recurrent policy {type(model.policy_net).__name__} exports to 'saved_model' "
+            f"only (its functions take and return the LSTM states), not to {format!r}"
+        )
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     if format == "saved_model":
         from stable_baselines_io.export.saved_model import save_saved_model

@@ -26,6 +26,11 @@ function                 policies                        outputs
 ``q_values``             Q-network (DQN)                 ``q_values``
 ``metadata``             all (no input)                  ``metadata`` (a JSON string)
 =======================  ==============================  =====================================
+
+A recurrent policy's functions (``MlpLstmPolicy`` and the others, SavedModel only) take two more
+inputs, ``states`` (float32 ``(batch, 2 * n_lstm)``, zeros to begin) and ``masks`` (float32
+``(batch,)``, 1 where an episode begins: that state is zeroed first), and each also returns
+``states``, the states to pass with the next observations, as ``model.predict`` does.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from stable_baselines_io.common.distributions import (
     MultiCategoricalDistribution,
 )
 from stable_baselines_io.common.policies import MlpPolicy as ActorCriticPolicy
+from stable_baselines_io.common.recurrent_policies import LstmPolicy
 from stable_baselines_io.dqn.policies import MlpPolicy as QNetworkPolicy
 from stable_baselines_io.exceptions import UnsupportedExportError
 from stable_baselines_io.export.metadata import export_metadata, metadata_to_json
@@ -52,25 +58,29 @@ from stable_baselines_io.export.metadata import export_metadata, metadata_to_jso
 POLICY_ATTRIBUTES = ("policy_net", "q_net")
 #: The name of the input of every observation function.
 OBSERVATIONS = "observations"
+#: The names of the extra inputs of a recurrent policy's functions (and of its state output).
+STATES = "states"
+MASKS = "masks"
 
 ObservationTransform = Callable[[tf.Tensor], tf.Tensor]
 
 
-def policy_of(model: Any) -> ActorCriticPolicy | QNetworkPolicy:
+def policy_of(model: Any) -> ActorCriticPolicy | LstmPolicy | QNetworkPolicy:
     """The network of a model that an export runs.
 
     :param model: a set-up model (PPO, A2C, DQN, ...)
-    :return: its actor-critic policy or Q-network
+    :return: its actor-critic policy (feed-forward or recurrent) or Q-network
     """
     for name in POLICY_ATTRIBUTES:
         policy = getattr(model, name, None)
         if policy is None:
             continue
-        if isinstance(policy, (ActorCriticPolicy, QNetworkPolicy)):
+        if isinstance(policy, (ActorCriticPolicy, LstmPolicy, QNetworkPolicy)):
             return policy
         raise UnsupportedExportError(
             f"no exporter for {type(model).__name__}.{name} of class {type(policy).__qualname__}: expected "
-            f"{ActorCriticPolicy.__module__}.MlpPolicy or {QNetworkPolicy.__module__}.MlpPolicy (or a subclass)"
+            f"{ActorCriticPolicy.__module__}.MlpPolicy, {LstmPolicy.__module__}.LstmPolicy or "
+            f"{QNetworkPolicy.__module__}.MlpPolicy (or a subclass)"
         )
     raise UnsupportedExportError(
         f"{type(model).__name__} has no network to export: expected one of the attributes "
@@ -81,7 +91,8 @@ def policy_of(model: Any) -> ActorCriticPolicy | QNetworkPolicy:
 class ExportedPolicy(tf.Module):
     """Batch functions of a model's policy, ready for ``tf.saved_model.save`` and the converters.
 
-    :param model: a set-up model whose policy is an actor-critic ``MlpPolicy`` or a DQN Q-network
+    :param model: a set-up model whose policy is an actor-critic ``MlpPolicy``, a recurrent
+        ``LstmPolicy`` or a DQN Q-network
     :param deterministic: ``action`` returns the greedy action; False makes it sample from the
         policy's distribution (actor-critic only)
     :param observation_transforms: functions applied in order to the raw observation batch before
@@ -93,23 +104,31 @@ class ExportedPolicy(tf.Module):
         super().__init__(name="exported_policy")
         policy = policy_of(model)
         # Bound methods, not the policy: tracking the policy would also save its random generator.
-        self._forward = policy.forward if isinstance(policy, ActorCriticPolicy) else None
+        self._forward: Callable[..., Any] | None = (
+            policy.forward if isinstance(policy, (ActorCriticPolicy, LstmPolicy)) else None)
         self._q_network = policy.__call__ if isinstance(policy, QNetworkPolicy) else None
         self._transforms = tuple(observation_transforms)
         self.deterministic = bool(deterministic)
-        self.is_actor_critic = isinstance(policy, ActorCriticPolicy)
+        self.is_actor_critic = isinstance(policy, (ActorCriticPolicy, LstmPolicy))
+        #: The functions take and return recurrent states (saved_model only).
+        self.recurrent = isinstance(policy, LstmPolicy)
         if not self.deterministic and not self.is_actor_critic:
             raise UnsupportedExportError(
                 f"{type(model).__name__} has no stochastic policy to export: its exploration (epsilon-greedy) "
                 "is a training-time behaviour; export with deterministic=True"
             )
         # Tracked here so that tf.saved_model.save finds every variable the functions capture.
-        self.parameters = list(policy.actor_critic_parameters() if isinstance(policy, ActorCriticPolicy)
+        self.parameters = list(policy.actor_critic_parameters() if isinstance(policy, (ActorCriticPolicy, LstmPolicy))
                                else policy.get_parameter_list())
         self.observation_space = policy.observation_space
         self.action_space = policy.action_space
         spec = policy.observation_spec
         self.observation_spec = tf.TensorSpec(spec.shape, spec.dtype, name=OBSERVATIONS)
+        #: The inputs of every observation function, in order.
+        self.input_specs = [self.observation_spec]
+        if isinstance(policy, LstmPolicy):
+            self.input_specs += [tf.TensorSpec(policy.state_spec.shape, tf.float32, name=STATES),
+                                 tf.TensorSpec(policy.mask_spec.shape, tf.float32, name=MASKS)]
         self.action = self._compile(self._action)
         if self.is_actor_critic:
             self.action_probability = self._compile(self._action_probability)
@@ -122,8 +141,8 @@ class ExportedPolicy(tf.Module):
         ))
         self.metadata = tf.function(self._metadata, input_signature=[], autograph=False)
 
-    def _compile(self, function: Callable[[tf.Tensor], dict[str, tf.Tensor]]) -> Any:
-        return tf.function(function, input_signature=[self.observation_spec], autograph=False)
+    def _compile(self, function: Callable[..., dict[str, tf.Tensor]]) -> Any:
+        return tf.function(function, input_signature=self.input_specs, autograph=False)
 
     def observation_functions(self) -> dict[str, Any]:
         """The functions of an observation batch, by signature name.
@@ -147,7 +166,7 @@ class ExportedPolicy(tf.Module):
 
         :return: signature name -> ``{"inputs": {...}, "outputs": {...}}``
         """
-        inputs = {OBSERVATIONS: _describe_spec(self.observation_spec)}
+        inputs = {spec.name: _describe_spec(spec) for spec in self.input_specs}
         described = {}
         for name, function in self.observation_functions().items():
             outputs = function.get_concrete_function().structured_outputs
@@ -163,19 +182,27 @@ class ExportedPolicy(tf.Module):
             observations = transform(observations)
         return observations
 
-    def _distribution(self, observations: tf.Tensor) -> tuple[Distribution, tf.Tensor]:
-        assert self._forward is not None
-        return self._forward(self._prepare(observations))
+    def _distribution(self, observations: tf.Tensor, *recurrent_inputs: tf.Tensor
+                      ) -> tuple[Distribution, tf.Tensor, dict[str, tf.Tensor]]:
+        """The policy's outputs; a recurrent policy's new states come as ``{"states": ...}``.
 
-    def _action(self, observations: tf.Tensor) -> dict[str, tf.Tensor]:
+        :param observations: the raw observation batch
+        :param recurrent_inputs: ``(states, masks)`` of a recurrent policy, else nothing
+        :return: ``(distribution, values, extra outputs)``
+        """
+        assert self._forward is not None
+        outputs = self._forward(self._prepare(observations), *recurrent_inputs)
+        return outputs[0], outputs[1], {STATES: outputs[2]} if self.recurrent else {}
+
+    def _action(self, observations: tf.Tensor, *recurrent_inputs: tf.Tensor) -> dict[str, tf.Tensor]:
         if not self.is_actor_critic:
             return {"actions": tf.argmax(self._q_values(observations)["q_values"], axis=-1)}
-        distribution, _ = self._distribution(observations)
+        distribution, _, extra = self._distribution(observations, *recurrent_inputs)
         if isinstance(distribution, DiagGaussianDistribution):
             actions = distribution.mode()
             if not self.deterministic:
                 actions = actions + distribution.std * tf.random.normal(tf.shape(actions))
-            return {"actions": self._clip_to_box(actions)}
+            return {"actions": self._clip_to_box(actions), **extra}
         if self.deterministic:
             actions = distribution.mode()
         elif isinstance(distribution, CategoricalDistribution):
@@ -184,7 +211,7 @@ class ExportedPolicy(tf.Module):
             actions = tf.stack([_sample_categorical(part) for part in distribution.categoricals], axis=-1)
         else:
             actions = tf.cast(tf.random.uniform(tf.shape(distribution.probs)) < distribution.probs, tf.int64)
-        return {"actions": tf.reshape(actions, (-1, *(self.action_space.shape or ())))}
+        return {"actions": tf.reshape(actions, (-1, *(self.action_space.shape or ()))), **extra}
 
     def _clip_to_box(self, actions: tf.Tensor) -> tf.Tensor:
         space = self.action_space
@@ -194,17 +221,17 @@ class ExportedPolicy(tf.Module):
         high = tf.constant(np.asarray(space.high, dtype=np.float32))
         return tf.minimum(tf.maximum(actions, low), high)
 
-    def _action_probability(self, observations: tf.Tensor) -> dict[str, tf.Tensor]:
-        distribution, _ = self._distribution(observations)
+    def _action_probability(self, observations: tf.Tensor, *recurrent_inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+        distribution, _, extra = self._distribution(observations, *recurrent_inputs)
         if isinstance(distribution, DiagGaussianDistribution):
-            return {"mean": distribution.mean, "std": distribution.std, "log_std": distribution.logstd}
+            return {"mean": distribution.mean, "std": distribution.std, "log_std": distribution.logstd, **extra}
         if isinstance(distribution, MultiCategoricalDistribution):
-            return {"probabilities": tf.concat(distribution.probabilities(), axis=-1)}
-        return {"probabilities": distribution.probabilities()}
+            return {"probabilities": tf.concat(distribution.probabilities(), axis=-1), **extra}
+        return {"probabilities": distribution.probabilities(), **extra}
 
-    def _value(self, observations: tf.Tensor) -> dict[str, tf.Tensor]:
-        _, values = self._distribution(observations)
-        return {"values": values}
+    def _value(self, observations: tf.Tensor, *recurrent_inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+        _, values, extra = self._distribution(observations, *recurrent_inputs)
+        return {"values": values, **extra}
 
     def _q_values(self, observations: tf.Tensor) -> dict[str, tf.Tensor]:
         assert self._q_network is not None
