@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from stable_baselines_io.common import policies
 from stable_baselines_io.common.stored_values import InitialDraw, StoredInitialValues, lazy_variable
+from stable_baselines_io.common.tf_util import generator_from_seed
 from stable_baselines_io.exceptions import ParameterMismatchError
 from stable_baselines_io.format.archive import TRAINING_ARRAYS_MEMBER
 from stable_baselines_io.ppo import PPO
@@ -82,3 +83,12 @@ def test_a_bad_stored_optimizer_slot_fails_at_load_naming_it(saved_ppo: tuple[PP
             target.writestr(info, content)
     with pytest.raises(ParameterMismatchError, match=r"'model/pi/w/Adam:0': expected shape \(8, 2\)"):
         PPO.load(bad)
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2**62, 2**64 - 1, 2**64 + 5, 2**200 + 3, -1, -(2**63), np.int64(42)])
+def test_generator_from_seed_matches_tensorflow_from_seed(seed):
+    ours, reference = generator_from_seed(seed), tf.random.Generator.from_seed(int(seed))
+
+    assert ours.state.numpy().tolist() == reference.state.numpy().tolist()
+    assert ours.algorithm == reference.algorithm
+    np.testing.assert_array_equal(ours.normal([5]).numpy(), reference.normal([5]).numpy())
