@@ -6,6 +6,7 @@ import io
 import zipfile
 from pathlib import Path
 
+import gymnasium
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -92,3 +93,18 @@ def test_generator_from_seed_matches_tensorflow_from_seed(seed):
     assert ours.state.numpy().tolist() == reference.state.numpy().tolist()
     assert ours.algorithm == reference.algorithm
     np.testing.assert_array_equal(ours.normal([5]).numpy(), reference.normal([5]).numpy())
+
+
+@pytest.mark.parametrize("net_arch", [[8, dict(pi=[16, 4], vf=[6])], [dict(pi=[], vf=[5])], [12]])
+def test_acting_computes_only_the_policy_latent(net_arch) -> None:
+    policy = policies.MlpPolicy(gymnasium.spaces.Box(-1, 1, (3,)), gymnasium.spaces.Discrete(4), net_arch=net_arch,
+                                generator=tf.random.Generator.from_seed(1))
+    observations = tf.constant(np.random.default_rng(0).normal(size=(9, 3)), tf.float32)
+
+    np.testing.assert_array_equal(policy.pi_latent(observations).numpy(), policy.latent(observations)[0].numpy())
+    distribution, _ = policy.forward(observations)
+    eager = policy.deterministic_actions(observations).numpy()
+    policy.deterministic_actions.eager_calls_left = 0
+    np.testing.assert_array_equal(eager, distribution.mode().numpy())
+    np.testing.assert_array_equal(policy.deterministic_actions(observations).numpy(), eager)
+    np.testing.assert_array_equal(policy.action_proba(observations).numpy(), distribution.probabilities().numpy())
