@@ -1,5 +1,5 @@
-"""``benchmarks/run_all.py --smoke --skip-peers`` (default suite) and ``--quick --skip-peers`` (slow) run
-end to end and write the expected results."""
+"""``benchmarks/run_all.py --smoke --skip-peers`` and ``--quick --skip-peers`` run end to end and write the
+expected results (both ``slow``: every measurement is a process that imports TensorFlow)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize(("variant", "sizes"), [
-    ("--smoke", [100_000]),
+    pytest.param("--smoke", [100_000], marks=pytest.mark.slow),  # ~9 processes importing TensorFlow: minutes
     pytest.param("--quick", [1_000_000, 10_000_000], marks=pytest.mark.slow),
 ])
 def test_quick_benchmark_writes_results_and_plot(tmp_path, variant, sizes):

@@ -108,3 +108,13 @@ def test_acting_computes_only_the_policy_latent(net_arch) -> None:
     np.testing.assert_array_equal(eager, distribution.mode().numpy())
     np.testing.assert_array_equal(policy.deterministic_actions(observations).numpy(), eager)
     np.testing.assert_array_equal(policy.action_proba(observations).numpy(), distribution.probabilities().numpy())
+
+
+def test_docstring_examples_of_tf_util_and_stored_values() -> None:
+    import doctest
+
+    from stable_baselines_io.common import stored_values, tf_util
+
+    for module in (tf_util, stored_values):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
