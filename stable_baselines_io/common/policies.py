@@ -306,15 +306,8 @@ class MlpPolicy(tf.Module):
         :param observations: a batch, as described by ``observation_spec``
         :return: ``(pi_latent, vf_latent)``
         """
-        features = preprocess_observations(observations, self.observation_space)
-        for layer in self.shared_layers:
-            features = self.activation(layer(features))
-        pi_latent = vf_latent = features
-        for layer in self.pi_layers:
-            pi_latent = self.activation(layer(pi_latent))
-        for layer in self.vf_layers:
-            vf_latent = self.activation(layer(vf_latent))
-        return pi_latent, vf_latent
+        shared = self._dense_stack(self.shared_layers, preprocess_observations(observations, self.observation_space))
+        return self._dense_stack(self.pi_layers, shared), self._dense_stack(self.vf_layers, shared)
 
     def pi_latent(self, observations: tf.Tensor) -> tf.Tensor:
         """The policy latent alone: what acting needs, without the value layers' ops (which an eager
@@ -324,9 +317,12 @@ class MlpPolicy(tf.Module):
         :return: the output of the last pi layer, equal to ``latent(observations)[0]``
         """
         features = preprocess_observations(observations, self.observation_space)
-        for layer in [*self.shared_layers, *self.pi_layers]:
-            features = self.activation(layer(features))
-        return features
+        return self._dense_stack([*self.shared_layers, *self.pi_layers], features)
+
+    def _dense_stack(self, layers: Sequence[Linear], inputs: tf.Tensor) -> tf.Tensor:
+        for layer in layers:
+            inputs = self.activation(layer(inputs))
+        return inputs
 
     def forward(self, observations: tf.Tensor) -> tuple[Distribution, tf.Tensor]:
         """The action distribution and the value estimate of each observation.
