@@ -18,6 +18,7 @@ Run::
 
     python benchmarks/run_all.py                 # ~10 minutes on 2 cores
     python benchmarks/run_all.py --quick --skip-peers   # sizes up to 10 M, ~1-2 minutes
+    python benchmarks/run_all.py --smoke --skip-peers   # 100 k, one repeat: checks every step runs
     python benchmarks/run_all.py --training      # adds the learning runs (~15 minutes more)
 """
 
