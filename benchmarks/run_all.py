@@ -18,6 +18,7 @@ Run::
 
     python benchmarks/run_all.py                 # ~10 minutes on 2 cores
     python benchmarks/run_all.py --quick --skip-peers   # sizes up to 10 M, ~1-2 minutes
+    python benchmarks/run_all.py --smoke --skip-peers   # 100 k, one repeat: checks every step runs
     python benchmarks/run_all.py --training      # adds the learning runs (~15 minutes more)
 """
 
@@ -44,6 +45,7 @@ DEFAULT_OUTPUT = BENCHMARKS / "results"
 
 FULL_SIZES = [1_000_000, 10_000_000, 100_000_000]
 QUICK_SIZES = [1_000_000, 10_000_000]
+SMOKE_SIZES = [100_000]
 TARGET_SIZE = 100_000_000
 #: The targets of issue 6.
 TIME_RATIO_TARGET = 1.25  # our save / load time over safetensors'
@@ -159,9 +161,11 @@ def run_format(sizes: list[int], with_safetensors: bool, repeats: int, tmp: str 
     return results
 
 
-def run_small_agents(with_sb3: bool, repeats: int, cold_runs: int, threads: int) -> dict[str, Any]:
+def run_small_agents(with_sb3: bool, repeats: int, cold_runs: int, threads: int,
+                     sweep_agents: int = 100) -> dict[str, Any]:
     frameworks = ["ours", *(["sb3"] if with_sb3 else [])]
-    results: dict[str, Any] = {"env": "CartPole-v1", "threads": threads, "by_algorithm": {}}
+    results: dict[str, Any] = {"env": "CartPole-v1", "threads": threads, "sweep_agents": sweep_agents,
+                               "by_algorithm": {}}
     with tempfile.TemporaryDirectory() as folder:
         for algorithm in ("ppo", "dqn"):
             entry: dict[str, Any] = {}
@@ -169,7 +173,8 @@ def run_small_agents(with_sb3: bool, repeats: int, cold_runs: int, threads: int)
                 path = str(Path(folder) / f"{framework}_{algorithm}.zip")
                 log(f"small agents: {framework} {algorithm}")
                 warm = measure("small-agent", "--framework", framework, "--algorithm", algorithm, "--path", path,
-                               "--repeats", str(repeats), "--threads", str(threads))
+                               "--repeats", str(repeats), "--threads", str(threads),
+                               "--sweep-agents", str(sweep_agents))
                 colds = [measure("small-agent", "--framework", framework, "--algorithm", algorithm, "--path", path,
                                  "--cold", "--threads", str(threads)) for _ in range(cold_runs)]
                 best_cold = min(colds, key=lambda cold: cold["load_and_first_predict_s"])
@@ -187,6 +192,10 @@ def run_small_agents(with_sb3: bool, repeats: int, cold_runs: int, threads: int)
                     "cold_load_and_first_predict_s": best_cold["load_and_first_predict_s"],
                     "predict_s": warm["predict"]["min_s"],
                 }
+                if "save_without_fsync" in warm:
+                    ours = entry[framework]
+                    ours["save_without_fsync_s"] = warm["save_without_fsync"]["min_s"]
+                    ours["fsync_cost_s"] = ours["save_s"] - ours["save_without_fsync_s"]
             if "sb3" in entry:
                 entry["ratios_ours_over_sb3"] = {
                     key: entry["ours"][key] / entry["sb3"][key]
@@ -204,10 +213,10 @@ def run_small_agents(with_sb3: bool, repeats: int, cold_runs: int, threads: int)
 PARAMETER_SIZES = [(200, (64, 64)), (10, (100, 100)), (20, (500, 100)), (20, (5_000, 100)), (20, (50_000, 100))]
 
 
-def run_parameters(repeats: int, threads: int, quick: bool = False) -> dict[str, Any]:
+def run_parameters(repeats: int, threads: int, quick: bool = False, smoke: bool = False) -> dict[str, Any]:
     result = _run_parameters_at(200, (64, 64), repeats, threads)
     result["by_size"] = {}
-    for n_variables, shape in PARAMETER_SIZES[1:]:
+    for n_variables, shape in [] if smoke else PARAMETER_SIZES[1:]:
         n_parameters = n_variables * math.prod(shape)
         if quick and n_parameters > 10_000_000:
             continue
@@ -380,6 +389,10 @@ def print_summary(results: dict[str, Any]) -> None:
                       f"{values['predict_s'] * 1e6:6.0f} us  save into an open file "
                       f"{values['save_file_object_s'] * 1e3:6.1f} ms  100 loads + predicts "
                       f"{values['sweep_100_s']:6.2f} s  file {values['file_bytes'] / 1e3:6.1f} kB")
+                if "fsync_cost_s" in values:
+                    print(f"{algorithm} {framework:4s} save to a path without fsync "
+                          f"{values['save_without_fsync_s'] * 1e3:6.1f} ms "
+                          f"(fsync costs {values['fsync_cost_s'] * 1e3:.1f} ms)")
     parameters = results["parameters"]
     print("\n== parameters (200 x 64x64) ==")
     for key in ("get_parameters", "get_parameters_before", "tf_function_read", "load_parameters",
@@ -401,6 +414,8 @@ def print_summary(results: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="sizes up to 10 M and fewer repeats (for tests)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="the smallest run that exercises every step (implies --quick; for the default tests)")
     parser.add_argument("--skip-peers", action="store_true",
                         help="measure this library alone: do not install or run safetensors / Stable-Baselines3")
     parser.add_argument("--training", action="store_true", help="also train PPO and DQN on CartPole (long)")
@@ -408,11 +423,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="folder for results.json and plot.png")
     parser.add_argument("--tmp", default=None, help="folder for the benchmark files (default: the system's)")
     args = parser.parse_args(argv)
+    args.quick = args.quick or args.smoke
 
     started = time.perf_counter()
     args.output.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"command": " ".join(["python", "benchmarks/run_all.py", *(argv or sys.argv[1:])]),
-                               "quick": args.quick}
+                               "quick": args.quick, "smoke": args.smoke}
     peers: dict[str, Any] = {"skipped": args.skip_peers}
     if args.skip_peers:
         peers["note"] = "--skip-peers: safetensors and Stable-Baselines3 were neither installed nor measured"
@@ -432,11 +448,14 @@ def main(argv: list[str] | None = None) -> int:
     results["peers"] = peers
     results["machine"] = machine_info()
 
-    sizes = QUICK_SIZES if args.quick else FULL_SIZES
-    results["format"] = run_format(sizes, with_safetensors, repeats=2 if args.quick else 7, tmp=args.tmp)
-    results["small_agents"] = run_small_agents(with_sb3, repeats=3 if args.quick else 10,
-                                               cold_runs=1 if args.quick else 3, threads=args.threads)
-    results["parameters"] = run_parameters(repeats=10 if args.quick else 50, threads=args.threads, quick=args.quick)
+    sizes = SMOKE_SIZES if args.smoke else QUICK_SIZES if args.quick else FULL_SIZES
+    results["format"] = run_format(sizes, with_safetensors, repeats=1 if args.smoke else 2 if args.quick else 7,
+                                   tmp=args.tmp)
+    results["small_agents"] = run_small_agents(with_sb3, repeats=1 if args.smoke else 3 if args.quick else 10,
+                                               cold_runs=1 if args.quick else 3, threads=args.threads,
+                                               sweep_agents=2 if args.smoke else 100)
+    results["parameters"] = run_parameters(repeats=2 if args.smoke else 10 if args.quick else 50,
+                                           threads=args.threads, quick=args.quick, smoke=args.smoke)
     if args.training:
         results["training"] = run_training(with_sb3, args.threads, args.output)
     else:

@@ -1,4 +1,5 @@
-"""``benchmarks/run_all.py --quick --skip-peers`` runs end to end and writes the expected results."""
+"""``benchmarks/run_all.py --smoke --skip-peers`` and ``--quick --skip-peers`` run end to end and write the
+expected results (both ``slow``: every measurement is a process that imports TensorFlow)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
-def test_quick_benchmark_writes_results_and_plot(tmp_path):
+@pytest.mark.parametrize(("variant", "sizes"), [
+    pytest.param("--smoke", [100_000], marks=pytest.mark.slow),  # ~9 processes importing TensorFlow: minutes
+    pytest.param("--quick", [1_000_000, 10_000_000], marks=pytest.mark.slow),
+])
+def test_quick_benchmark_writes_results_and_plot(tmp_path, variant, sizes):
     environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     completed = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "benchmarks" / "run_all.py"), "--quick", "--skip-peers",
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "run_all.py"), variant, "--skip-peers",
          "--output", str(tmp_path)],
         capture_output=True, text=True, env=environment, cwd=REPO_ROOT, timeout=580,
     )
@@ -30,8 +34,9 @@ def test_quick_benchmark_writes_results_and_plot(tmp_path):
     assert results["peers"]["skipped"] is True and "skip-peers" in results["peers"]["note"]
     assert {"nproc", "cpu_model", "memory_gib", "python", "versions"} <= results["machine"].keys()
 
-    assert results["format"]["sizes"] == [1_000_000, 10_000_000]
-    for size in ("1000000", "10000000"):
+    assert results["smoke"] is (variant == "--smoke")
+    assert results["format"]["sizes"] == sizes
+    for size in map(str, sizes):
         contenders = results["format"]["by_size"][size]["contenders"]
         assert set(contenders) == {"ours", "ours_file_object", "numpy"}
         for values in contenders.values():
@@ -41,7 +46,8 @@ def test_quick_benchmark_writes_results_and_plot(tmp_path):
 
     for algorithm in ("ppo", "dqn"):
         ours = results["small_agents"]["by_algorithm"][algorithm]["ours"]
-        assert {"save_s", "load_s", "load_and_first_predict_s", "cold_load_and_first_predict_s"} <= ours.keys()
+        assert {"save_s", "load_s", "load_and_first_predict_s", "cold_load_and_first_predict_s",
+                "save_without_fsync_s", "fsync_cost_s"} <= ours.keys()
         assert "sb3" not in results["small_agents"]["by_algorithm"][algorithm]
 
     parameters = results["parameters"]

@@ -18,6 +18,7 @@ from stable_baselines_io.common import policies
 from stable_baselines_io.common.cnn_policies import CnnPolicy
 from stable_baselines_io.common.recurrent_policies import CnnLnLstmPolicy, MlpLstmPolicy
 from stable_baselines_io.common.stored_values import InitialDraw, StoredInitialValues, lazy_variable
+from stable_baselines_io.common.tf_util import generator_from_seed
 from stable_baselines_io.common.vec_env import VecEnv
 from stable_baselines_io.exceptions import ParameterMismatchError
 from stable_baselines_io.format.archive import TRAINING_ARRAYS_MEMBER
@@ -136,3 +137,37 @@ def test_loading_cnn_and_recurrent_agents_runs_no_initializer(tmp_path: Path, mo
     loaded = algorithm.load(tmp_path / "agent.zip")
     for name, value in model.get_parameters().items():
         np.testing.assert_array_equal(loaded.get_parameters()[name], value)
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2**62, 2**64 - 1, 2**64 + 5, 2**200 + 3, -1, -(2**63), np.int64(42)])
+def test_generator_from_seed_matches_tensorflow_from_seed(seed):
+    ours, reference = generator_from_seed(seed), tf.random.Generator.from_seed(int(seed))
+
+    assert ours.state.numpy().tolist() == reference.state.numpy().tolist()
+    assert ours.algorithm == reference.algorithm
+    np.testing.assert_array_equal(ours.normal([5]).numpy(), reference.normal([5]).numpy())
+
+
+@pytest.mark.parametrize("net_arch", [[8, dict(pi=[16, 4], vf=[6])], [dict(pi=[], vf=[5])], [12]])
+def test_acting_computes_only_the_policy_latent(net_arch) -> None:
+    policy = policies.MlpPolicy(gymnasium.spaces.Box(-1, 1, (3,)), gymnasium.spaces.Discrete(4), net_arch=net_arch,
+                                generator=tf.random.Generator.from_seed(1))
+    observations = tf.constant(np.random.default_rng(0).normal(size=(9, 3)), tf.float32)
+
+    np.testing.assert_array_equal(policy.pi_latent(observations).numpy(), policy.latent(observations)[0].numpy())
+    distribution, _ = policy.forward(observations)
+    eager = policy.deterministic_actions(observations).numpy()
+    policy.deterministic_actions.eager_calls_left = 0
+    np.testing.assert_array_equal(eager, distribution.mode().numpy())
+    np.testing.assert_array_equal(policy.deterministic_actions(observations).numpy(), eager)
+    np.testing.assert_array_equal(policy.action_proba(observations).numpy(), distribution.probabilities().numpy())
+
+
+def test_docstring_examples_of_tf_util_and_stored_values() -> None:
+    import doctest
+
+    from stable_baselines_io.common import stored_values, tf_util
+
+    for module in (tf_util, stored_values):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -66,5 +66,13 @@ class CnnPolicy(MlpPolicy):
         :param observations: a batch of images, as described by ``observation_spec``
         :return: ``(pi_latent, vf_latent)``, the same tensor
         """
-        features = self.cnn(scale_images(observations, self.observation_space))
+        features = self.pi_latent(observations)
         return features, features
+
+    def pi_latent(self, observations: tf.Tensor) -> tf.Tensor:
+        """The CNN features of the observations (the policy latent).
+
+        :param observations: a batch of images, as described by ``observation_spec``
+        :return: the features
+        """
+        return self.cnn(scale_images(observations, self.observation_space))

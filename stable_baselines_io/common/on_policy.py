@@ -30,6 +30,7 @@ from stable_baselines_io.common.policies import MlpPolicy
 from stable_baselines_io.common.preprocessing import observations_to_array
 from stable_baselines_io.common.recurrent_policies import RECURRENT_POLICIES, LstmPolicy
 from stable_baselines_io.common.tensorboard import TensorBoardLogging
+from stable_baselines_io.common.tf_util import generator_from_seed
 from stable_baselines_io.common.vec_env import VecEnv
 from stable_baselines_io.exceptions import CorruptAgentFileError, NoEnvironmentError, RecurrentStateError
 from stable_baselines_io.format.names import ACTOR_CRITIC_SCHEME
@@ -208,7 +209,7 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
         if self.seed is None:
             self.random_generator = tf.random.Generator.from_non_deterministic_state()
         else:
-            self.random_generator = tf.random.Generator.from_seed(self.seed)
+            self.random_generator = generator_from_seed(self.seed)
         self.policy_net = self.policy(
             self.observation_space, self.action_space, generator=self.random_generator, **self.policy_kwargs
         )

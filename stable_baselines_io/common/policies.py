@@ -327,15 +327,23 @@ class MlpPolicy(tf.Module):
         :param observations: a batch, as described by ``observation_spec``
         :return: ``(pi_latent, vf_latent)``
         """
+        shared = self._dense_stack(self.shared_layers, preprocess_observations(observations, self.observation_space))
+        return self._dense_stack(self.pi_layers, shared), self._dense_stack(self.vf_layers, shared)
+
+    def pi_latent(self, observations: tf.Tensor) -> tf.Tensor:
+        """The policy latent alone: what acting needs, without the value layers' ops (which an eager
+        call, e.g. the first ``predict`` after ``load``, would otherwise run for nothing).
+
+        :param observations: a batch, as described by ``observation_spec``
+        :return: the output of the last pi layer, equal to ``latent(observations)[0]``
+        """
         features = preprocess_observations(observations, self.observation_space)
-        for layer in self.shared_layers:
-            features = self.activation(layer(features))
-        pi_latent = vf_latent = features
-        for layer in self.pi_layers:
-            pi_latent = self.activation(layer(pi_latent))
-        for layer in self.vf_layers:
-            vf_latent = self.activation(layer(vf_latent))
-        return pi_latent, vf_latent
+        return self._dense_stack([*self.shared_layers, *self.pi_layers], features)
+
+    def _dense_stack(self, layers: Sequence[Linear], inputs: tf.Tensor) -> tf.Tensor:
+        for layer in layers:
+            inputs = self.activation(layer(inputs))
+        return inputs
 
     def forward(self, observations: tf.Tensor) -> tuple[Distribution, tf.Tensor]:
         """The action distribution and the value estimate of each observation.
@@ -344,8 +352,15 @@ class MlpPolicy(tf.Module):
         :return: ``(distribution, values)``, values of shape ``(batch,)``
         """
         pi_latent, vf_latent = self.latent(observations)
-        values = self.vf(vf_latent)[:, 0]
-        return action_distribution(self.action_space, self.pi(pi_latent), self.logstd), values
+        return self.distribution(pi_latent), self.vf(vf_latent)[:, 0]
+
+    def distribution(self, pi_latent: tf.Tensor) -> Distribution:
+        """The action distribution the ``pi`` head makes of a policy latent.
+
+        :param pi_latent: the output of the last pi layer
+        :return: the distribution of the action space
+        """
+        return action_distribution(self.action_space, self.pi(pi_latent), self.logstd)
 
     def evaluate_actions(self, observations: tf.Tensor, actions: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """What the PPO loss needs for a minibatch (differentiable; call inside a gradient tape).
@@ -367,16 +382,13 @@ class MlpPolicy(tf.Module):
         return self.vf(vf_latent)[:, 0]
 
     def _deterministic_actions(self, observations: tf.Tensor) -> tf.Tensor:
-        distribution, _ = self.forward(observations)
-        return distribution.mode()
+        return self.distribution(self.pi_latent(observations)).mode()
 
     def _sampled_actions(self, observations: tf.Tensor) -> tf.Tensor:
-        distribution, _ = self.forward(observations)
-        return distribution.sample(self.generator)
+        return self.distribution(self.pi_latent(observations)).sample(self.generator)
 
     def _action_proba(self, observations: tf.Tensor) -> tf.Tensor | list[tf.Tensor]:
-        distribution, _ = self.forward(observations)
-        return distribution.probabilities()
+        return self.distribution(self.pi_latent(observations)).probabilities()
 
 
 def action_head(action_space: gymnasium.Space) -> tuple[int, tf.TensorSpec]:
