@@ -167,12 +167,29 @@ def actor_critic_parameter_shapes(policy_kwargs: Mapping[str, Any], n_inputs: in
             policy_latent = dense(f"pi_fc{index}", policy_latent, int(policy_layers[index]))
         if index < len(value_layers):
             value_latent = dense(f"vf_fc{index}", value_latent, int(value_layers[index]))
-    dense("vf", value_latent, 1)
-    dense("pi", policy_latent, n_outputs)
+    _add_actor_critic_heads(shapes, scope, policy_latent, value_latent, n_outputs, continuous_actions)
+    return shapes
+
+
+def _add_actor_critic_heads(shapes: Shapes, scope: str, policy_latent: int, value_latent: int, n_outputs: int,
+                            continuous_actions: bool) -> None:
+    """Add the heads every actor-critic policy of Stable Baselines 2 ends with, in its order:
+    ``vf``, ``pi``, ``pi/logstd`` (Box actions), ``q``.
+
+    :param shapes: the shapes so far, extended in place
+    :param scope: the policy's variable scope (``"model"``)
+    :param policy_latent: the width of the policy latent
+    :param value_latent: the width of the value latent
+    :param n_outputs: the width of the ``pi`` layer
+    :param continuous_actions: Box actions (adds ``pi/logstd``)
+    """
+    for layer, inputs, outputs in (("vf", value_latent, 1), ("pi", policy_latent, n_outputs)):
+        shapes[f"{scope}/{layer}/w:0"] = (inputs, outputs)
+        shapes[f"{scope}/{layer}/b:0"] = (outputs,)
     if continuous_actions:
         shapes[f"{scope}/pi/logstd:0"] = (1, n_outputs)
-    dense("q", value_latent, n_outputs)
-    return shapes
+    shapes[f"{scope}/q/w:0"] = (value_latent, n_outputs)
+    shapes[f"{scope}/q/b:0"] = (n_outputs,)
 
 
 def actor_critic_action_outputs(action_space: Any) -> tuple[int, bool] | None:
@@ -265,11 +282,7 @@ def recurrent_parameter_shapes(policy_kwargs: Mapping[str, Any], n_inputs: int, 
         policy_latent = dense(f"pi_fc{index}", policy_latent, int(size))
     for index, size in enumerate(split.get("vf", [])):
         value_latent = dense(f"vf_fc{index}", value_latent, int(size))
-    dense("vf", value_latent, 1)
-    dense("pi", policy_latent, n_outputs)
-    if continuous_actions:
-        shapes[f"{scope}/pi/logstd:0"] = (1, n_outputs)
-    dense("q", value_latent, n_outputs)
+    _add_actor_critic_heads(shapes, scope, policy_latent, value_latent, n_outputs, continuous_actions)
     return shapes
 
 
