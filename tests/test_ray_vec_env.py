@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 import zipfile
 from typing import Any
 
@@ -128,6 +129,7 @@ def test_a_dead_actor_is_named_by_its_environments_and_close_still_works(ray_clu
     env.reset()
     actors = list(env._actors)  # noqa: SLF001
     ray_cluster.kill(actors[1])
+    _wait_until_dead(ray_cluster, actors[1])
     with pytest.raises(RayActorDiedError, match="the Ray actor holding environment 2 died: its state") as caught:
         env.step(np.zeros(3, dtype=np.int64))
     assert caught.value.env_indices == (2,)
@@ -137,6 +139,18 @@ def test_a_dead_actor_is_named_by_its_environments_and_close_still_works(ray_clu
         env.reset()
     with pytest.raises(ray_cluster.exceptions.RayActorError):
         ray_cluster.get(actors[0].reset.remote())
+
+
+def _wait_until_dead(ray: Any, actor: Any, seconds: float = 60.0) -> None:
+    """``ray.kill`` returns before the actor is gone: a step sent at once may still be answered."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            ray.get(actor.reset.remote(), timeout=seconds)
+        except ray.exceptions.RayActorError:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the killed actor still answered after {seconds} s")
 
 
 def test_arguments_and_driver_side_limits_are_checked(ray_env: RayVecEnv) -> None:
