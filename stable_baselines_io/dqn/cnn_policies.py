@@ -18,8 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from stable_baselines_io.common.cnn import NatureCNN, nature_cnn_input_shape, scale_images
-from stable_baselines_io.dqn.policies import MlpPolicy
-from stable_baselines_io.exceptions import UnknownPolicyKwargsError
+from stable_baselines_io.dqn.policies import MlpPolicy, always_layer_norm
 from stable_baselines_io.format.registry import register_serializable
 
 
@@ -70,7 +69,4 @@ class LnCnnPolicy(CnnPolicy):
     """
 
     def __init__(self, observation_space: gymnasium.Space, action_space: gymnasium.Space, **kwargs: Any):
-        if "layer_norm" in kwargs:
-            raise UnknownPolicyKwargsError("Unknown keywords for policy: ['layer_norm'] (LnCnnPolicy always uses "
-                                           "layer_norm=True: use CnnPolicy to choose layer_norm)")
-        super().__init__(observation_space, action_space, layer_norm=True, **kwargs)
+        super().__init__(observation_space, action_space, **always_layer_norm("LnCnnPolicy", "CnnPolicy", kwargs))

@@ -271,10 +271,22 @@ class LnMlpPolicy(MlpPolicy):
     """
 
     def __init__(self, observation_space: gymnasium.Space, action_space: gymnasium.Space, **kwargs: Any):
-        if "layer_norm" in kwargs:
-            raise UnknownPolicyKwargsError("Unknown keywords for policy: ['layer_norm'] (LnMlpPolicy always uses "
-                                           "layer_norm=True: use MlpPolicy to choose layer_norm)")
-        super().__init__(observation_space, action_space, layer_norm=True, **kwargs)
+        super().__init__(observation_space, action_space, **always_layer_norm("LnMlpPolicy", "MlpPolicy", kwargs))
+
+
+def always_layer_norm(policy_name: str, base_name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of a policy that always normalizes its layers (``LnMlpPolicy``, ``LnCnnPolicy``).
+
+    :param policy_name: the layer-normalized policy's name
+    :param base_name: the policy that lets the caller choose ``layer_norm``
+    :param kwargs: the caller's keyword arguments
+    :return: ``kwargs`` with ``layer_norm=True``
+    :raises UnknownPolicyKwargsError: the caller passed ``layer_norm``
+    """
+    if "layer_norm" in kwargs:
+        raise UnknownPolicyKwargsError(f"Unknown keywords for policy: ['layer_norm'] ({policy_name} always uses "
+                                       f"layer_norm=True: use {base_name} to choose layer_norm)")
+    return {**kwargs, "layer_norm": True}
 
 
 def _check_layers(layers: Sequence[int]) -> list[int]:

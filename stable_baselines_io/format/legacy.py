@@ -57,28 +57,6 @@ class LegacyContents(NamedTuple):
     data_keys: tuple[str, ...]
 
 
-def read_legacy(
-    stream: IO[bytes],
-    source: str,
-    custom_objects: dict[str, Any] | None = None,
-    safe_mode: bool = True,
-    load_data: bool = True,
-    budget: LoadBudget | None = None,
-) -> tuple[DataDict | None, LoadedParams]:
-    """Read a legacy cloudpickle agent file: :func:`read_legacy_contents` without the data keys.
-
-    :param stream: binary stream positioned at the start of the pickle
-    :param source: the file, named in errors
-    :param custom_objects: values that replace stored data keys
-    :param safe_mode: see :func:`~stable_baselines_io.format.json_codec.json_to_data`
-    :param load_data: return the data dictionary
-    :param budget: the load budget (default: one for the pickle's size)
-    :return: ``(data, params)``; ``params`` is a list for the oldest files
-    """
-    contents = read_legacy_contents(stream, source, custom_objects, safe_mode, load_data, budget)
-    return contents.data, contents.params
-
-
 def read_legacy_contents(
     stream: IO[bytes],
     source: str,
