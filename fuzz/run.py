@@ -31,7 +31,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 FINDINGS_DIR = REPO_ROOT / "fuzz" / "findings"
 sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tests")]
 
-LOADERS = ("read_agent_file", "inspect", "convert")
+LOADERS = ("read_agent_file", "inspect", "convert", "load_statistics")
 BUFFER_BYTES = 16 * 1024
 #: A load may produce its whole budget (e.g. 660 MB for a 600 KB file whose members really
 #: decompress that much): beyond the regression limits (2 s, 100 MB), it may take this much more
