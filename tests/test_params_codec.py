@@ -156,3 +156,41 @@ def test_property_any_arrays_round_trip(arrays):
         assert loaded[name].dtype == value.dtype
         assert loaded[name].shape == value.shape
         np.testing.assert_array_equal(loaded[name], value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(hnp.arrays(dtype=st.one_of(hnp.scalar_dtypes(), hnp.byte_string_dtypes(), hnp.unicode_string_dtypes()),
+                  shape=hnp.array_shapes(min_dims=0, max_dims=5, min_side=0, max_side=3)),
+       st.booleans())
+def test_the_header_fast_path_reads_what_numpy_reads(array, fortran):
+    from stable_baselines_io.format.params_codec import _read_npy_header
+
+    if fortran:
+        array = np.asfortranarray(array)
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array)
+    buffer.seek(0)
+    version = np.lib.format.read_magic(buffer)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    expected = read_header(buffer)
+    buffer.seek(0)
+    assert _read_npy_header(buffer) == expected
+
+
+@pytest.mark.parametrize("header", [
+    b"{'descr': '<f4', 'shape': (2,), 'fortran_order': False, }",  # other key order: NumPy's parser
+    b"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'extra': 1, }",
+    b"{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }",
+    b"{'descr': '|O', 'fortran_order': False, 'shape': (2,), }",
+])
+def test_headers_numpy_did_not_write_go_through_its_parser_and_checks(header):
+    from stable_baselines_io.format.params_codec import _NUMPY_HEADER, _read_npy_header
+
+    padded = header + b" " * (-(len(header) + 11) % 64) + b"\n"
+    assert _NUMPY_HEADER.fullmatch(padded) is None
+    buffer = io.BytesIO(b"\x93NUMPY\x01\x00" + len(padded).to_bytes(2, "little") + padded)
+    if b"'shape': (2,), 'fortran_order'" in header:
+        assert _read_npy_header(buffer) == ((2,), False, np.dtype("<f4"))
+    else:
+        with pytest.raises(ValueError):
+            _read_npy_header(buffer)

@@ -22,10 +22,11 @@ import tensorflow as tf
 from stable_baselines_io.common.action_probability import first_of_batch, probability_of_actions
 from stable_baselines_io.common.callbacks import TrainingHooks
 from stable_baselines_io.common.data_checks import check_loaded_agent
+from stable_baselines_io.common.deferred_setup import Actor, defer_setup, finish_setup
 from stable_baselines_io.common.optimizers import SlotOptimizer
 from stable_baselines_io.common.save_load import ArchiveMember, SaveLoadMixin
 from stable_baselines_io.common.sb2_layouts import adapt_sb2_agent, check_sb2_algorithm, stored_sb2_algorithm
-from stable_baselines_io.common.tf_util import configure_tf_threads
+from stable_baselines_io.common.tf_util import configure_tf_threads, tf_global_seed
 from stable_baselines_io.common.vec_env import VecEnv, make_vec_env
 from stable_baselines_io.common.vec_normalize import VecNormalize
 from stable_baselines_io.exceptions import (
@@ -201,6 +202,9 @@ class BaseRLModel(SaveLoadMixin, ABC):
 
     #: The optimizer's class; its ``state_specs`` name the state a file may hold before it is built
     #: (None: the model has no optimizer).
+    #: ``load`` defers building the variables until they are needed (see
+    #: :mod:`~stable_baselines_io.common.deferred_setup`); False builds them at once.
+    _defer_setup_on_load: ClassVar[bool] = True
     optimizer_class: ClassVar[type[SlotOptimizer] | None] = None
     _optimizer: SlotOptimizer | None = None
 
@@ -493,11 +497,22 @@ class BaseRLModel(SaveLoadMixin, ABC):
 
         :param seed: the seed; None does nothing
         """
+        self._seed_generators(seed, reseed_tensorflow=True)
+
+    def _seed_generators(self, seed: int | None, reseed_tensorflow: bool) -> None:
+        """:meth:`set_random_seed`, where ``reseed_tensorflow=False`` leaves TensorFlow's global seed
+        alone when it is ``seed`` already (setting it flushes TensorFlow's cache of op kernels,
+        which makes the next few hundred eager ops several times slower).
+
+        :param seed: the seed; None does nothing
+        :param reseed_tensorflow: set TensorFlow's global seed even when it is ``seed``
+        """
         if seed is None:
             return
         random.seed(seed)
         np.random.seed(seed)
-        tf.random.set_seed(seed)
+        if reseed_tensorflow or tf_global_seed() != seed:
+            tf.random.set_seed(seed)
         if self.action_space is not None:
             self.action_space.seed(seed)
         if self.env is not None:
@@ -532,7 +547,10 @@ class BaseRLModel(SaveLoadMixin, ABC):
         """
         _check_one_mask(mask, episode_start)
         batch, vectorized = self._observation_batch(observation)
-        actions, state = self._predict_step(batch, state, episode_start if mask is None else mask, deterministic)
+        deferred = vars(self).get("_deferred_setup")
+        actions = deferred.act(batch) if deferred is not None and deterministic else None
+        if actions is None:
+            actions, state = self._predict_step(batch, state, episode_start if mask is None else mask, deterministic)
         actions = np.asarray(actions)
         if isinstance(self.action_space, gymnasium.spaces.Box):
             actions = np.clip(actions, self.action_space.low, self.action_space.high)
@@ -695,8 +713,51 @@ class BaseRLModel(SaveLoadMixin, ABC):
             arrays_to_statistics(arrays, source, VEC_NORMALIZE_MEMBER, shape)
 
     @classmethod
+    def _build_from_file(cls: type[SelfBaseRLModel], agent_file: AgentFile, data: DataDict, env: EnvSpec | None,
+                         overrides: dict[str, Any], source: str, force_reset: bool) -> SelfBaseRLModel:
+        """Load without building the variables when the model can act without them (see
+        :mod:`~stable_baselines_io.common.deferred_setup`); otherwise, or when anything about the
+        file is unusual, the normal way (which reports every problem).
+        """
+        if cls._defer_setup_on_load and isinstance(agent_file.params, Mapping) and agent_file.params:
+            try:
+                model = cls._from_data(data, env, overrides, setup=False)
+                if defer_setup(model, agent_file, agent_file.params, force_reset):
+                    return model
+            except Exception:  # noqa: BLE001 (the normal load below reports the file's problem, if it has one)
+                pass
+        return super()._build_from_file(agent_file, data, env, overrides, source, force_reset)
+
+    def __getattr__(self, name: str) -> Any:
+        """Only called for a missing attribute: a model loaded without building (see
+        :mod:`~stable_baselines_io.common.deferred_setup`) is built on the first access to an
+        attribute the setup makes."""
+        if name.startswith("__") or "_deferred_setup" not in vars(self):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        finish_setup(self)
+        return getattr(self, name)
+
+    def _deferred_actor(self) -> Actor | None:
+        """Called by ``load`` on a model set up on constant tensors: a function that computes the
+        deterministic actions of a batch from them (the model's own computation, without ``self``,
+        whose setup attributes are set aside next), or None if this model cannot act so (it is then
+        built at its first prediction).
+
+        :return: ``actor(observations) -> actions``, as :meth:`_predict_step` returns them, or None
+        """
+        return None
+
+    def _seed_for_setup(self) -> None:
+        """``setup_model``'s seeding (:meth:`set_random_seed`, except that TensorFlow's global seed
+        is only set when it differs: every ``load`` and new model would otherwise flush TensorFlow's
+        kernel cache), skipped when it finishes a deferred load: the load seeded already, and
+        seeding again later would reset the user's generators."""
+        if not vars(self).get("_seeded_at_load", False):
+            self._seed_generators(self.seed, reseed_tensorflow=False)
+
+    @classmethod
     def _from_data(cls: type[SelfBaseRLModel], data: DataDict, env: EnvSpec | None,
-                   overrides: dict[str, Any]) -> SelfBaseRLModel:
+                   overrides: dict[str, Any], setup: bool = True) -> SelfBaseRLModel:
         if "policy" not in data:
             raise CorruptAgentFileError("the data dictionary has no 'policy' key", member="data")
         policy = data["policy"]
@@ -716,7 +777,8 @@ class BaseRLModel(SaveLoadMixin, ABC):
         configure_tf_threads(model.n_cpu_tf_sess, warn="n_cpu_tf_sess" in overrides)
         if env is not None:
             model.set_env(env)
-        model.setup_model()
+        if setup:
+            model.setup_model()
         return model
 
 

@@ -9,6 +9,7 @@ An algorithm on this base (PPO, A2C) supplies only what makes it different:
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from abc import abstractmethod
@@ -24,6 +25,7 @@ from tqdm import tqdm
 from stable_baselines_io.common.base_class import BaseRLModel
 from stable_baselines_io.common.callbacks import TrainingHooks, as_hooks
 from stable_baselines_io.common.cnn_policies import CnnPolicy
+from stable_baselines_io.common.deferred_setup import Actor
 from stable_baselines_io.common.logger import print_table
 from stable_baselines_io.common.optimizers import SlotOptimizer, apply_clipped_gradients
 from stable_baselines_io.common.policies import MlpPolicy
@@ -205,7 +207,7 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
             raise NoEnvironmentError(
                 f"{type(self).__name__} needs an environment (or the spaces of a loaded model) to build its policy"
             )
-        self.set_random_seed(self.seed)
+        self._seed_for_setup()
         if self.seed is None:
             self.random_generator = tf.random.Generator.from_non_deterministic_state()
         else:
@@ -265,15 +267,19 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
     def _predict_step(self, observations: np.ndarray, state: Any, mask: Any, deterministic: bool
                       ) -> tuple[np.ndarray, Any]:
         policy = self._require_policy()
-        batch = observations_to_array(observations, policy.observation_space)
         if isinstance(policy, LstmPolicy):
+            batch = observations_to_array(observations, policy.observation_space)
             inputs = (batch, *self._recurrent_inputs(policy, len(batch), state, mask))
             actions, new_state = policy.deterministic_actions(*inputs) if deterministic else policy.sampled_actions(
                 *inputs)
-            state = new_state.numpy()
-        else:
-            actions = policy.deterministic_actions(batch) if deterministic else policy.sampled_actions(batch)
-        return actions.numpy().reshape((-1, *(policy.action_space.shape or ()))), state
+            return _action_array(policy, actions), new_state.numpy()
+        return feed_forward_actions(policy, observations, deterministic), state
+
+    def _deferred_actor(self) -> Actor | None:
+        policy = self._require_policy()
+        if isinstance(policy, LstmPolicy):
+            return None
+        return functools.partial(feed_forward_actions, policy, deterministic=True)
 
     def _proba_step(self, observations: np.ndarray) -> Any:
         return self._proba_with_state(observations, None, None)
@@ -571,6 +577,23 @@ class ActorCriticRLModel(TensorBoardLogging, BaseRLModel):
             "ep_len_mean": ep_len_mean,
             **shown,
         })
+
+
+def feed_forward_actions(policy: ActorCriticPolicy, observations: np.ndarray, deterministic: bool) -> np.ndarray:
+    """The actions a feed-forward policy takes for a batch: greedy, or sampled from its generator.
+
+    :param policy: the policy
+    :param observations: the batch
+    :param deterministic: the distribution's mode instead of a sample
+    :return: the actions, ``(batch, *action_space.shape)``
+    """
+    batch = observations_to_array(observations, policy.observation_space)
+    actions = policy.deterministic_actions(batch) if deterministic else policy.sampled_actions(batch)
+    return _action_array(policy, actions)
+
+
+def _action_array(policy: ActorCriticPolicy, actions: tf.Tensor) -> np.ndarray:
+    return actions.numpy().reshape((-1, *(policy.action_space.shape or ())))
 
 
 def recurrent_specs(policy: ActorCriticPolicy) -> list[tf.TensorSpec]:

@@ -95,7 +95,11 @@ def preprocess_observations(observations: tf.Tensor, space: gymnasium.Space) -> 
         starts = np.asarray(space.start).reshape(-1)
         indices = tf.reshape(tf.cast(observations, tf.int32), (-1, len(nvec))) - starts.astype(np.int32)
         return tf.concat([tf.one_hot(indices[:, i], int(n), dtype=tf.float32) for i, n in enumerate(nvec)], axis=-1)
-    return tf.reshape(tf.cast(observations, tf.float32), (-1, flat_dim(space)))
+    features = tf.cast(observations, tf.float32)
+    n_features = flat_dim(space)
+    if features.shape.rank == 2 and features.shape[1] == n_features:
+        return features  # flat already: an eager reshape costs as much as a layer
+    return tf.reshape(features, (-1, n_features))
 
 
 def _shape(space: gymnasium.Space) -> tuple[int, ...]:

@@ -472,9 +472,25 @@ class SaveLoadMixin:
                 "the specified policy kwargs do not equal the stored policy kwargs: "
                 f"specified {kwargs['policy_kwargs']}, stored {stored_kwargs}"
             )
+        return cls._build_from_file(agent_file, data, env, kwargs, source, force_reset)
+
+    @classmethod
+    def _build_from_file(cls: type[SelfModel], agent_file: AgentFile, data: DataDict, env: EnvSpec | None,
+                         overrides: dict[str, Any], source: str, force_reset: bool) -> SelfModel:
+        """The model of a file that was read and checked: built from its data and parameters, with
+        its members restored.
+
+        :param agent_file: the file, as read
+        :param data: its data dictionary
+        :param env: ``load``'s environment
+        :param overrides: the attributes passed to ``load``
+        :param source: the file, named in errors
+        :param force_reset: ``load``'s argument
+        :return: the model
+        """
         stored_params = agent_file.params if isinstance(agent_file.params, Mapping) else {}
         with StoredInitialValues(stored_params) as stored:
-            model = cls._from_data(data, env, kwargs)
+            model = cls._from_data(data, env, overrides)
         built_from_file = stored.used == set(stored_params) and stored.covers(model.get_parameter_list())
         if agent_file.params is not None and not built_from_file:
             try:

@@ -73,11 +73,17 @@ class StoredInitialValues:
     >>> variable.numpy().tolist(), stored.used == {"layer/w:0"}
     ([1.0, 1.0], True)
 
+    With ``as_constants``, every variable is a :class:`StoredConstant` instead, of the stored array
+    or of its own initial value, and generators are not advanced (see
+    :mod:`~stable_baselines_io.common.deferred_setup`: a model built so can act, not train).
+
     :param arrays: stored arrays by full variable name (``name:0``)
+    :param as_constants: build constant tensors (not variables) from the stored arrays
     """
 
-    def __init__(self, arrays: Mapping[str, Any]):
+    def __init__(self, arrays: Mapping[str, Any], as_constants: bool = False):
         self.arrays = arrays
+        self.as_constants = as_constants
         #: Names of the variables created from a stored array.
         self.used: set[str] = set()
         self._created: set[int] = set()
@@ -94,8 +100,9 @@ class StoredInitialValues:
                  traceback: TracebackType | None) -> None:
         _active.remove(self)
         self._scope.__exit__(kind, error, traceback)
-        for generator, n_draws in self._skips.values():
-            generator.skip(n_draws)
+        if not self.as_constants:  # a generator over a constant state is never used to draw
+            for generator, n_draws in self._skips.values():
+                generator.skip(n_draws)
         self._skips.clear()
 
     def covers(self, variables: Iterable[tf.Variable]) -> bool:
@@ -115,6 +122,8 @@ class StoredInitialValues:
         stored = self.arrays.get(key) if name else None
         expected = _expected_spec(kwargs) if stored is not None else None
         if stored is None or expected is None:
+            if self.as_constants:
+                return StoredConstant(key, _initial_value(kwargs))
             return next_creator(**kwargs)
         array, problem = cast_for_variable(stored, *expected)
         if problem is not None:
@@ -123,11 +132,59 @@ class StoredInitialValues:
         if isinstance(initial_draw, InitialDraw):
             _, skipped = self._skips.get(id(initial_draw.generator), (initial_draw.generator, 0))
             self._skips[id(initial_draw.generator)] = (initial_draw.generator, skipped + initial_draw.n_draws)
+        if self.as_constants:
+            constant = StoredConstant(key, array)
+            self.used.add(key)
+            self._created.add(id(constant))
+            return constant
         variable = next_creator(**{**kwargs, "initial_value": array, "shape": None})
         if variable.name == key:
             self.used.add(key)
             self._created.add(id(variable))
         return variable
+
+
+class StoredConstant:
+    """A stored array as a constant tensor that still answers ``name`` (eager tensors have none), made
+    by :class:`StoredInitialValues` with ``as_constants`` in place of a variable; TensorFlow ops take
+    it as the tensor it holds.
+
+    :param name: the variable's full name (``name:0``)
+    :param array: its value
+    """
+
+    def __init__(self, name: str, array: np.ndarray):
+        self.name = name
+        self.value = tf.constant(array)
+
+    @property
+    def shape(self) -> tf.TensorShape:
+        return self.value.shape
+
+    @property
+    def dtype(self) -> tf.DType:
+        return self.value.dtype
+
+    def numpy(self) -> np.ndarray:
+        """:return: the value"""
+        return self.value.numpy()
+
+    def assign(self, value: Any) -> None:
+        """Replace the value (what restoring a training state into a constant setup does).
+
+        :param value: the new value, of the same shape
+        """
+        self.value = tf.constant(value, dtype=self.value.dtype)
+
+
+def _initial_value(kwargs: Mapping[str, Any]) -> Any:
+    initial_value = kwargs["initial_value"]
+    value = initial_value() if callable(initial_value) else initial_value
+    return tf.convert_to_tensor(value, dtype=kwargs.get("dtype"))
+
+
+tf.register_tensor_conversion_function(StoredConstant, lambda constant, dtype=None, name=None, as_ref=False:
+                                       constant.value)
 
 
 def _expected_spec(kwargs: Mapping[str, Any]) -> tuple[tuple[int, ...], np.dtype] | None:

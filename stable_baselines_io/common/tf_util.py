@@ -32,17 +32,27 @@ class CompiledFunction:
     :param python_function: the function to compile
     :param input_signature: one ``tf.TensorSpec`` per positional argument
     :param eager_calls: how many calls run eagerly before the function is traced
+    :param autograph: let AutoGraph rewrite Python control flow over tensors (a ``for`` over
+        ``tf.range``); without it (the default) the first trace, e.g. right after ``load``, is much cheaper
     """
 
     def __init__(self, python_function: Callable[..., Any], input_signature: Sequence[tf.TensorSpec],
-                 eager_calls: int = 0):
+                 eager_calls: int = 0, autograph: bool = False):
         self.python_function = python_function
         self.eager_calls_left = eager_calls
+        self.autograph = autograph
         self.input_signature = tuple(input_signature)
-        # AutoGraph rewrites Python control flow over tensors; these functions have none, and
-        # skipping the rewrite makes the first call (tracing, e.g. right after load) much cheaper.
-        self.function = tf.function(python_function, input_signature=self.input_signature, autograph=False)
+        self._function: Any = None
         self._concrete_function: Any = None
+
+    @property
+    def function(self) -> Any:
+        """The ``tf.function``, made on first use (making one costs about a millisecond, which every
+        policy construction, hence every ``load``, would pay for functions it may never call)."""
+        if self._function is None:
+            self._function = tf.function(self.python_function, input_signature=self.input_signature,
+                                         autograph=self.autograph)
+        return self._function
 
     def __call__(self, *args: Any) -> Any:
         tensors = [tf.convert_to_tensor(arg, spec.dtype) for arg, spec in zip(args, self.input_signature)]
@@ -112,3 +122,13 @@ def configure_tf_threads(n_threads: int | None, warn: bool = True) -> bool:
             )
         return False
     return True
+
+
+def tf_global_seed() -> int | None:
+    """TensorFlow's global seed (``tf.random.set_seed``), or None when none was set.
+
+    :return: the seed
+    """
+    from tensorflow.python.eager import context
+
+    return context.global_seed()  # type: ignore[no-any-return]

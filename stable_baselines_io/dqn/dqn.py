@@ -8,6 +8,7 @@ Stable Baselines 2, so its DQN files load into :class:`DQN` and back.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import gymnasium
@@ -15,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from stable_baselines_io.common.buffers import PrioritizedReplayBuffer, ReplayBatch, ReplayBuffer
+from stable_baselines_io.common.deferred_setup import Actor
 from stable_baselines_io.common.off_policy import OffPolicyRLModel, _crossings
 from stable_baselines_io.common.optimizers import Adam, apply_clipped_gradients
 from stable_baselines_io.common.preprocessing import observations_to_array
@@ -28,6 +30,16 @@ from stable_baselines_io.format.names import DQN_SCHEME
 from stable_baselines_io.interop import DQN_PARAM_NOISE_SCOPES
 from stable_baselines_io.schedules import LinearSchedule, Schedule, get_schedule_fn
 from stable_baselines_io.type_aliases import EnvSpec
+
+
+def greedy_actions(q_net: Callable[[tf.Tensor], tf.Tensor], observations: tf.Tensor) -> tf.Tensor:
+    """The action of highest Q-value for each observation.
+
+    :param q_net: a Q-network
+    :param observations: a batch
+    :return: int64 actions, ``(batch,)``
+    """
+    return tf.argmax(q_net(observations), axis=1)
 
 
 def huber_loss(errors: tf.Tensor, delta: float = 1.0) -> tf.Tensor:
@@ -183,7 +195,7 @@ class DQN(OffPolicyRLModel):
             )
         if not isinstance(self.action_space, gymnasium.spaces.Discrete):
             raise UnsupportedSpaceError(f"DQN supports only Discrete action spaces, received {self.action_space}")
-        self.set_random_seed(self.seed)
+        self._seed_for_setup()
         init_seed, run_seed = np.random.SeedSequence(self.seed).spawn(2)
         #: Draws exploration actions and minibatches; its ``bit_generator.state`` is plain data.
         self.rng = np.random.default_rng(run_seed)
@@ -208,16 +220,17 @@ class DQN(OffPolicyRLModel):
         observation_spec = self.q_net.observation_spec
         minibatches_spec = tf.TensorSpec((None, *observation_spec.shape), observation_spec.dtype)
         scalars_spec = tf.TensorSpec((None, None), tf.float32)
-        self._train_fn = tf.function(
+        self._train_fn = CompiledFunction(
             self._train_minibatches,
-            input_signature=[minibatches_spec, tf.TensorSpec((None, None), tf.int64), scalars_spec,
-                             minibatches_spec, scalars_spec, scalars_spec],
+            [minibatches_spec, tf.TensorSpec((None, None), tf.int64), scalars_spec, minibatches_spec, scalars_spec,
+             scalars_spec],
+            autograph=True,
         )
         # Training acts through the traced function from its first step; predict starts eagerly.
         self._greedy_actions_fn = CompiledFunction(self._greedy_actions, [observation_spec])
         self._greedy_predict_fn = CompiledFunction(self._greedy_actions, [observation_spec],
                                                    eager_calls=PREDICT_EAGER_CALLS)
-        self._update_target_fn = tf.function(self._update_target, input_signature=[], autograph=False)
+        self._update_target_fn = CompiledFunction(self._update_target, [])
         stored = active_stored_values()
         if stored is None or not stored.covers(self.q_net_target.get_parameter_list()):
             for target, online in zip(self.q_net_target.get_parameter_list(), self.q_net.get_parameter_list()):
@@ -260,7 +273,7 @@ class DQN(OffPolicyRLModel):
             target.assign(online)
 
     def _greedy_actions(self, observations: tf.Tensor) -> tf.Tensor:
-        return tf.argmax(self.q_net(observations), axis=1)
+        return greedy_actions(self.q_net, observations)
 
     def _train_minibatches(self, observations: tf.Tensor, actions: tf.Tensor, rewards: tf.Tensor,
                            next_observations: tf.Tensor, dones: tf.Tensor,
@@ -309,6 +322,11 @@ class DQN(OffPolicyRLModel):
         if deterministic:
             return self._greedy_predict_fn(observations).numpy()
         return self._epsilon_greedy(observations, float(self.epsilon.numpy()), self._greedy_predict_fn)
+
+    def _deferred_actor(self) -> Actor:
+        q_net = self.q_net
+        return lambda observations: greedy_actions(q_net, observations_to_array(observations, q_net.observation_space)
+                                                   ).numpy()
 
     def _proba_step(self, observations: np.ndarray) -> np.ndarray:
         return self.q_net.action_proba(observations_to_array(observations, self.q_net.observation_space)).numpy()

@@ -5,7 +5,7 @@ its CRC computed once per zip level, on one core. This module computes it once, 
 over a few threads (``zlib.crc32`` releases the GIL), combines the pieces' CRCs
 (:func:`crc32_combine`) and hands the result to every enclosing zip writer. Where the optional
 ``isal`` package is installed its CRC-32 (the same function, about ten times faster with carry-less
-multiplication) replaces zlib's, without threads.
+multiplication) replaces zlib's, on one thread beside the reads and writes.
 
 >>> crc32_combine(zlib.crc32(b"stable "), zlib.crc32(b"baselines"), 9) == zlib.crc32(b"stable baselines")
 True
@@ -49,15 +49,17 @@ def crc32_function() -> Callable[..., int]:
 
 @contextlib.contextmanager
 def crc_pool(total_bytes: int) -> Iterator[ThreadPoolExecutor | None]:
-    """Threads for CRCs when there is enough data to share out and the CRC is slow, else None.
+    """Threads for CRCs when there is enough data to share out, else None.
 
     :param total_bytes: the bytes that will be checked
     :return: a context manager yielding the pool or None
     """
-    if CRC_THREADS < 2 or total_bytes < 2 * CRC_CHUNK_BYTES or crc32_function() is not zlib.crc32:
+    zlib_crc = crc32_function() is zlib.crc32
+    if total_bytes < 2 * CRC_CHUNK_BYTES or (zlib_crc and CRC_THREADS < 2):
         yield None
         return
-    pool = ThreadPoolExecutor(CRC_THREADS, thread_name_prefix="crc32")
+    # One thread of ISA-L's CRC keeps up with the disk: it runs while the calling thread reads or writes.
+    pool = ThreadPoolExecutor(CRC_THREADS if zlib_crc else 1, thread_name_prefix="crc32")
     try:
         yield pool
     finally:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import struct
 import time
 import zipfile
@@ -355,6 +356,11 @@ def _read_npy_header(file: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
     if header_length > MAX_NPY_HEADER_BYTES:
         raise ValueError(f"the .npy header declares {header_length} bytes; at most {MAX_NPY_HEADER_BYTES} are read")
     header_bytes = file.read(header_length)
+    written_by_numpy = _NUMPY_HEADER.fullmatch(header_bytes)
+    if written_by_numpy is not None:
+        descr, fortran_order, shape = written_by_numpy.groups()
+        dtype = np.dtype(descr.decode("ascii"))
+        return tuple(int(size) for size in shape.split(b",") if size.strip()), fortran_order == b"True", dtype
     _check_nesting(header_bytes)
     header = io.BytesIO(length_bytes + header_bytes)
     if version == (1, 0):
@@ -366,6 +372,15 @@ def _read_npy_header(file: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
     if dtype.fields is not None or dtype.subdtype is not None:
         raise ValueError(f"the array has a structured dtype {dtype}; only plain numbers, booleans and strings load")
     return shape, fortran_order, dtype
+
+
+#: The header NumPy writes for an array of plain numbers, booleans or strings (then spaces to align
+#: the data, and a newline), parsed without NumPy's ``literal_eval`` (a tenth of the time); any
+#: other header goes through NumPy's parser.
+_NUMPY_HEADER = re.compile(
+    rb"\{'descr': '([<>|=](?:[biufc]\d{1,2}|b1|[SU]\d{1,9}))', 'fortran_order': (True|False), "
+    rb"'shape': \((|\d{1,19},|\d{1,19}(?:, \d{1,19}){1,31})\), \} *\n"
+)
 
 
 def _check_nesting(header: bytes) -> None:
