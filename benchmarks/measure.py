@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 
 #: Arrays per model in the format benchmark (100 M parameters in 20 arrays of 5 M).
 N_ARRAYS = 20
-FORMAT_CONTENDERS = ("ours", "ours_file_object", "safetensors", "numpy")
+FORMAT_CONTENDERS = ("ours", "ours_file_object", "safetensors", "safetensors_fsync", "numpy")
 CARTPOLE = "CartPole-v1"
 #: Agents loaded one after the other in the evaluation-sweep measurement.
 SWEEP_AGENTS = 100
@@ -109,12 +109,22 @@ def format_contender(name: str, folder: Path) -> tuple[Path, Callable[[dict], No
                 with open(path, "wb") as file:
                     save_to_file(file, data={"gamma": 0.99}, params=params)
         return path, save, lambda: load_from_file(path)[1]
-    if name == "safetensors":
+    if name in ("safetensors", "safetensors_fsync"):
         import safetensors.numpy
 
         path = folder / "model.safetensors"
-        return path, lambda params: safetensors.numpy.save_file(params, path), \
-            lambda: safetensors.numpy.load_file(path)
+
+        def save(params: dict) -> None:
+            safetensors.numpy.save_file(params, path)
+            if name == "safetensors_fsync":  # as durable as our path API: the file's and the folder's fsync
+                for target, flags in ((path, os.O_RDONLY), (folder, os.O_RDONLY | os.O_DIRECTORY)):
+                    descriptor = os.open(target, flags)
+                    try:
+                        os.fsync(descriptor)
+                    finally:
+                        os.close(descriptor)
+
+        return path, save, lambda: safetensors.numpy.load_file(path)
     if name == "numpy":
         path = folder / "model.npz"
 
