@@ -42,10 +42,13 @@ def targets_table(results: dict[str, Any]) -> list[str]:
 
 def agents_table(results: dict[str, Any]) -> list[str]:
     by_algorithm = results["small_agents"]["by_algorithm"]
-    rows = [("save", "save_s", 1e3, "ms"), ("load (warm)", "load_s", 1e3, "ms"),
+    rows = [("save (path: atomic, fsync)", "save_s", 1e3, "ms"),
+            ("save into an open file", "save_file_object_s", 1e3, "ms"), ("load (warm)", "load_s", 1e3, "ms"),
             ("load + first predict (warm)", "load_and_first_predict_s", 1e3, "ms"),
             ("load + first predict (cold)", "cold_load_and_first_predict_s", 1e3, "ms"),
-            ("predict (steady)", "predict_s", 1e6, "us"), ("import", "import_s", 1, "s")]
+            ("100 loads + first predicts", "sweep_100_s", 1e3, "ms"),
+            ("predict (steady)", "predict_s", 1e6, "us"), ("file size", "file_bytes", 1e-3, "kB"),
+            ("import", "import_s", 1, "s")]
     lines = ["| | ours PPO | SB3 PPO | ours/SB3 | ours DQN | SB3 DQN | ours/SB3 |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for label, key, scale, unit in rows:

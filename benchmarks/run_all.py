@@ -301,6 +301,11 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         for key, limit in AGENT_TARGETS.items():
             add(f"{algorithm} {key} / Stable-Baselines3", ratios.get(key), limit,
                 "CartPole-v1, warm" if key != "file_bytes" else "CartPole-v1, untrained agent")
+    for algorithm, entry in results.get("training", {}).get("by_algorithm", {}).items():
+        speed = entry.get("steps_per_s_ours_over_sb3")
+        # Stable-Baselines3's env steps/s over ours: at most 1 when ours trains at least as fast.
+        add(f"{algorithm} training: Stable-Baselines3 env steps/s / ours", None if not speed else 1 / speed, 1.0,
+            f"CartPole-v1, {TRAINING_TIMESTEPS[algorithm]:,} steps, rl-zoo hyperparameters")
     return targets
 
 

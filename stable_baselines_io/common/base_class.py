@@ -200,11 +200,11 @@ class BaseRLModel(SaveLoadMixin, ABC):
 
     # --- the optimizer, built by the first learn -------------------------------------------------
 
-    #: The optimizer's class; its ``state_specs`` name the state a file may hold before it is built
-    #: (None: the model has no optimizer).
     #: ``load`` defers building the variables until they are needed (see
     #: :mod:`~stable_baselines_io.common.deferred_setup`); False builds them at once.
     _defer_setup_on_load: ClassVar[bool] = True
+    #: The optimizer's class; its ``state_specs`` name the state a file may hold before it is built
+    #: (None: the model has no optimizer).
     optimizer_class: ClassVar[type[SlotOptimizer] | None] = None
     _optimizer: SlotOptimizer | None = None
 
@@ -758,6 +758,7 @@ class BaseRLModel(SaveLoadMixin, ABC):
     @classmethod
     def _from_data(cls: type[SelfBaseRLModel], data: DataDict, env: EnvSpec | None,
                    overrides: dict[str, Any], setup: bool = True) -> SelfBaseRLModel:
+        """See :meth:`SaveLoadMixin._from_data`; ``setup=False`` leaves ``setup_model`` to the caller."""
         if "policy" not in data:
             raise CorruptAgentFileError("the data dictionary has no 'policy' key", member="data")
         policy = data["policy"]
