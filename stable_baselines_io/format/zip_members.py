@@ -90,12 +90,13 @@ def deflate_function() -> Callable[[bytes], bytes]:
 
 
 @functools.cache
-def _inflater_factory() -> Callable[[], zlib._Decompress]:
+def _inflater() -> tuple[Callable[[], zlib._Decompress], tuple[type[Exception], ...]]:
+    """A raw-inflate object factory (ISA-L's where installed) and the errors a bad stream raises."""
     try:
         from isal import isal_zlib
     except ImportError:
-        return functools.partial(zlib.decompressobj, _RAW_DEFLATE_WBITS)
-    return functools.partial(isal_zlib.decompressobj, _RAW_DEFLATE_WBITS)  # type: ignore[return-value]
+        return functools.partial(zlib.decompressobj, _RAW_DEFLATE_WBITS), (zlib.error,)
+    return functools.partial(isal_zlib.decompressobj, _RAW_DEFLATE_WBITS), (zlib.error, isal_zlib.error)
 
 
 def write_member(archive: zipfile.ZipFile, name: str, payload: bytes | memoryview, date_time: DateTime,
@@ -180,12 +181,14 @@ def read_member(stream: IO[bytes], info: zipfile.ZipInfo, metadata_encoding: str
     if info.compress_type == zipfile.ZIP_STORED:
         data = raw
     elif info.compress_type == zipfile.ZIP_DEFLATED:
-        inflater = _inflater_factory()()
+        new_inflater, errors = _inflater()
+        inflater = new_inflater()
         try:
             data = inflater.decompress(raw, info.file_size)
-        except zlib.error as error:
+            more = inflater.unconsumed_tail or (not inflater.eof and inflater.decompress(b"", 1))
+        except errors as error:
             raise zipfile.BadZipFile(f"bad deflate stream: {error}") from error
-        if inflater.unconsumed_tail or (len(data) == info.file_size and not inflater.eof and inflater.decompress(b"", 1)):
+        if more:
             raise zipfile.BadZipFile(f"the member inflates to more than its declared {info.file_size} bytes")
     else:
         raise ValueError(f"compression method {info.compress_type} is not read directly")
