@@ -21,6 +21,7 @@ are read, and a parameter named twice is refused.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import struct
@@ -125,10 +126,9 @@ def write_params(stream: IO[bytes], params: Mapping[str, np.ndarray], date_time:
                 raise SerializationError(f"parameter {name!r} is an array of Python objects, which cannot be saved "
                                          "without pickle")
             if array.nbytes < DEFLATE_MAX_BYTES:
-                npy = io.BytesIO()
-                write_array(npy, np.asarray(array))
-                if npy.tell() < DEFLATE_MAX_BYTES:
-                    write_member(archive, name + NPY_SUFFIX, npy.getbuffer(), date_time, compress=True)
+                npy = array_to_npy(np.asarray(array))
+                if len(npy) < DEFLATE_MAX_BYTES:
+                    write_member(archive, name + NPY_SUFFIX, npy, date_time, compress=True)
                     continue
             member_size = array.nbytes + 4096
             with archive.open(member_info(name + NPY_SUFFIX, date_time), "w",
@@ -147,25 +147,53 @@ def write_array(file: IO[bytes], array: np.ndarray, pool: ThreadPoolExecutor | N
     :param array: the array (not an object array)
     :param pool: threads that compute the CRC while the bytes are written, or None
     """
-    if array.flags.c_contiguous:
-        memory = array
-    elif array.flags.f_contiguous:
-        memory = array.T  # the .npy data of a Fortran-ordered array is its transpose in C order
-    else:
-        memory = None
-    header = io.BytesIO()
-    if memory is not None and array.dtype.kind in _RAW_KINDS:
-        try:
-            np.lib.format.write_array_header_1_0(header, np.lib.format.header_data_from_array_1_0(array))
-        except ValueError:  # a header too long for version 1.0: let numpy pick the version
-            memory = None
-    if memory is None or array.dtype.kind not in _RAW_KINDS:
+    raw = _raw_npy(array)
+    if raw is None:
         np.lib.format.write_array(file, array, allow_pickle=False)
         return
-    file.write(header.getvalue())
-    if memory.size:
-        data = memoryview(memory.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
+    header, data = raw
+    file.write(header)
+    if len(data):
         write_with_crc(file, data, pool)
+
+
+def array_to_npy(array: np.ndarray) -> bytes:
+    """:return: the bytes of one ``.npy`` stream, as :func:`write_array` writes it"""
+    raw = _raw_npy(array)
+    if raw is None:
+        npy = io.BytesIO()
+        np.lib.format.write_array(npy, array, allow_pickle=False)
+        return npy.getvalue()
+    return b"".join(raw)
+
+
+def _raw_npy(array: np.ndarray) -> tuple[bytes, memoryview] | None:
+    """The ``.npy`` header and a view of the data of a contiguous array of numbers, else None."""
+    if array.dtype.kind not in _RAW_KINDS:
+        return None
+    if array.flags.c_contiguous:
+        memory, fortran_order = array, False
+    elif array.flags.f_contiguous:
+        memory, fortran_order = array.T, True  # the .npy data of a Fortran-ordered array is its transpose in C order
+    else:
+        return None
+    header = _npy_header(array.dtype, array.shape, fortran_order)
+    if header is None:
+        return None
+    return header, memoryview(memory.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=1024)
+def _npy_header(dtype: np.dtype, shape: tuple[int, ...], fortran_order: bool) -> bytes | None:
+    """A version 1.0 ``.npy`` header (cached: a model's layers share a few), or None where it is too
+    long for version 1.0 and NumPy picks the version."""
+    header = io.BytesIO()
+    try:
+        np.lib.format.write_array_header_1_0(header, {"descr": np.lib.format.dtype_to_descr(dtype),
+                                                      "fortran_order": fortran_order, "shape": shape})
+    except ValueError:
+        return None
+    return header.getvalue()
 
 
 def read_params(stream: IO[bytes], param_list: Iterable[str] | None, source: str | None,
