@@ -186,14 +186,16 @@ def test_load_data_false_skips_the_data(tmp_path):
 
 def test_archive_members_as_stable_baselines_wrote_them(tmp_path):
     params = make_params()
+    params["model/vf_fc0/w:0"] = np.linspace(0, 1, 1024, dtype=np.float32).reshape(32, 32)  # deflated
     save_to_file(tmp_path / "agent", data=make_data(), params=params)
     with zipfile.ZipFile(tmp_path / "agent.zip") as archive:
         assert archive.namelist() == ["data", "parameter_list", "parameters", "metadata"]
         # zipfile (what Stable Baselines 2 opens the file with) inflates the deflated JSON members;
         # "parameters" is stored, as Stable Baselines 2 wrote it
-        assert {info.filename: info.compress_type for info in archive.infolist()} == {
-            "data": zipfile.ZIP_DEFLATED, "parameter_list": zipfile.ZIP_DEFLATED,
-            "parameters": zipfile.ZIP_STORED, "metadata": zipfile.ZIP_DEFLATED}
+        # (a tiny member that deflate does not make smaller is stored)
+        methods = {info.filename: info.compress_type for info in archive.infolist()}
+        assert methods["data"] == zipfile.ZIP_DEFLATED and methods["parameters"] == zipfile.ZIP_STORED
+        assert set(methods.values()) == {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
         assert archive.testzip() is None
         assert json.loads(archive.read("parameter_list")) == list(params)
         data = json.loads(archive.read("data"))
@@ -201,7 +203,7 @@ def test_archive_members_as_stable_baselines_wrote_them(tmp_path):
         assert data["action_space"]["n"] == 2
         # what Stable Baselines 2's reader does with the member, whose small .npy members are deflated
         with zipfile.ZipFile(io.BytesIO(archive.read("parameters"))) as npz_archive:
-            assert {info.compress_type for info in npz_archive.infolist()} == {zipfile.ZIP_DEFLATED}
+            assert zipfile.ZIP_DEFLATED in {info.compress_type for info in npz_archive.infolist()}
         with np.load(io.BytesIO(archive.read("parameters"))) as npz:
             assert sorted(npz.files) == sorted(params)
             for name, value in params.items():

@@ -63,13 +63,14 @@ def test_the_writer_produces_the_golden_bytes() -> None:
 
 
 def members(archive_bytes: bytes) -> list[tuple[object, ...]]:
-    """Every member, nested ones too: name, compression, time, then CRC, size and uncompressed bytes
-    (for an .npz member, which holds deflated members, its members' instead)."""
+    """Every member, nested ones too: name, time, then CRC, size and uncompressed bytes (for an .npz
+    member, which holds deflated members, its members' instead). Not the compression: a member is
+    stored where the installed deflate does not make it smaller (ISA-L's level 0 on tiny members)."""
     found: list[tuple[object, ...]] = []
     with zipfile.ZipFile(io.BytesIO(archive_bytes)) as archive:
         for info in archive.infolist():
             content = archive.read(info)
-            found.append((info.filename, info.compress_type, info.date_time))
+            found.append((info.filename, info.date_time))
             if info.filename in ("parameters", "training_arrays"):
                 found += [(f"{info.filename}/{name}", *rest) for name, *rest in members(content)]
             else:
@@ -77,7 +78,7 @@ def members(archive_bytes: bytes) -> list[tuple[object, ...]]:
     return found
 
 
-def test_the_installed_deflate_changes_only_the_compressed_bytes() -> None:
+def test_the_installed_deflate_changes_only_how_members_are_compressed() -> None:
     written, golden = golden_bytes(), GOLDEN.read_bytes()
     assert members(written) == members(golden)
     if zip_members.deflate_function()(b"x" * 100) == ZLIB_DEFLATE(b"x" * 100):

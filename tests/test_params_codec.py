@@ -92,7 +92,7 @@ def test_output_is_a_npz_that_numpy_reads():
 
 
 def test_small_arrays_are_deflated_npy_members_and_large_ones_stored():
-    small = np.ones((2, 2), dtype=np.float32)
+    small = np.ones((16, 16), dtype=np.float32)
     large = np.ones(DEFLATE_MAX_BYTES // 4, dtype=np.float32)  # its .npy bytes reach the threshold
     just_below = np.ones((DEFLATE_MAX_BYTES - 256) // 8, dtype=np.float64)
     params = OrderedDict([("model/pi/w:0", small), ("model/big:0", large), ("model/edge:0", just_below)])
