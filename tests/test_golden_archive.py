@@ -12,26 +12,24 @@ test pins everything else (headers, order, sizes, uncompressed contents).
 
 from __future__ import annotations
 
-import functools
 import io
 import sys
 import zipfile
-import zlib
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from stable_baselines_io.format import zip_members
 from stable_baselines_io.format.archive import write_archive
 from stable_baselines_io.format.files import read_agent_file
 from stable_baselines_io.format.json_codec import data_to_json
-from stable_baselines_io.format import zip_members
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "agent-format-2-deflated.zip"
 #: Written before small members were deflated (0.x): every member stored.
 GOLDEN_STORED = Path(__file__).resolve().parent / "golden" / "agent-format-2.zip"
-ZLIB_DEFLATE = functools.partial(zlib.compress, level=zip_members.DEFLATE_LEVEL, wbits=-15)
+ZLIB_DEFLATE = zip_members.zlib_deflate
 DATE_TIME = (2020, 1, 1, 0, 0, 0)
 DATA = {"gamma": 0.99, "n_steps": 8, "observation_shape": (4,)}
 PARAMS = OrderedDict([("model/pi/w:0", np.arange(6, dtype=np.float32).reshape(2, 3)),

@@ -50,7 +50,6 @@ from stable_baselines_io.format.zip_members import (
 )
 from stable_baselines_io.type_aliases import ParamDict
 
-
 NPY_SUFFIX = ".npy"
 READ_CHUNK_BYTES = 16 * 1024 * 1024
 #: The longest ``.npy`` header read (NumPy's own default limit); longer ones are refused unread.

@@ -79,17 +79,28 @@ def member_info(name: str, date_time: DateTime) -> zipfile.ZipInfo:
     return info
 
 
+def zlib_deflate(data: bytes | memoryview) -> bytes:
+    """Raw deflate with zlib at :data:`DEFLATE_LEVEL` (the fallback; ``zlib.compress`` takes
+    ``wbits`` only from Python 3.11).
+
+    :param data: the bytes
+    :return: the deflated bytes
+    """
+    compressor = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, _RAW_DEFLATE_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
 @functools.cache
 def deflate_function() -> Callable[[bytes | memoryview], bytes]:
     """Raw deflate: ISA-L's where ``isal`` is installed (level 0 below :data:`FAST_LEVEL_MAX_BYTES`,
-    else :data:`DEFLATE_LEVEL`), else zlib's at :data:`DEFLATE_LEVEL`.
+    else :data:`DEFLATE_LEVEL`), else :func:`zlib_deflate`.
 
     :return: a function ``data -> deflated bytes``
     """
     try:
         from isal import isal_zlib
     except ImportError:
-        return functools.partial(zlib.compress, level=DEFLATE_LEVEL, wbits=_RAW_DEFLATE_WBITS)
+        return zlib_deflate
 
     def isal_deflate(data: bytes | memoryview) -> bytes:
         level = 0 if len(data) < FAST_LEVEL_MAX_BYTES else DEFLATE_LEVEL
@@ -105,7 +116,8 @@ def _inflater() -> tuple[Callable[[], zlib._Decompress], tuple[type[Exception], 
         from isal import isal_zlib
     except ImportError:
         return functools.partial(zlib.decompressobj, _RAW_DEFLATE_WBITS), (zlib.error,)
-    return functools.partial(isal_zlib.decompressobj, _RAW_DEFLATE_WBITS), (zlib.error, isal_zlib.error)
+    return (functools.partial(isal_zlib.decompressobj, _RAW_DEFLATE_WBITS),  # type: ignore[return-value]
+            (zlib.error, isal_zlib.error))
 
 
 def write_member(archive: zipfile.ZipFile, name: str, payload: bytes | memoryview, date_time: DateTime,
@@ -128,7 +140,8 @@ def write_member(archive: zipfile.ZipFile, name: str, payload: bytes | memoryvie
         deflated = deflate_function()(payload)
         if len(deflated) < len(payload):
             info.compress_type, data = zipfile.ZIP_DEFLATED, deflated
-    if not all(hasattr(archive, attribute) for attribute in _ZIPFILE_WRITER_ATTRIBUTES) or archive._writing:
+    if not all(hasattr(archive, attribute) for attribute in _ZIPFILE_WRITER_ATTRIBUTES) \
+            or archive._writing:  # type: ignore[attr-defined]
         archive.writestr(info, bytes(payload), compresslevel=DEFLATE_LEVEL)
         return
     info.file_size, info.compress_size, info.CRC = len(payload), len(data), crc32_function()(payload)
