@@ -56,9 +56,10 @@ _LOCAL_HEADER_SIGNATURE = b"PK\x03\x04"
 _UTF8_NAME_FLAG = 0x800
 #: Flag bits (encrypted, patched, strongly encrypted) that :func:`read_member` leaves to zipfile.
 UNSUPPORTED_FLAGS = 0x1 | 0x20 | 0x40
-#: What zipfile's internals must offer for :func:`write_member` to append a member itself.
-_ZIPFILE_WRITER_ATTRIBUTES = ("_lock", "_seekable", "_writecheck", "_didModify", "start_dir", "fp", "filelist",
-                              "NameToInfo", "_writing")
+#: The attributes of a ``ZipFile`` (besides its ``_writecheck`` method) that :func:`write_member`
+#: needs to append a member itself.
+_ZIPFILE_WRITER_ATTRIBUTES = frozenset({"_lock", "_seekable", "_didModify", "start_dir", "fp", "filelist",
+                                        "NameToInfo", "_writing"})
 
 
 def now_date_time() -> DateTime:
@@ -140,7 +141,7 @@ def write_member(archive: zipfile.ZipFile, name: str, payload: bytes | memoryvie
         deflated = deflate_function()(payload)
         if len(deflated) < len(payload):
             info.compress_type, data = zipfile.ZIP_DEFLATED, deflated
-    if not all(hasattr(archive, attribute) for attribute in _ZIPFILE_WRITER_ATTRIBUTES) \
+    if not (vars(archive).keys() >= _ZIPFILE_WRITER_ATTRIBUTES and hasattr(archive, "_writecheck")) \
             or archive._writing:  # type: ignore[attr-defined]
         archive.writestr(info, bytes(payload), compresslevel=DEFLATE_LEVEL)
         return
