@@ -1,8 +1,9 @@
 """The zip archive: ``data``, ``parameter_list``, ``parameters`` and ``metadata`` members.
 
-Written with ``ZIP_STORED`` members (as Stable Baselines wrote them) and zip64 where sizes need
-it. The ``parameters`` member is streamed in and out (see :mod:`.params_codec`): on read, a
-stored member is handed to the ``.npz`` reader as a window onto the file, not copied.
+The JSON members are deflated and the ``.npz`` members stored (see :mod:`.zip_members`), with
+zip64 where sizes need it. The ``parameters`` member is streamed in and out (see
+:mod:`.params_codec`): on read, a stored member is handed to the ``.npz`` reader as a window onto
+the file, not copied.
 """
 
 from __future__ import annotations
@@ -118,8 +119,9 @@ def write_archive(
     """Write a zip agent file into ``stream`` (which need not be seekable).
 
     The core members come first, then the extra JSON members, then the extra array members, each
-    group in the order given. Members are stored (not compressed), all with the same time: the
-    same contents and ``date_time`` give the same bytes.
+    group in the order given. JSON members are deflated (when that makes them smaller), ``.npz``
+    members stored, all with the same time: the same contents, ``date_time`` and deflate backend
+    give the same bytes.
 
     :param stream: binary stream open for writing
     :param data_json: the ``data`` member's JSON, or None to omit it
