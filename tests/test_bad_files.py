@@ -25,7 +25,7 @@ from stable_baselines_io.exceptions import (
     StableBaselinesIOError,
     UnsafeObjectError,
 )
-from stable_baselines_io.format import load_from_file, read_agent_file, save_to_file
+from stable_baselines_io.format import load_from_file, read_agent_file, save_to_file, zip_members
 
 PARAMS = OrderedDict([("model/pi/w:0", np.arange(64, dtype=np.float32).reshape(8, 8) + 0.5),
                       ("model/pi/b:0", np.ones(8, dtype=np.float32))])
@@ -311,7 +311,21 @@ def test_serialized_bytes_that_are_not_a_pickle(tmp_path):
 # --- damaged bytes --------------------------------------------------------------------------------
 
 
-def test_crc_error_in_an_array(tmp_path):
+@pytest.fixture
+def stored_members(monkeypatch):
+    """Files with every member stored (as Stable Baselines 2 and this library before 0.x wrote them):
+    a deflate that never gets smaller."""
+    monkeypatch.setattr(zip_members, "deflate_function", lambda: bytes)
+
+
+@pytest.fixture
+def deflated_members(monkeypatch):
+    """zlib's deflate, which makes even this file's tiny members smaller (ISA-L's level 0 may not)."""
+    monkeypatch.setattr(zip_members, "deflate_function",
+                        lambda: zip_members.zlib_deflate)
+
+
+def test_crc_error_in_a_stored_array(tmp_path, stored_members):
     raw = bytearray(valid_file_bytes())
     weights = PARAMS["model/pi/w:0"].tobytes()
     position = raw.find(weights)
@@ -323,12 +337,39 @@ def test_crc_error_in_an_array(tmp_path):
     assert isinstance(error.value.__cause__, zipfile.BadZipFile)
 
 
-def test_crc_error_in_data(tmp_path):
+def test_crc_error_in_stored_data(tmp_path, stored_members):
     raw = bytearray(valid_file_bytes())
     position = raw.find(b'"n_steps": 128')
     raw[position + 12] = ord("9")  # still valid JSON: only the CRC tells
     path = write(tmp_path, bytes(raw))
     with expect(CorruptAgentFileError, path, "data", "CRC"):
+        load_from_file(path)
+
+
+@pytest.mark.parametrize("member, reported_member", [("model/pi/w:0.npy", "parameters/model/pi/w:0.npy"),
+                                                     ("data", "data")])
+def test_crc_error_in_a_deflated_member(tmp_path, deflated_members, member, reported_member):
+    raw = valid_file_bytes()
+    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+        assert archive.getinfo("data").compress_type == zipfile.ZIP_DEFLATED
+    path = write(tmp_path, patch_member_field(raw, member, "crc", 0x12345678))
+    with expect(CorruptAgentFileError, path, reported_member, "CRC") as error:
+        load_from_file(path)
+    assert isinstance(error.value.__cause__, zipfile.BadZipFile)
+
+
+@pytest.mark.parametrize("member, reported_member", [("model/pi/w:0.npy", "parameters/model/pi/w:0.npy"),
+                                                     ("data", "data")])
+def test_damaged_deflate_stream(tmp_path, deflated_members, member, reported_member):
+    """Bytes that are no deflate stream at all, in place of a member's compressed bytes."""
+    raw = bytearray(valid_file_bytes())
+    with zipfile.ZipFile(io.BytesIO(bytes(raw))) as archive:
+        assert archive.getinfo("data").compress_type == zipfile.ZIP_DEFLATED
+        outer = archive.getinfo(member) if member == "data" else archive.getinfo("parameters")
+    start = raw.find(member.encode(), outer.header_offset) + len(member)
+    raw[start:start + 4] = b"\xff" * 4  # block type 3: reserved, an error for every inflater
+    path = write(tmp_path, bytes(raw))
+    with expect(CorruptAgentFileError, path, reported_member, "bad deflate stream|while decompressing"):
         load_from_file(path)
 
 

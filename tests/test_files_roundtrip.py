@@ -186,16 +186,24 @@ def test_load_data_false_skips_the_data(tmp_path):
 
 def test_archive_members_as_stable_baselines_wrote_them(tmp_path):
     params = make_params()
+    params["model/vf_fc0/w:0"] = np.linspace(0, 1, 1024, dtype=np.float32).reshape(32, 32)  # deflated
     save_to_file(tmp_path / "agent", data=make_data(), params=params)
     with zipfile.ZipFile(tmp_path / "agent.zip") as archive:
         assert archive.namelist() == ["data", "parameter_list", "parameters", "metadata"]
-        assert all(info.compress_type == zipfile.ZIP_STORED for info in archive.infolist())
+        # zipfile (what Stable Baselines 2 opens the file with) inflates the deflated JSON members;
+        # "parameters" is stored, as Stable Baselines 2 wrote it
+        # (a tiny member that deflate does not make smaller is stored)
+        methods = {info.filename: info.compress_type for info in archive.infolist()}
+        assert methods["data"] == zipfile.ZIP_DEFLATED and methods["parameters"] == zipfile.ZIP_STORED
+        assert set(methods.values()) == {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
         assert archive.testzip() is None
         assert json.loads(archive.read("parameter_list")) == list(params)
         data = json.loads(archive.read("data"))
         assert data["gamma"] == 0.99
         assert data["action_space"]["n"] == 2
-        # what Stable Baselines 2's reader does with the member
+        # what Stable Baselines 2's reader does with the member, whose small .npy members are deflated
+        with zipfile.ZipFile(io.BytesIO(archive.read("parameters"))) as npz_archive:
+            assert zipfile.ZIP_DEFLATED in {info.compress_type for info in npz_archive.infolist()}
         with np.load(io.BytesIO(archive.read("parameters"))) as npz:
             assert sorted(npz.files) == sorted(params)
             for name, value in params.items():
@@ -338,6 +346,9 @@ def test_saving_into_a_missing_folder_names_it(tmp_path):
 def test_zip64_headers_when_over_the_threshold(tmp_path, monkeypatch):
     monkeypatch.setattr(params_codec, "ZIP64_THRESHOLD", 16)
     monkeypatch.setattr(archive_module, "ZIP64_THRESHOLD", 16)
+    # the streamed path of large arrays: stored members written through zipfile
+    monkeypatch.setattr(archive_module, "IN_MEMORY_ARRAYS_BYTES", 0)
+    monkeypatch.setattr(params_codec, "DEFLATE_MAX_BYTES", 0)
     params = make_params()
     save_to_file(tmp_path / "agent", data={"a": 1}, params=params)
     raw = (tmp_path / "agent.zip").read_bytes()

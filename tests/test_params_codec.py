@@ -14,6 +14,7 @@ from hypothesis.extra import numpy as hnp
 
 from stable_baselines_io.exceptions import CorruptAgentFileError, SerializationError
 from stable_baselines_io.format.params_codec import bytes_to_params, params_to_bytes
+from stable_baselines_io.format.zip_members import DEFLATE_MAX_BYTES
 
 ARRAYS = {
     "float16": np.array([0.5, -65504.0, 6e-8], dtype=np.float16),
@@ -90,13 +91,29 @@ def test_output_is_a_npz_that_numpy_reads():
             assert_arrays_equal(npz[name], value)
 
 
-def test_members_are_stored_npy_files():
-    params = {"model/pi/w:0": np.ones((2, 2), dtype=np.float32)}
+def test_small_arrays_are_deflated_npy_members_and_large_ones_stored():
+    small = np.ones((16, 16), dtype=np.float32)
+    large = np.ones(DEFLATE_MAX_BYTES // 4, dtype=np.float32)  # its .npy bytes reach the threshold
+    just_below = np.ones((DEFLATE_MAX_BYTES - 256) // 8, dtype=np.float64)
+    params = OrderedDict([("model/pi/w:0", small), ("model/big:0", large), ("model/edge:0", just_below)])
     with zipfile.ZipFile(io.BytesIO(params_to_bytes(params))) as archive:
-        (info,) = archive.infolist()
-        assert info.filename == "model/pi/w:0.npy"
-        assert info.compress_type == zipfile.ZIP_STORED
-        assert archive.read(info).startswith(b"\x93NUMPY")
+        infos = {info.filename: info for info in archive.infolist()}
+        assert list(infos) == ["model/pi/w:0.npy", "model/big:0.npy", "model/edge:0.npy"]
+        assert infos["model/pi/w:0.npy"].compress_type == zipfile.ZIP_DEFLATED
+        assert infos["model/edge:0.npy"].compress_type == zipfile.ZIP_DEFLATED
+        assert infos["model/big:0.npy"].compress_type == zipfile.ZIP_STORED
+        assert not any(info.flag_bits & 0x8 for info in infos.values())  # sizes in the headers, no descriptors
+        for name, value in params.items():
+            expected = io.BytesIO()
+            np.lib.format.write_array(expected, value, allow_pickle=False)
+            assert archive.read(name + ".npy") == expected.getvalue()
+
+
+def test_incompressible_small_arrays_stay_stored():
+    noise = np.frombuffer(np.random.default_rng(0).bytes(1024), dtype=np.uint8)
+    with zipfile.ZipFile(io.BytesIO(params_to_bytes({"noise": noise}))) as archive:
+        assert archive.getinfo("noise.npy").compress_type == zipfile.ZIP_STORED
+    np.testing.assert_array_equal(bytes_to_params(params_to_bytes({"noise": noise}))["noise"], noise)
 
 
 def test_reads_numpy_written_npz_including_compressed():

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import stable_baselines_io.format._crc as _crc
+import stable_baselines_io.format.archive as archive_module
 import stable_baselines_io.format.params_codec as params_codec
 from stable_baselines_io.exceptions import CorruptAgentFileError
 from stable_baselines_io.format._crc import crc32_combine
@@ -49,6 +50,13 @@ def test_crc32_combine(lengths):
     rng = np.random.default_rng(sum(lengths))
     first, second = (rng.integers(0, 256, length, dtype=np.uint8).tobytes() for length in lengths)
     assert crc32_combine(zlib.crc32(first), zlib.crc32(second), len(second)) == zlib.crc32(first + second)
+
+
+@pytest.fixture(autouse=True)
+def stored_arrays(monkeypatch):
+    """Tiny arrays written as large ones are (stored, streamed): this file pins those paths."""
+    monkeypatch.setattr(params_codec, "DEFLATE_MAX_BYTES", 0)
+    monkeypatch.setattr(archive_module, "IN_MEMORY_ARRAYS_BYTES", 0)
 
 
 @pytest.fixture(params=[1, 2], ids=["inline CRC", "CRC threads"])

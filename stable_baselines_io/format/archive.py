@@ -1,8 +1,9 @@
 """The zip archive: ``data``, ``parameter_list``, ``parameters`` and ``metadata`` members.
 
-Written with ``ZIP_STORED`` members (as Stable Baselines wrote them) and zip64 where sizes need
-it. The ``parameters`` member is streamed in and out (see :mod:`.params_codec`): on read, a
-stored member is handed to the ``.npz`` reader as a window onto the file, not copied.
+The JSON members are deflated and the ``.npz`` members stored (see :mod:`.zip_members`), with
+zip64 where sizes need it. The ``parameters`` member is streamed in and out (see
+:mod:`.params_codec`): on read, a stored member is handed to the ``.npz`` reader as a window onto
+the file, not copied.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from stable_baselines_io.format.params_codec import (
     write_params,
 )
 from stable_baselines_io.format.read_errors import reported_as_corrupt
+from stable_baselines_io.format.zip_members import write_member
 from stable_baselines_io.type_aliases import ParamDict
 
 DATA_MEMBER = "data"
@@ -64,6 +66,9 @@ _MEMBER_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _LOCAL_HEADER_SIGNATURE = b"PK\x03\x04"
 _READ_CHUNK_BYTES = 1024 * 1024
+#: An ``.npz`` member of arrays smaller than this in all is built in memory, then written in one
+#: piece (cheaper than zipfile's streaming writer); a larger one is streamed (no copy of its arrays).
+IN_MEMORY_ARRAYS_BYTES = 1024 * 1024
 
 
 def check_member_name(name: str, kind: str | None = None) -> None:
@@ -114,8 +119,9 @@ def write_archive(
     """Write a zip agent file into ``stream`` (which need not be seekable).
 
     The core members come first, then the extra JSON members, then the extra array members, each
-    group in the order given. Members are stored (not compressed), all with the same time: the
-    same contents and ``date_time`` give the same bytes.
+    group in the order given. JSON members are deflated (when that makes them smaller), ``.npz``
+    members stored, all with the same time: the same contents, ``date_time`` and deflate backend
+    give the same bytes.
 
     :param stream: binary stream open for writing
     :param data_json: the ``data`` member's JSON, or None to omit it
@@ -136,21 +142,30 @@ def write_archive(
         raise ValueError(f"members {both} are given both as JSON and as arrays")
     with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         if data_json is not None:
-            archive.writestr(member_info(DATA_MEMBER, date_time), data_json)
+            _write_json(archive, DATA_MEMBER, data_json, date_time)
         if params is not None:
-            archive.writestr(member_info(PARAMETER_LIST_MEMBER, date_time), json.dumps(list(params), indent=4))
+            _write_json(archive, PARAMETER_LIST_MEMBER, json.dumps(list(params), indent=4), date_time)
             _write_arrays(archive, PARAMETERS_MEMBER, params, date_time)
         if metadata is not None:
-            archive.writestr(member_info(METADATA_MEMBER, date_time),
-                             json.dumps(metadata, indent=4, allow_nan=False))
+            _write_json(archive, METADATA_MEMBER, json.dumps(metadata, indent=4, allow_nan=False), date_time)
         for member_name, text in json_members.items():
-            archive.writestr(member_info(member_name, date_time), text)
+            _write_json(archive, member_name, text, date_time)
         for member_name, arrays in array_members.items():
             _write_arrays(archive, member_name, arrays, date_time)
 
 
+def _write_json(archive: zipfile.ZipFile, member_name: str, text: str, date_time: DateTime) -> None:
+    write_member(archive, member_name, text.encode("utf-8"), date_time, compress=True)
+
+
 def _write_arrays(archive: zipfile.ZipFile, member_name: str, arrays: ParamDict, date_time: DateTime) -> None:
+    """An ``.npz`` member, stored: built in memory when small, else streamed into the archive."""
     total_bytes = sum(getattr(value, "nbytes", 0) + 4096 for value in arrays.values())
+    if total_bytes < IN_MEMORY_ARRAYS_BYTES:
+        npz = io.BytesIO()
+        write_params(npz, arrays, date_time)
+        write_member(archive, member_name, npz.getbuffer(), date_time, compress=False)
+        return
     with archive.open(member_info(member_name, date_time), "w", force_zip64=total_bytes > ZIP64_THRESHOLD) as member:
         write_params(member, arrays, date_time)
 

@@ -21,11 +21,11 @@ are read, and a parameter named twice is refused.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import re
 import struct
-import time
 import zipfile
 import zlib
 from collections import Counter, OrderedDict
@@ -39,10 +39,17 @@ from stable_baselines_io.exceptions import CorruptAgentFileError, SerializationE
 from stable_baselines_io.format._crc import CRC_CHUNK_BYTES, PieceCrc, crc_pool, write_with_crc
 from stable_baselines_io.format.budget import LoadBudget
 from stable_baselines_io.format.read_errors import DAMAGE_ERRORS, as_corrupt, reported_as_corrupt
+from stable_baselines_io.format.zip_members import (
+    DEFLATE_MAX_BYTES,
+    UNSUPPORTED_FLAGS,
+    DateTime,
+    member_data_start,
+    member_info,
+    now_date_time,
+    read_member,
+    write_member,
+)
 from stable_baselines_io.type_aliases import ParamDict
-
-#: A zip member's time: ``(year, month, day, hour, minute, second)``.
-DateTime = tuple[int, int, int, int, int, int]
 
 NPY_SUFFIX = ".npy"
 READ_CHUNK_BYTES = 16 * 1024 * 1024
@@ -66,14 +73,9 @@ ZIP_ENTRY_COST_BYTES = 512
 #: (4096 under the 64 MiB floor), and with them the time a load takes.
 ARRAY_OVERHEAD_BYTES = 16 * 1024
 
-_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _END_RECORD = struct.Struct("<4s4H2LH")
 _END_RECORD_SIGNATURE = b"PK\x05\x06"
 _CENTRAL_ENTRY_MIN_BYTES = 46
-_LOCAL_HEADER_SIGNATURE = b"PK\x03\x04"
-_UTF8_NAME_FLAG = 0x800
-#: Members with these flag bits (encrypted, patched, strongly encrypted) go to zipfile, which refuses them.
-_UNSUPPORTED_FLAGS = 0x1 | 0x20 | 0x40
 #: Array kinds written as raw memory: booleans and numbers. Others go through numpy.lib.format.
 _RAW_KINDS = frozenset("biufc")
 
@@ -106,6 +108,9 @@ def bytes_to_params(serialized: bytes, param_list: Iterable[str] | None = None,
 def write_params(stream: IO[bytes], params: Mapping[str, np.ndarray], date_time: DateTime | None = None) -> None:
     """Write parameters as an ``.npz`` archive into ``stream`` (which need not be seekable).
 
+    Arrays whose ``.npy`` bytes are below :data:`~.zip_members.DEFLATE_MAX_BYTES` are deflated
+    (see :mod:`.zip_members`); larger ones are stored, streamed from their memory.
+
     :param stream: a binary stream open for writing
     :param params: name -> array
     :param date_time: the members' time (default: now)
@@ -120,28 +125,15 @@ def write_params(stream: IO[bytes], params: Mapping[str, np.ndarray], date_time:
             if array.dtype.hasobject:
                 raise SerializationError(f"parameter {name!r} is an array of Python objects, which cannot be saved "
                                          "without pickle")
+            if array.nbytes < DEFLATE_MAX_BYTES:
+                npy = array_to_npy(np.asarray(array))
+                if len(npy) < DEFLATE_MAX_BYTES:
+                    write_member(archive, name + NPY_SUFFIX, npy, date_time, compress=True)
+                    continue
             member_size = array.nbytes + 4096
             with archive.open(member_info(name + NPY_SUFFIX, date_time), "w",
                               force_zip64=member_size > ZIP64_THRESHOLD) as member:
                 write_array(member, np.asarray(array), pool)
-
-
-def now_date_time() -> DateTime:
-    """:return: the current local time as a zip member's ``date_time``"""
-    return time.localtime()[:6]  # type: ignore[return-value]
-
-
-def member_info(name: str, date_time: DateTime) -> zipfile.ZipInfo:
-    """A stored zip member written at ``date_time``, with zipfile's default permissions (``rw-------``).
-
-    :param name: the member's name
-    :param date_time: ``(year, month, day, hour, minute, second)``
-    :return: the member's header
-    """
-    info = zipfile.ZipInfo(name, date_time=date_time)
-    info.compress_type = zipfile.ZIP_STORED
-    info.external_attr = 0o600 << 16
-    return info
 
 
 def write_array(file: IO[bytes], array: np.ndarray, pool: ThreadPoolExecutor | None = None) -> None:
@@ -155,25 +147,53 @@ def write_array(file: IO[bytes], array: np.ndarray, pool: ThreadPoolExecutor | N
     :param array: the array (not an object array)
     :param pool: threads that compute the CRC while the bytes are written, or None
     """
-    if array.flags.c_contiguous:
-        memory = array
-    elif array.flags.f_contiguous:
-        memory = array.T  # the .npy data of a Fortran-ordered array is its transpose in C order
-    else:
-        memory = None
-    header = io.BytesIO()
-    if memory is not None and array.dtype.kind in _RAW_KINDS:
-        try:
-            np.lib.format.write_array_header_1_0(header, np.lib.format.header_data_from_array_1_0(array))
-        except ValueError:  # a header too long for version 1.0: let numpy pick the version
-            memory = None
-    if memory is None or array.dtype.kind not in _RAW_KINDS:
+    raw = _raw_npy(array)
+    if raw is None:
         np.lib.format.write_array(file, array, allow_pickle=False)
         return
-    file.write(header.getvalue())
-    if memory.size:
-        data = memoryview(memory.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
+    header, data = raw
+    file.write(header)
+    if len(data):
         write_with_crc(file, data, pool)
+
+
+def array_to_npy(array: np.ndarray) -> bytes:
+    """:return: the bytes of one ``.npy`` stream, as :func:`write_array` writes it"""
+    raw = _raw_npy(array)
+    if raw is None:
+        npy = io.BytesIO()
+        np.lib.format.write_array(npy, array, allow_pickle=False)
+        return npy.getvalue()
+    return b"".join(raw)
+
+
+def _raw_npy(array: np.ndarray) -> tuple[bytes, memoryview] | None:
+    """The ``.npy`` header and a view of the data of a contiguous array of numbers, else None."""
+    if array.dtype.kind not in _RAW_KINDS:
+        return None
+    if array.flags.c_contiguous:
+        memory, fortran_order = array, False
+    elif array.flags.f_contiguous:
+        memory, fortran_order = array.T, True  # the .npy data of a Fortran-ordered array is its transpose in C order
+    else:
+        return None
+    header = _npy_header(array.dtype, array.shape, fortran_order)
+    if header is None:
+        return None
+    return header, memoryview(memory.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=1024)
+def _npy_header(dtype: np.dtype, shape: tuple[int, ...], fortran_order: bool) -> bytes | None:
+    """A version 1.0 ``.npy`` header (cached: a model's layers share a few), or None where it is too
+    long for version 1.0 and NumPy picks the version."""
+    header = io.BytesIO()
+    try:
+        np.lib.format.write_array_header_1_0(header, {"descr": np.lib.format.dtype_to_descr(dtype),
+                                                      "fortran_order": fortran_order, "shape": shape})
+    except ValueError:
+        return None
+    return header.getvalue()
 
 
 def read_params(stream: IO[bytes], param_list: Iterable[str] | None, source: str | None,
@@ -204,15 +224,18 @@ def read_params(stream: IO[bytes], param_list: Iterable[str] | None, source: str
         names = _names_to_read(members, param_list, source, member_prefix)
         params: ParamDict = OrderedDict()
         direct = hasattr(stream, "readinto")
+        encoding = getattr(archive, "metadata_encoding", None)  # Python 3.11+
         with crc_pool(sum(members[name + NPY_SUFFIX].file_size for name in names)) as pool:
             for name in names:
                 info = members[name + NPY_SUFFIX]
                 member = f"{member_prefix}/{info.filename}"
                 check_member_bounds(info, limit_bytes, source, member)
                 try:
-                    if direct and info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & _UNSUPPORTED_FLAGS:
-                        params[name] = _read_stored_array(stream, info, getattr(archive, "metadata_encoding", None),
-                                                          pool, budget, member)  # metadata_encoding: Python 3.11+
+                    plain = direct and not info.flag_bits & UNSUPPORTED_FLAGS
+                    if plain and info.compress_type == zipfile.ZIP_STORED:
+                        params[name] = _read_stored_array(stream, info, encoding, pool, budget, member)
+                    elif plain and info.compress_type == zipfile.ZIP_DEFLATED and info.file_size <= DEFLATE_MAX_BYTES:
+                        params[name] = _read_small_array(stream, info, encoding, budget, member)
                     else:
                         with archive.open(info) as file:
                             params[name] = read_array(file, info.file_size, budget, member)
@@ -463,20 +486,7 @@ def _read_stored_array(stream: IO[bytes], info: zipfile.ZipInfo, metadata_encodi
     :raises zipfile.BadZipFile: a bad local header or a CRC mismatch
     :raises ValueError: a bad ``.npy`` header, a size mismatch, truncation
     """
-    stream.seek(info.header_offset)
-    header = stream.read(_LOCAL_HEADER.size)
-    if len(header) != _LOCAL_HEADER.size:
-        raise zipfile.BadZipFile("Truncated file header")
-    signature, _, _, flags, *_, name_length, extra_length = _LOCAL_HEADER.unpack(header)
-    if signature != _LOCAL_HEADER_SIGNATURE:
-        raise zipfile.BadZipFile("Bad magic number for file header")
-    raw_name = stream.read(name_length)
-    name = raw_name.decode("utf-8" if flags & _UTF8_NAME_FLAG else metadata_encoding or "cp437")
-    if name != info.orig_filename:
-        raise zipfile.BadZipFile(f"File name in directory {info.orig_filename!r} and header {raw_name!r} differ.")
-    stream.seek(extra_length, io.SEEK_CUR)
-    data_start = stream.tell()
-
+    data_start = member_data_start(stream, info, metadata_encoding)
     npy_header = _CountingReader(stream, info.file_size)
     try:
         shape, fortran_order, dtype = _read_npy_header(npy_header)  # type: ignore[arg-type]
@@ -502,6 +512,24 @@ def _read_stored_array(stream: IO[bytes], info: zipfile.ZipInfo, metadata_encodi
     if crc.value() != info.CRC:
         raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
     return _shaped(array, shape, fortran_order)
+
+
+def _read_small_array(stream: IO[bytes], info: zipfile.ZipInfo, metadata_encoding: str | None,
+                      budget: LoadBudget | None, member: str) -> np.ndarray:
+    """Read a small deflated ``.npy`` member: inflated in one call (at most its declared size), checked, parsed.
+
+    :param stream: the seekable ``.npz`` stream
+    :param info: the member (deflated, not encrypted, at most :data:`~.zip_members.DEFLATE_MAX_BYTES`)
+    :param metadata_encoding: the archive's encoding of names without the UTF-8 flag
+    :param budget: charged with the inflated bytes, then with the array, each before it is allocated
+    :param member: the member, named in errors
+    :return: the array
+    :raises zipfile.BadZipFile: a bad local header or deflate stream, a size or CRC-32 mismatch
+    :raises ValueError: a bad ``.npy`` header, a size mismatch
+    """
+    if budget is not None:
+        budget.charge(info.file_size, "decompressing the member", member)
+    return read_array(io.BytesIO(read_member(stream, info, metadata_encoding)), info.file_size, budget, member)
 
 
 def _check_member_crc(stream: IO[bytes], data_start: int, info: zipfile.ZipInfo, cause: Exception) -> None:

@@ -142,6 +142,27 @@ def many_entries_bomb(entries: int) -> bytes:
                    ("metadata", json.dumps(METADATA).encode(), zipfile.ZIP_STORED)])
 
 
+def patch_uncompressed_size(raw: bytes, member: str, size: int) -> bytes:
+    """Set the uncompressed size of ``member`` (at any nesting level) in its local and central headers."""
+    patched = bytearray(raw)
+    for signature, size_at, name_length_at, name_at in ((b"PK\x03\x04", 22, 26, 30), (b"PK\x01\x02", 24, 28, 46)):
+        position = patched.find(signature)
+        while position >= 0:
+            (name_length,) = struct.unpack_from("<H", patched, position + name_length_at)
+            if patched[position + name_at:position + name_at + name_length] == member.encode():
+                struct.pack_into("<L", patched, position + size_at, size)
+            position = patched.find(signature, position + 4)
+    return bytes(patched)
+
+
+def understated_npy_bomb(real_bytes: int, declared_bytes: int, method: int) -> bytes:
+    """A deflated ``.npy`` member (in a ``parameters`` member compressed with ``method``) declaring
+    ``declared_bytes`` that inflates to ``real_bytes``: what a reader trusting the stream would allocate."""
+    inner = patch_uncompressed_size(zip_of([("w.npy", zeros_npy_bytes(real_bytes), zipfile.ZIP_DEFLATED)]),
+                                    "w.npy", declared_bytes)
+    return agent(parameter_list=b'["w"]', parameters=inner, method=method)
+
+
 def legacy_pickle(payload: object) -> bytes:
     import pickle
 
@@ -159,6 +180,9 @@ def corpus() -> dict[str, tuple[Callable[[], bytes], str]]:
         "legitimate__deflated-members-and-npz.zip": (
             lambda: agent(parameters=npz({name: npy(value) for name, value in PARAMS.items()}, deflated),
                           method=deflated), "loads"),
+        "legitimate__deflated-small-npy-in-stored-npz.zip": (  # the layout this library writes since 0.x
+            lambda: agent(parameters=npz({name: npy(value) for name, value in PARAMS.items()}, deflated)),
+            "loads"),
         "legitimate__fortran-order-array.zip": (
             lambda: agent(parameter_list=b'["f"]', parameters=npz({"f": npy(np.asfortranarray(
                 np.arange(6, dtype=np.float64).reshape(2, 3)))})), "loads"),
@@ -171,6 +195,10 @@ def corpus() -> dict[str, tuple[Callable[[], bytes], str]]:
         "nested-compression-bomb__2k-to-600m.zip": (lambda: nested_bomb(600 * 2**20), "LoadBudgetExceededError"),
         "nested-compression-bomb__4k-to-1g.zip": (lambda: nested_bomb(128 * 2**20, arrays=8),
                                                     "LoadBudgetExceededError"),
+        "understated-npy-bomb__declares-4k-inflates-to-16m.zip": (
+            lambda: understated_npy_bomb(16 * 2**20, 4096, stored), "CorruptAgentFileError"),
+        "understated-npy-bomb__declares-64k-inflates-to-16m-in-deflated-npz.zip": (
+            lambda: understated_npy_bomb(16 * 2**20, 64 * 1024, deflated), "CorruptAgentFileError"),
         "compressed-npy-header-bomb__1g-header.zip": (
             lambda: zip_of([("data", json.dumps(DATA).encode(), stored), ("parameter_list", b'["w"]', stored),
                             ("parameters", zip_of([("w.npy", npy_with_header(b" " * (2**30 - 1) + b"\n", 2),
