@@ -24,8 +24,10 @@ TUNED_HYPERPARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
         "learning_rate": LinearSchedule(1e-3),
         "cliprange": LinearSchedule(0.2),
     },
-    # solves CartPole-v1 within 50k steps (seeds 0-9: 500.0, one 496.4); rl-zoo settings but batch 128 and
-    # a learning rate annealed to 0 by 80% of training, which fixed the late collapse of some seeds
+    # solves CartPole-v1 within 50k steps (seeds 0-3: 500.0); rl-zoo settings (the network of
+    # Stable-Baselines3's DQN: one 256x256 stream, no dueling) but batch 128 and a learning rate
+    # annealed to 0 by 80% of training, which fixed the late collapse of some seeds. The dueling
+    # network (SB2's default) also solves it (seeds 0-9: 500.0, one 496.4) at half the speed.
     ("dqn", "CartPole-v1"): {
         "learning_rate": LinearSchedule(2.3e-3, 0.0, end_fraction=0.8),
         "batch_size": 128,
@@ -37,7 +39,7 @@ TUNED_HYPERPARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
         "gradient_steps": 128,
         "exploration_fraction": 0.16,
         "exploration_final_eps": 0.04,
-        "policy_kwargs": {"layers": [256, 256]},
+        "policy_kwargs": {"layers": [256, 256], "dueling": False},
     },
     # rl-zoo's settings (8 environments, no entropy bonus): solves CartPole-v1 within 500k steps
     # (seeds 0 and 1: 500.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -44,6 +45,7 @@ class CompiledFunction:
         self.input_signature = tuple(input_signature)
         self._function: Any = None
         self._concrete_function: Any = None
+        self._call_traced: Callable[[list[tf.Tensor]], Any] = lambda tensors: None
 
     @property
     def function(self) -> Any:
@@ -61,7 +63,27 @@ class CompiledFunction:
             return self.python_function(*tensors)
         if self._concrete_function is None:
             self._concrete_function = self.function.get_concrete_function()
-        return self._concrete_function(*tensors)
+            self._call_traced = _flat_caller(self._concrete_function)
+        return self._call_traced(tensors)
+
+
+def _flat_caller(concrete_function: Any) -> Callable[[list[tf.Tensor]], Any]:
+    """Call a concrete function of flat tensor inputs as its ``__call__`` does after binding the
+    arguments to its signature (``_call_flat(tensors, captured_inputs)``), which skips the binding:
+    a third of the call's cost for a small network. Falls back to ``__call__`` on a TensorFlow whose
+    private method has another signature.
+
+    :param concrete_function: a ``ConcreteFunction`` whose inputs are the tensors, in order
+    :return: ``call(tensors) -> outputs``
+    """
+    call_flat = getattr(concrete_function, "_call_flat", None)
+    try:
+        parameters = list(inspect.signature(call_flat).parameters) if call_flat is not None else []
+    except (TypeError, ValueError):
+        parameters = []
+    if parameters != ["tensor_inputs", "captured_inputs"]:
+        return lambda tensors: concrete_function(*tensors)
+    return lambda tensors: call_flat(tensors, concrete_function.captured_inputs)
 
 
 #: ``tf.random.Generator``'s default algorithm (Philox) and the size of its state in int64 words.
