@@ -76,14 +76,15 @@ def _flat_caller(concrete_function: Any) -> Callable[[list[tf.Tensor]], Any]:
     :param concrete_function: a ``ConcreteFunction`` whose inputs are the tensors, in order
     :return: ``call(tensors) -> outputs``
     """
-    call_flat = getattr(concrete_function, "_call_flat", None)
+    call_flat: Callable[..., Any] | None = getattr(concrete_function, "_call_flat", None)
     try:
         parameters = list(inspect.signature(call_flat).parameters) if call_flat is not None else []
     except (TypeError, ValueError):
         parameters = []
-    if parameters != ["tensor_inputs", "captured_inputs"]:
+    if call_flat is None or parameters != ["tensor_inputs", "captured_inputs"]:
         return lambda tensors: concrete_function(*tensors)
-    return lambda tensors: call_flat(tensors, concrete_function.captured_inputs)
+    flat_call = call_flat
+    return lambda tensors: flat_call(tensors, concrete_function.captured_inputs)
 
 
 #: ``tf.random.Generator``'s default algorithm (Philox) and the size of its state in int64 words.
