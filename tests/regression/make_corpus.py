@@ -98,14 +98,22 @@ def patch_end_record(raw: bytes, shift_directory_offset: int) -> bytes:
 
 
 def patch_method(raw: bytes, member: str, method: int) -> bytes:
-    """Set the compression method of ``member`` in its local and central headers (top level only)."""
+    """Set the compression method of ``member`` in its local and central headers."""
+    return _patch_member_headers(raw, member, 8, 10, "<H", method)
+
+
+def _patch_member_headers(raw: bytes, member: str, local_at: int, central_at: int, field_format: str,
+                          value: int) -> bytes:
+    """Write ``value`` at offset ``local_at`` / ``central_at`` of every local / central header
+    naming ``member``, at any nesting level (stored members are searched as plain bytes)."""
     patched = bytearray(raw)
-    for signature, method_at, name_length_at, name_at in ((b"PK\x03\x04", 8, 26, 30), (b"PK\x01\x02", 10, 28, 46)):
+    for signature, field_at, name_length_at, name_at in ((b"PK\x03\x04", local_at, 26, 30),
+                                                        (b"PK\x01\x02", central_at, 28, 46)):
         position = patched.find(signature)
         while position >= 0:
             (name_length,) = struct.unpack_from("<H", patched, position + name_length_at)
             if patched[position + name_at:position + name_at + name_length] == member.encode():
-                struct.pack_into("<H", patched, position + method_at, method)
+                struct.pack_into(field_format, patched, position + field_at, value)
             position = patched.find(signature, position + 4)
     return bytes(patched)
 
@@ -144,15 +152,7 @@ def many_entries_bomb(entries: int) -> bytes:
 
 def patch_uncompressed_size(raw: bytes, member: str, size: int) -> bytes:
     """Set the uncompressed size of ``member`` (at any nesting level) in its local and central headers."""
-    patched = bytearray(raw)
-    for signature, size_at, name_length_at, name_at in ((b"PK\x03\x04", 22, 26, 30), (b"PK\x01\x02", 24, 28, 46)):
-        position = patched.find(signature)
-        while position >= 0:
-            (name_length,) = struct.unpack_from("<H", patched, position + name_length_at)
-            if patched[position + name_at:position + name_at + name_length] == member.encode():
-                struct.pack_into("<L", patched, position + size_at, size)
-            position = patched.find(signature, position + 4)
-    return bytes(patched)
+    return _patch_member_headers(raw, member, 22, 24, "<L", size)
 
 
 def understated_npy_bomb(real_bytes: int, declared_bytes: int, method: int) -> bytes:
