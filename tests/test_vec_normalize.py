@@ -29,7 +29,7 @@ from stable_baselines_io.common.running_mean_std import RunningMeanStd
 from stable_baselines_io.common.vec_env import VecEnv
 from stable_baselines_io.common.vec_normalize import VecNormalize
 from stable_baselines_io.conversion import convert_file
-from stable_baselines_io.exceptions import NormalizationStatisticsError, SpaceMismatchError
+from stable_baselines_io.exceptions import NormalizationStatisticsError, RefusedObjectError, SpaceMismatchError
 from stable_baselines_io.format.normalization import (
     VEC_NORMALIZE_MEMBER,
     StoredStatistics,
@@ -290,6 +290,17 @@ def test_bad_statistics_files_raise_clear_errors(sb2_classes: dict[str, type], t
         assert raised.value.path == str(paths[name]), name
     with pytest.raises(NormalizationStatisticsError, match="not a readable statistics file"):
         load_statistics(paths["not-a-pickle"])
+
+
+def test_a_refused_object_in_the_statistics_names_the_file_and_member(sb2_classes: dict[str, type],
+                                                                      tmp_path: Path) -> None:
+    path = tmp_path / "obs_rms.pkl"
+    path.write_bytes(pickle.dumps(sb2_running_mean_std(sb2_classes, np.zeros(2), sb2_classes["Payload"], 10.0),
+                                  protocol=2))
+    with pytest.raises(RefusedObjectError, match="evil.Payload") as raised:
+        load_statistics(path)
+    assert (raised.value.path, raised.value.member, raised.value.reference) == (str(path), "obs_rms.pkl",
+                                                                                "evil.Payload")
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ from stable_baselines_io.exceptions import (
     InvalidStoredValueError,
     LoadBudgetExceededError,
     NormalizationStatisticsError,
+    RefusedObjectError,
 )
 from stable_baselines_io.format.archive import VEC_NORMALIZE_MEMBER
 from stable_baselines_io.format.budget import LoadBudget
@@ -399,6 +400,8 @@ def _running_mean_std(record: Call, budget: LoadBudget, source: str,
     rebuilder = Rebuilder(budget)
     try:
         values = [rebuilder.rebuild(state[name]) for name in _STATISTICS]
+    except RefusedObjectError as error:
+        raise RefusedObjectError(error.description, path=source, member=what, reference=error.reference) from error
     except (InvalidStoredValueError, ValueError, TypeError, OverflowError) as error:
         if isinstance(error, LoadBudgetExceededError):
             raise
