@@ -28,7 +28,7 @@ from stable_baselines_io.common.tensorboard import TensorBoardLogging
 from stable_baselines_io.exceptions import CorruptAgentFileError
 from stable_baselines_io.format.archive import ARRAYS_MEMBER, REPLAY_BUFFER_MEMBER
 from stable_baselines_io.format.file_targets import describe_target
-from stable_baselines_io.format.files import read_agent_file, save_to_file
+from stable_baselines_io.format.files import UnreadArrays, read_agent_file, save_to_file
 from stable_baselines_io.format.read_errors import reported_as_corrupt
 from stable_baselines_io.type_aliases import Callback, FileTarget, StorageOptions
 
@@ -63,10 +63,12 @@ class OffPolicyRLModel(TensorBoardLogging, BaseRLModel):
         **BaseRLModel._archive_members,
         REPLAY_BUFFER_MEMBER: ArchiveMember(ARRAYS_MEMBER, "_get_replay_buffer_arrays", "_set_replay_buffer_arrays"),
     }
+    #: A local file's replay buffer is read when first needed (``learn``, ``replay_buffer``, a save
+    #: that includes it), not by ``load``: an agent loaded to act never reads it.
+    _members_read_on_demand: ClassVar[frozenset[str]] = frozenset({REPLAY_BUFFER_MEMBER})
     #: Metadata of a replay buffer file's ``metadata`` member, to tell it from an agent file.
     REPLAY_BUFFER_FILE_CONTENT = "replay_buffer"
 
-    replay_buffer: ReplayBuffer | None = None
     learning_starts: int
     batch_size: int
     train_freq: int
@@ -214,9 +216,27 @@ class OffPolicyRLModel(TensorBoardLogging, BaseRLModel):
     # --- the replay buffer ---------------------------------------------------------------------
 
     @property
+    def replay_buffer(self) -> ReplayBuffer | None:
+        """The replay buffer (None before the first ``learn``); one that ``load`` left in the file is
+        read now (:class:`~stable_baselines_io.format.files.UnreadArrays`)."""
+        unread = vars(self).get("_unread_replay_buffer")
+        if unread is not None:
+            arrays = unread.read()
+            del vars(self)["_unread_replay_buffer"]
+            self._set_replay_buffer_arrays(arrays)
+        return vars(self).get("_replay_buffer")
+
+    @replay_buffer.setter
+    def replay_buffer(self, replay_buffer: ReplayBuffer | None) -> None:
+        vars(self).pop("_unread_replay_buffer", None)
+        vars(self)["_replay_buffer"] = replay_buffer
+
+    @property
     def _replay_buffer_metadata(self) -> dict[str, Any] | None:
         """The replay buffer's :meth:`~ReplayBuffer.metadata` (None without a buffer); on load, kept
         for the ``replay_buffer`` member's arrays, which are restored after the training state."""
+        if "_unread_replay_buffer" in vars(self):
+            return self._stored_replay_buffer_metadata  # what the buffer will say once read
         return None if self.replay_buffer is None else self.replay_buffer.metadata()
 
     @_replay_buffer_metadata.setter
@@ -241,10 +261,10 @@ class OffPolicyRLModel(TensorBoardLogging, BaseRLModel):
             return None
         return self._require_replay_buffer().to_arrays()
 
-    def _set_replay_buffer_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
+    def _set_replay_buffer_arrays(self, arrays: Mapping[str, np.ndarray] | UnreadArrays) -> None:
         """Rebuild the replay buffer from the ``replay_buffer`` member and the stored metadata.
 
-        :param arrays: the member, as read
+        :param arrays: the member, as read, or the means to read it when it is first needed
         """
         metadata = self._stored_replay_buffer_metadata
         if metadata is None:
@@ -252,6 +272,10 @@ class OffPolicyRLModel(TensorBoardLogging, BaseRLModel):
                 "the file has a replay buffer but its training state has no '_replay_buffer_metadata' to read it with",
                 member=REPLAY_BUFFER_MEMBER,
             )
+        if isinstance(arrays, UnreadArrays):
+            self.replay_buffer = None
+            vars(self)["_unread_replay_buffer"] = arrays
+            return
         replay_buffer = self._make_replay_buffer()
         with reported_as_corrupt(None, REPLAY_BUFFER_MEMBER, "not a readable replay buffer"):
             replay_buffer.from_arrays(metadata, arrays, source=f"the {REPLAY_BUFFER_MEMBER!r} member")

@@ -96,6 +96,9 @@ class SaveLoadMixin:
     _load_from_file = staticmethod(load_from_file)
     #: Members beyond data and parameters, written by :meth:`save` and restored by :meth:`load`,
     #: in this order. Extend in subclasses: ``{**Base._archive_members, "name": ArchiveMember(...)}``.
+    #: Array members that ``load`` leaves unread in a local file (only training needs them): their
+    #: ``set`` method gets an :class:`~stable_baselines_io.format.files.UnreadArrays` to read when needed.
+    _members_read_on_demand: ClassVar[frozenset[str]] = frozenset()
     _archive_members: ClassVar[dict[str, ArchiveMember]] = {
         TRAINING_STATE_MEMBER: ArchiveMember(JSON_MEMBER, "_get_training_state", "_set_training_state"),
         TRAINING_ARRAYS_MEMBER: ArchiveMember(ARRAYS_MEMBER, "_get_training_arrays", "_set_training_arrays"),
@@ -453,7 +456,8 @@ class SaveLoadMixin:
         # A policy class safe mode does not import is read as its name: the policy is rebuilt from the arrays.
         agent_file = read_agent_file_naming_unknown_policy(load_path, replaced, safe_mode=safe_mode,
                                                            extra_members=extra_members, max_bytes=max_bytes,
-                                                           storage_options=storage_options)
+                                                           storage_options=storage_options,
+                                                           unread_members=cls._members_read_on_demand)
         source = describe_target(load_path)
         if print_system_info:
             print(system_info_table(agent_file.metadata))
@@ -510,7 +514,8 @@ class SaveLoadMixin:
         :param agent_file: the file, as read
         """
         for name, member in self._archive_members.items():
-            content = (agent_file.json_members if member.kind == JSON_MEMBER else agent_file.state_arrays).get(name)
+            read: Mapping[str, Any] = agent_file.json_members if member.kind == JSON_MEMBER else agent_file.state_arrays
+            content = read.get(name, agent_file.unread_arrays.get(name))
             if content is not None:
                 getattr(self, member.set)(content)
 

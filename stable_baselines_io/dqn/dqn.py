@@ -181,7 +181,7 @@ class DQN(OffPolicyRLModel):
         self.gradient_steps = gradient_steps
         self.max_grad_norm = max_grad_norm
 
-        self.replay_buffer: ReplayBuffer | None = None
+        self.replay_buffer = None
         if _init_setup_model:
             self.setup_model()
 

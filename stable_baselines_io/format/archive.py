@@ -14,7 +14,7 @@ import json
 import re
 import struct
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -105,6 +105,8 @@ class ArchiveContents:
     json_members: dict[str, str] = field(default_factory=dict)
     #: Extra array members that were asked for and present: name -> arrays.
     array_members: dict[str, ParamDict] = field(default_factory=dict)
+    #: Extra array members present but left unread (``read_archive``'s ``unread_members``).
+    unread_members: list[str] = field(default_factory=list)
 
 
 def write_archive(
@@ -171,7 +173,8 @@ def _write_arrays(archive: zipfile.ZipFile, member_name: str, arrays: ParamDict,
 
 
 def read_archive(stream: IO[bytes], source: str, load_data: bool = True,
-                 extra_members: Mapping[str, str] | None = None, budget: LoadBudget | None = None) -> ArchiveContents:
+                 extra_members: Mapping[str, str] | None = None, budget: LoadBudget | None = None,
+                 load_params: bool = True, unread_members: Collection[str] = ()) -> ArchiveContents:
     """Read a zip agent file from a seekable stream.
 
     :param stream: seekable binary stream
@@ -181,6 +184,9 @@ def read_archive(stream: IO[bytes], source: str, load_data: bool = True,
         (:data:`JSON_MEMBER` or :data:`ARRAYS_MEMBER`); other members are ignored
     :param budget: the load's budget, charged with every decompressed byte and every array
         (default: a new one for the stream's size)
+    :param load_params: read the ``parameters`` member (False skips it)
+    :param unread_members: extra array members to leave unread: their presence is reported in
+        ``ArchiveContents.unread_members`` (their directory entries are checked like every other)
     :return: the members' contents
     :raises CorruptAgentFileError: for every way the archive can be bad
     :raises LoadBudgetExceededError: the members would exceed the budget
@@ -222,12 +228,14 @@ def read_archive(stream: IO[bytes], source: str, load_data: bool = True,
                 raise CorruptAgentFileError("expected a JSON array of parameter names", path=source,
                                             member=PARAMETER_LIST_MEMBER)
             contents.parameter_list = parameter_list
-        if PARAMETERS_MEMBER in members:
+        if load_params and PARAMETERS_MEMBER in members:
             contents.params = reader.arrays(members[PARAMETERS_MEMBER], contents.parameter_list)
         for member_name, kind in extra_members.items():
             if member_name not in members:
                 continue
-            if kind == JSON_MEMBER:
+            if kind == ARRAYS_MEMBER and member_name in unread_members:
+                contents.unread_members.append(member_name)
+            elif kind == JSON_MEMBER:
                 contents.json_members[member_name] = reader.text(members[member_name])
             else:
                 contents.array_members[member_name] = reader.arrays(members[member_name], None)

@@ -11,10 +11,12 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import io
+import os
 import platform
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -23,6 +25,7 @@ import numpy as np
 
 from stable_baselines_io.exceptions import CorruptAgentFileError, UnsupportedFormatVersionError
 from stable_baselines_io.format.archive import (
+    ARRAYS_MEMBER,
     DATA_MEMBER,
     STATE_MEMBERS,
     TRAINING_STATE_MEMBER,
@@ -36,7 +39,7 @@ from stable_baselines_io.format.file_targets import describe_target
 from stable_baselines_io.format.json_codec import data_to_json, json_to_data
 from stable_baselines_io.format.legacy import read_legacy_contents, write_legacy
 from stable_baselines_io.format.read_errors import reported_as_corrupt
-from stable_baselines_io.format.url_targets import open_target_for_reading, open_target_for_writing
+from stable_baselines_io.format.url_targets import local_load_path, open_target_for_reading, open_target_for_writing
 from stable_baselines_io.type_aliases import DataDict, FileTarget, LoadedParams, ParamDict, StorageOptions
 from stable_baselines_io.version import __version__
 
@@ -70,11 +73,62 @@ class AgentFile:
     format_version: int = 1
     #: The data dictionary's keys, known even when the data was not decoded (legacy files) or not stored.
     data_keys: tuple[str, ...] = ()
+    #: Extra array members left unread (``read_agent_file``'s ``unread_members``), to read on demand.
+    unread_arrays: dict[str, UnreadArrays] = field(default_factory=dict)
 
     @property
     def training_state(self) -> DataDict | None:
         """The ``training_state`` member, when read and present."""
         return self.json_members.get(TRAINING_STATE_MEMBER)
+
+
+@dataclass(frozen=True)
+class UnreadArrays:
+    """An array member of a local agent file that a load left unread (a replay buffer that only
+    training needs): :meth:`read` reads it from the file, if the file is still the one loaded.
+
+    :param path: the file
+    :param member: the member's name
+    :param identity: the file's size, modification time, inode and device when it was loaded
+    :param max_bytes: the load's ``max_bytes``
+    """
+
+    path: str
+    member: str
+    identity: tuple[int, int, int, int]
+    max_bytes: int | None
+
+    def read(self) -> ParamDict:
+        """The member's arrays, read and checked as a load reads them.
+
+        :return: name -> array
+        :raises CorruptAgentFileError: the file was changed or removed since it was loaded, or the
+            member is damaged
+        """
+        try:
+            current = file_identity(os.stat(self.path))
+        except OSError:
+            current = None
+        if current != self.identity:
+            raise CorruptAgentFileError(
+                "the file was changed or removed after it was loaded, so the member that load left to read "
+                "when needed cannot be read from it any more", path=self.path, member=self.member,
+            )
+        arrays = read_agent_file(self.path, load_data=False, load_params=False,
+                                 extra_members={self.member: ARRAYS_MEMBER}, max_bytes=self.max_bytes
+                                 ).state_arrays.get(self.member)
+        if arrays is None:
+            raise CorruptAgentFileError("the file no longer holds the member", path=self.path, member=self.member)
+        return arrays
+
+
+def file_identity(status: os.stat_result) -> tuple[int, int, int, int]:
+    """What tells that a file is still the same: size, modification time, inode, device.
+
+    :param status: the file's ``os.stat``
+    :return: the identity
+    """
+    return status.st_size, status.st_mtime_ns, status.st_ino, status.st_dev
 
 
 def writer_metadata(extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -163,6 +217,8 @@ def read_agent_file(
     extra_members: Mapping[str, str] | None = None,
     max_bytes: int | None = None,
     storage_options: StorageOptions | None = None,
+    load_params: bool = True,
+    unread_members: Collection[str] = (),
 ) -> AgentFile:
     """Read an agent file, zip or legacy, with its metadata.
 
@@ -182,6 +238,10 @@ def read_agent_file(
     :param max_bytes: the most bytes the load may decompress and allocate; default
         ``max(64 MiB, 1100 * file size)``. Raise it for a trusted, genuinely huge agent
     :param storage_options: options for the backend of a URL (credentials, endpoint...)
+    :param load_params: also read the parameters
+    :param unread_members: extra array members to leave unread when ``load_path`` is a local file:
+        ``AgentFile.unread_arrays`` has one :class:`UnreadArrays` for each that is present, to read
+        later (from a URL or file object they are read now)
     :return: the file's contents
     :raises CorruptAgentFileError: the file is damaged or not an agent file
     :raises LoadBudgetExceededError: loading it would exceed ``max_bytes``
@@ -189,24 +249,33 @@ def read_agent_file(
     wanted = {**(STATE_MEMBERS if load_state else {}), **(extra_members or {})}
     for name, kind in wanted.items():  # the caller's declarations: a ValueError, not a damaged file
         check_member_name(name, kind)
+    local_path = local_load_path(load_path) if unread_members else None
     with open_target_for_reading(load_path, storage_options) as (stream, source):
         start = stream.tell()
         budget = LoadBudget.for_file(stream.seek(0, io.SEEK_END) - start, max_bytes, source)
         stream.seek(start)
+        unread: Callable[[str], UnreadArrays] | None = None
+        if local_path is not None:
+            identity = file_identity(os.fstat(stream.fileno()))
+            unread = functools.partial(UnreadArrays, str(local_path), identity=identity, max_bytes=max_bytes)
         with reported_as_corrupt(source):
-            return _read_open_file(stream, source, budget, load_data, custom_objects, safe_mode, wanted)
+            return _read_open_file(stream, source, budget, load_data, custom_objects, safe_mode, wanted,
+                                   load_params, unread_members if unread is not None else (), unread)
 
 
 def _read_open_file(stream: IO[bytes], source: str, budget: LoadBudget, load_data: bool,
                     custom_objects: dict[str, Any] | None, safe_mode: bool,
-                    extra_members: Mapping[str, str]) -> AgentFile:
+                    extra_members: Mapping[str, str], load_params: bool = True,
+                    unread_members: Collection[str] = (),
+                    unread: Callable[[str], UnreadArrays] | None = None) -> AgentFile:
     start = stream.tell()
     signature = stream.read(4)
     stream.seek(start)
     if not signature:
         raise CorruptAgentFileError("the file is empty (0 bytes): nothing was saved into it", path=source)
     if signature in ZIP_SIGNATURES:
-        contents = read_archive(stream, source, load_data=load_data, extra_members=extra_members, budget=budget)
+        contents = read_archive(stream, source, load_data=load_data, extra_members=extra_members, budget=budget,
+                                load_params=load_params, unread_members=unread_members)
         version = stored_format_version(contents.metadata, source)
         data = None
         if load_data and contents.data_json is not None:
@@ -219,8 +288,10 @@ def _read_open_file(stream: IO[bytes], source: str, budget: LoadBudget, load_dat
             with reported_as_corrupt(source, name, f"cannot rebuild the {name!r} member"):
                 json_members[name] = json_to_data(text, safe_mode=True, source=source, member=name,
                                                   allow_pickle=False, budget=budget)
+        unread_arrays = {name: unread(name) for name in contents.unread_members} if unread is not None else {}
         return upgrade(AgentFile(data, contents.params, contents.metadata, ZIP_FORMAT, json_members,
-                                 contents.array_members, version, data_keys=tuple(data or ())))
+                                 contents.array_members, version, data_keys=tuple(data or ()),
+                                 unread_arrays=unread_arrays))
     warnings.warn(
         f"{source} is not a zip archive: reading it as a legacy cloudpickle file. This format is "
         "deprecated; re-save the model (model.save(path)) to get a zip file",
@@ -309,6 +380,7 @@ def _upgrade_1_to_2(agent_file: AgentFile) -> AgentFile:
     """Version 1 has no extra members: the model keeps fresh optimizer and counters."""
     agent_file.json_members = {}
     agent_file.state_arrays = {}
+    agent_file.unread_arrays = {}
     return agent_file
 
 

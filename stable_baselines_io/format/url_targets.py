@@ -39,7 +39,9 @@ from stable_baselines_io.exceptions import (
 from stable_baselines_io.format.file_targets import (
     ZIP_SUFFIX,
     atomic_write,
+    is_path,
     open_for_reading,
+    resolve_load_path,
     resolve_save_path,
 )
 from stable_baselines_io.type_aliases import FileTarget, StorageOptions
@@ -341,6 +343,18 @@ def open_target_for_reading(load_path: FileTarget, storage_options: StorageOptio
         opened = open_for_reading(_local(load_path) if is_url(load_path) else load_path)  # type: ignore[arg-type]
     with opened as stream_and_source:
         yield stream_and_source
+
+
+def local_load_path(target: FileTarget) -> Path | None:
+    """The local file a load of ``target`` reads (``agent`` finds ``agent.zip``; ``file://`` URLs
+    too), or None for a remote URL or a file object.
+
+    :param target: what ``load`` was given
+    :return: the path, or None
+    """
+    if not is_path(target) or _remote(target) is not None:
+        return None
+    return resolve_load_path(_local(target))  # type: ignore[arg-type]
 
 
 def _remote(target: object) -> str | None:
