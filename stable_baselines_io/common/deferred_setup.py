@@ -85,7 +85,7 @@ def defer_setup(model: BaseRLModel, agent_file: AgentFile, params: Mapping[str, 
     before = dict(vars(model))
     with StoredInitialValues(params, as_constants=True) as stored:
         model.setup_model()
-    if stored.used != set(params) or not stored.covers(model.get_parameter_list()):
+    if not stored.built_exactly(model.get_parameter_list()):
         return False
     made = [name for name, value in vars(model).items() if name not in before or before[name] is not value]
     model._restore_members(agent_file)
@@ -117,7 +117,7 @@ def finish_setup(model: BaseRLModel) -> None:
             model.setup_model()
     finally:
         del vars(model)["_seeded_at_load"]
-    if stored.used != set(deferred.params) or not stored.covers(model.get_parameter_list()):
+    if not stored.built_exactly(model.get_parameter_list()):
         model.load_parameters(deferred.params)
     for name, value in deferred.kept.items():
         setattr(model, name, value)

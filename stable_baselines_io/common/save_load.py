@@ -495,8 +495,7 @@ class SaveLoadMixin:
         stored_params = agent_file.params if isinstance(agent_file.params, Mapping) else {}
         with StoredInitialValues(stored_params) as stored:
             model = cls._from_data(data, env, overrides)
-        built_from_file = stored.used == set(stored_params) and stored.covers(model.get_parameter_list())
-        if agent_file.params is not None and not built_from_file:
+        if agent_file.params is not None and not stored.built_exactly(model.get_parameter_list()):
             try:
                 model.load_parameters(agent_file.params)
             except ParameterMismatchError as error:

@@ -113,6 +113,15 @@ class StoredInitialValues:
         """
         return all(id(variable) in self._created for variable in variables)
 
+    def built_exactly(self, variables: Iterable[tf.Variable]) -> bool:
+        """Whether every stored array was used and every one of ``variables`` came from one: the
+        file made the model, and ``load_parameters`` has nothing left to do.
+
+        :param variables: the model's variables
+        :return: True if so
+        """
+        return self.used == set(self.arrays) and self.covers(variables)
+
     def _create(self, next_creator: Callable[..., tf.Variable], **kwargs: Any) -> tf.Variable:
         from stable_baselines_io.common.save_load import cast_for_variable
 
